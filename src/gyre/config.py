@@ -1,0 +1,126 @@
+"""Resolve which workspace a command or SDK call talks to.
+
+Order: the ``GYRE_URI`` environment variable, then ``gyre.yaml`` in the current directory or an
+ancestor, then a ``.gyre/`` folder in the current directory or an ancestor. The result is a
+:class:`WorkspaceSettings`, passed down explicitly; nothing here is a process-wide singleton.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gyre.errors import WorkspaceError
+
+WORKSPACE_DIR = ".gyre"
+CONFIG_FILE = "gyre.yaml"
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """Where a workspace keeps its metadata, its blobs and its local scratch space."""
+
+    db_url: str
+    artifacts_url: str
+    local_dir: Path
+    """Local folder for caches, live logs and temp files (the workspace folder when embedded)."""
+
+    @property
+    def embedded(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+
+def embedded_settings(workspace_dir: Path) -> WorkspaceSettings:
+    workspace_dir = workspace_dir.resolve()
+    return WorkspaceSettings(
+        db_url=f"sqlite:///{workspace_dir / 'gyre.db'}",
+        artifacts_url=str(workspace_dir / "blobs"),
+        local_dir=workspace_dir,
+    )
+
+
+def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> WorkspaceSettings:
+    if uri.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        if not artifacts:
+            raise WorkspaceError(
+                f"{origin} names a PostgreSQL workspace ({_redact(uri)}) but no artifact "
+                "location. Set GYRE_ARTIFACTS (or 'artifacts:' in gyre.yaml) to an fsspec URL "
+                "such as s3://bucket/gyre or /shared/gyre-blobs."
+            )
+        url = uri.replace("postgres://", "postgresql://", 1)
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        cache = Path(
+            os.environ.get("GYRE_CACHE_DIR", Path.home() / ".cache" / "gyre")
+        ) / hashlib.sha256(url.encode()).hexdigest()[:16]
+        return WorkspaceSettings(db_url=url, artifacts_url=artifacts, local_dir=cache)
+    if "://" in uri and not uri.startswith("file://"):
+        raise WorkspaceError(
+            f"{origin} is {uri!r}, which is neither a folder nor a postgresql:// URL. "
+            "Use a path to a workspace folder (as made by 'gyre init') or postgresql://..."
+        )
+    path = Path(uri.removeprefix("file://")).expanduser()
+    settings = embedded_settings(path)
+    if artifacts:
+        settings = WorkspaceSettings(settings.db_url, artifacts, settings.local_dir)
+    return settings
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _find_upwards(start: Path, name: str) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def resolve(start: Path | None = None) -> WorkspaceSettings:
+    """Find the workspace for ``start`` (default: the current directory).
+
+    Raises:
+        WorkspaceError: when no workspace is configured or found; the message says how to make one.
+    """
+    start = (start or Path.cwd()).resolve()
+    uri = os.environ.get("GYRE_URI")
+    artifacts = os.environ.get("GYRE_ARTIFACTS")
+    if uri:
+        return _settings_for_uri(uri, artifacts, "GYRE_URI")
+    config_file = _find_upwards(start, CONFIG_FILE)
+    if config_file is not None:
+        return _from_config_file(config_file, artifacts)
+    found = _find_upwards(start, WORKSPACE_DIR)
+    if found is not None and found.is_dir():
+        return embedded_settings(found)
+    raise WorkspaceError(
+        f"No gyre workspace found in {start} or its parents. "
+        "Run 'gyre init' here to create one, or set GYRE_URI to an existing workspace."
+    )
+
+
+def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSettings:
+    import yaml
+
+    try:
+        data = yaml.safe_load(config_file.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise WorkspaceError(f"Could not read {config_file}: {exc}. Fix or remove the file.") from exc
+    if not isinstance(data, dict):
+        raise WorkspaceError(f"{config_file} must be a mapping with a 'workspace:' key.")
+    uri = data.get("workspace")
+    if not isinstance(uri, str) or not uri:
+        raise WorkspaceError(
+            f"{config_file} has no 'workspace:' entry. Add e.g. 'workspace: .gyre' "
+            "or 'workspace: postgresql://host/db'."
+        )
+    if not uri.startswith(("postgres", "/", "~")) and "://" not in uri:
+        uri = str(config_file.parent / uri)
+    return _settings_for_uri(uri, artifacts or data.get("artifacts"), str(config_file))

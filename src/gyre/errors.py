@@ -1,0 +1,78 @@
+"""The one error hierarchy of gyre.
+
+Every message says what was being done, the offending value, why it is wrong and how to fix it.
+The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
+
+    GyreError
+    ├── WorkspaceError          workspace missing, unreadable, or on an old schema
+    ├── NotFound                a run, step, pipeline or blob that does not exist
+    ├── Conflict                a write that would contradict what is stored
+    ├── InvalidPipeline         a pipeline definition that cannot run (cycle, duplicate, types)
+    │   └── PipelineImportError the pipeline file does not import
+    ├── InvalidParameter        an unknown or badly typed parameter
+    ├── StepFailed              a step raised, timed out or was killed
+    ├── RunCancelled            a run was cancelled by a user
+    ├── CorruptBlob             a blob whose bytes do not match its digest, or that is missing
+    └── MissingExtra            an optional dependency is not installed
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GyreError(Exception):
+    """Root of every error gyre raises on purpose."""
+
+
+class WorkspaceError(GyreError):
+    """The workspace is missing, unreadable or needs a migration."""
+
+
+class NotFound(GyreError):
+    """A named thing does not exist."""
+
+
+class Conflict(GyreError):
+    """A write contradicts what is already stored."""
+
+
+class InvalidPipeline(GyreError):
+    """A pipeline definition cannot run."""
+
+
+class PipelineImportError(InvalidPipeline):
+    """A pipeline file could not be imported."""
+
+
+class InvalidParameter(GyreError):
+    """A parameter is unknown or has the wrong type."""
+
+
+class StepFailed(GyreError):
+    """A step raised, timed out or was killed."""
+
+
+class RunCancelled(GyreError):
+    """A run was cancelled."""
+
+
+class CorruptBlob(GyreError):
+    """A blob is missing or its bytes do not match its digest."""
+
+
+class MissingExtra(GyreError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the package {package!r}, which is not installed. "
+            f"Install it with: pip install 'gyre[{extra}]'"
+        )
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return ' Did you mean X?' for the closest candidate, or '' when none is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" Did you mean {matches[0]!r}?" if matches else ""

@@ -1,0 +1,108 @@
+"""Persistence: the only room that speaks SQL or touches blobs.
+
+Callers open a :class:`Store` for a :class:`~gyre.config.WorkspaceSettings` and use its
+transactions with the small typed functions of ``runs``, ``metrics``, ``jobs`` and
+``published``::
+
+    store = open_store(settings)
+    with store.write() as conn:
+        run_id = runs.create(conn, kind="run", name="train", experiment="seer")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from gyre.config import WorkspaceSettings, embedded_settings
+from gyre.errors import WorkspaceError
+from gyre.store.blobs import BlobStore, open_blob_store
+from gyre.store.engine import make_engine
+
+__all__ = ["Store", "init_workspace", "open_store"]
+
+
+class Store:
+    """An open workspace: a metadata engine plus a blob store."""
+
+    def __init__(self, settings: WorkspaceSettings, engine: Engine, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.blobs = blobs
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it holds the write lock from its first statement."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(gyre_write=True)
+            with conn.begin():
+                yield conn
+
+    def after_fork(self) -> None:
+        """Drop connections inherited from a parent process (call first thing in a child)."""
+        self.engine.dispose(close=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def local_path(self, *parts: str) -> Path:
+        path = self.settings.local_dir.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def open_store(settings: WorkspaceSettings, *, create: bool = False) -> Store:
+    """Open (or with ``create``, initialise) the workspace that ``settings`` names.
+
+    Raises:
+        WorkspaceError: the workspace is missing, unreadable or needs ``gyre migrate``.
+    """
+    from gyre.store.migrate import ensure_current
+
+    location = settings.local_dir if settings.embedded else settings.db_url.split("@")[-1]
+    if settings.embedded:
+        db_file = settings.local_dir / "gyre.db"
+        if not create and not db_file.exists():
+            raise WorkspaceError(
+                f"No gyre workspace at {settings.local_dir} (no gyre.db there). "
+                "Run 'gyre init' to create one, or point GYRE_URI at an existing workspace."
+            )
+        if db_file.exists() and not os.access(db_file, os.R_OK | os.W_OK):
+            raise WorkspaceError(
+                f"The workspace database {db_file} is not readable and writable by this user. "
+                "Fix its permissions (chmod u+rw) or use another workspace."
+            )
+        settings.local_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    try:
+        ensure_current(engine, auto_migrate=create or settings.embedded, location=str(location))
+    except DBAPIError as exc:
+        engine.dispose()
+        raise WorkspaceError(
+            f"Could not open the workspace database at {location}: "
+            f"{type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}. "
+            "Check that the file or server exists and this user may use it."
+        ) from exc
+    blobs = open_blob_store(settings.artifacts_url)
+    return Store(settings, engine, blobs)
+
+
+def init_workspace(path: Path) -> Store:
+    """Create ``path`` (usually ``./.gyre``) as an embedded workspace, or open it if it exists."""
+    settings = embedded_settings(path)
+    (settings.local_dir / "blobs").mkdir(parents=True, exist_ok=True)
+    return open_store(settings, create=True)

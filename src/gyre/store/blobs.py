@@ -1,0 +1,235 @@
+"""Content-addressed blob store: immutable blobs named by the sha256 of their bytes.
+
+Every write goes to a temporary name and is renamed into place, so a reader never sees half a
+blob; every read verifies the digest. Contract (both implementations, one test suite):
+
+- ``put_*`` returns the digest; putting the same bytes twice stores them once.
+- ``exists(d)`` implies ``read_bytes(d)`` and ``fetch(d, ...)`` succeed or raise ``CorruptBlob``.
+- ``read_bytes``/``fetch`` raise ``CorruptBlob`` for a missing blob or one whose bytes changed.
+- ``put_file(..., sync=False)`` defers durability to one ``sync()`` before metadata is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from gyre.errors import CorruptBlob
+
+CHUNK = 1 << 20
+
+
+class BlobStore(Protocol):
+    url: str
+
+    def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]: ...
+    def put_bytes(self, data: bytes, *, sync: bool = True) -> str: ...
+    def exists(self, digest: str) -> bool: ...
+    def read_bytes(self, digest: str) -> bytes: ...
+    def fetch(self, digest: str, dest: Path) -> None: ...
+    def delete(self, digest: str) -> None: ...
+    def digests(self) -> Iterator[str]: ...
+    def sync(self) -> None: ...
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def _corrupt(digest: str, url: str, why: str) -> CorruptBlob:
+    return CorruptBlob(
+        f"Blob {digest[:12]} in {url} {why}. The artifact that points at it cannot be used; "
+        "re-run the step that produced it (gyre run re-runs steps whose outputs are missing)."
+    )
+
+
+class LocalBlobStore:
+    """Blobs as read-only files under ``root/ab/<digest>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+        self._tmp = root / "tmp"
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def _temp(self) -> tuple[Any, Path]:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def _publish(self, temp: Path, digest: str, handle: Any, sync: bool) -> None:
+        final = self.path(digest)
+        if final.exists():
+            handle.close()
+            temp.unlink()
+            return
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
+        handle.close()
+        os.chmod(temp, 0o444)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(temp, final)
+
+    def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]:
+        hasher = hashlib.sha256()
+        size = 0
+        handle, temp = self._temp()
+        try:
+            with open(path, "rb") as source:
+                while chunk := source.read(CHUNK):
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+            digest = hasher.hexdigest()
+            self._publish(temp, digest, handle, sync)
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+        return digest, size
+
+    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.path(digest).exists():
+            return digest
+        handle, temp = self._temp()
+        try:
+            handle.write(data)
+            self._publish(temp, digest, handle, sync)
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+        return digest
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def read_bytes(self, digest: str) -> bytes:
+        try:
+            data = self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise _corrupt(digest, self.url, "is missing") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise _corrupt(digest, self.url, "does not match its digest (its bytes changed)")
+        return data
+
+    def fetch(self, digest: str, dest: Path) -> None:
+        try:
+            source = open(self.path(digest), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise _corrupt(digest, self.url, "is missing") from None
+        with source:
+            _copy_verified(source, dest, digest, self.url)
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[str]:
+        if not self.root.exists():
+            return
+        for folder in self.root.iterdir():
+            if len(folder.name) == 2 and folder.is_dir():
+                for blob in folder.iterdir():
+                    yield blob.name
+
+    def sync(self) -> None:
+        os.sync()
+
+
+def _copy_verified(source: Any, dest: Path, digest: str, url: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+    hasher = hashlib.sha256()
+    try:
+        with open(temp, "wb") as out:
+            while chunk := source.read(CHUNK):
+                hasher.update(chunk)
+                out.write(chunk)
+        if hasher.hexdigest() != digest:
+            raise _corrupt(digest, url, "does not match its digest (its bytes changed)")
+        os.replace(temp, dest)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+class FsspecBlobStore:
+    """Blobs on any fsspec filesystem (S3, GCS, Azure, a shared mount): ``url/ab/<digest>``."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, self._root = fsspec.core.url_to_fs(self.url)
+
+    def _key(self, digest: str) -> str:
+        return f"{self._root}/{digest[:2]}/{digest}"
+
+    def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]:
+        digest, size = sha256_file(path)
+        if not self.exists(digest):
+            temp = f"{self._root}/tmp/{uuid.uuid4().hex}"
+            self.fs.put_file(str(path), temp)
+            self.fs.mv(temp, self._key(digest))
+        return digest, size
+
+    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            temp = f"{self._root}/tmp/{uuid.uuid4().hex}"
+            self.fs.pipe_file(temp, data)
+            self.fs.mv(temp, self._key(digest))
+        return digest
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._key(digest)))
+
+    def read_bytes(self, digest: str) -> bytes:
+        try:
+            data: bytes = self.fs.cat_file(self._key(digest))
+        except FileNotFoundError:
+            raise _corrupt(digest, self.url, "is missing") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise _corrupt(digest, self.url, "does not match its digest (its bytes changed)")
+        return data
+
+    def fetch(self, digest: str, dest: Path) -> None:
+        try:
+            source = self.fs.open(self._key(digest), "rb")
+        except FileNotFoundError:
+            raise _corrupt(digest, self.url, "is missing") from None
+        with source:
+            _copy_verified(source, dest, digest, self.url)
+
+    def delete(self, digest: str) -> None:
+        if self.exists(digest):
+            self.fs.rm_file(self._key(digest))
+
+    def digests(self) -> Iterator[str]:
+        for key in self.fs.find(self._root):
+            name = str(key).rsplit("/", 1)[-1]
+            if len(name) == 64 and "/tmp/" not in str(key):
+                yield name
+
+    def sync(self) -> None:
+        """Object stores make a blob durable when the upload returns."""
+
+
+def open_blob_store(url: str) -> BlobStore:
+    if "://" not in url or url.startswith("file://"):
+        return LocalBlobStore(Path(url.removeprefix("file://")))
+    return FsspecBlobStore(url)

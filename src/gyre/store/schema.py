@@ -1,0 +1,128 @@
+"""Table definitions of the metadata database (SQLAlchemy Core).
+
+Alembic migrations under ``migrations/versions`` create exactly these tables; a test compares
+the migrated database with this metadata so that the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # pipeline | step | run
+    Column("parent_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    Column("experiment", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # queued running finished failed cancelled
+    Column("outcome", String(16), nullable=True),  # steps: ran reused failed skipped
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=True),
+    Column("host", String(200), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("python", String(32), nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("source", Text, nullable=True),  # FILE:PIPELINE or published NAME@VERSION
+    Column("environment", Text, nullable=True),  # JSON: key package versions
+    Column("cache_key", String(64), nullable=True),
+    Column("key_parts", Text, nullable=True),  # JSON: the parts the cache key was made of
+    Column("reused_from", String(32), ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("log_digest", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_runs_parent", "parent_id"),
+    Index("ix_runs_cache_key", "cache_key"),
+    Index("ix_runs_experiment_created", "experiment", "created_at"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),  # canonical JSON
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("role", String(16), nullable=False),  # output | input | logged
+    Column("digest", String(64), nullable=False),
+    Column("materializer", String(32), nullable=False),
+    Column("size", Integer, nullable=True),
+    Column("meta", Text, nullable=True),  # JSON
+    Column("created_at", Float, nullable=False),
+    Index("ix_artifacts_digest", "digest"),
+)
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("entrypoint", String(500), nullable=False),  # relative/module.py:function
+    Column("snapshot_digest", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(100), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # queued leased done failed cancelled
+    Column("idempotency_key", String(200), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=3),
+    Column("run_after", Float, nullable=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("result", Text, nullable=True),  # JSON
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("idempotency_key", name="uq_jobs_idempotency_key"),
+    Index("ix_jobs_claim", "status", "run_after"),
+)
