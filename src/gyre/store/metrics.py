@@ -6,6 +6,7 @@ Writes bypass the ORM: SQLite gets one ``executemany`` per batch, PostgreSQL a `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import nan as NAN
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -48,9 +49,10 @@ def history(conn: Connection, run_id: str, key: str) -> list[tuple[int, float, f
             f"WHERE run_id = {marker} AND key = {marker} ORDER BY step, timestamp",
             (run_id, key),
         )
-        return list(cursor.fetchall())
+        rows = cursor.fetchall()
     finally:
         cursor.close()
+    return [(s, NAN if v is None else v, t) for s, v, t in rows]
 
 
 def keys(conn: Connection, run_id: str) -> list[str]:
@@ -68,7 +70,7 @@ def latest(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, floa
         .group_by(metrics.c.run_id, metrics.c.key)
         .subquery()
     )
-    rows = conn.execute(
+    joined = conn.execute(
         select(metrics.c.run_id, metrics.c.key, metrics.c.value).join(
             last,
             and_(
@@ -79,8 +81,8 @@ def latest(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, floa
         )
     )
     out: dict[str, dict[str, float]] = {}
-    for run_id, key, value in rows:
-        out.setdefault(run_id, {})[key] = value
+    for run_id, key, value in joined:
+        out.setdefault(run_id, {})[key] = NAN if value is None else value
     return out
 
 

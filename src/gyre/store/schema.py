@@ -75,7 +75,7 @@ metrics = Table(
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
     Column("step", Integer, nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=True),  # NULL stands for NaN (SQLite cannot store NaN)
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_key_step", "run_id", "key", "step"),
 )

@@ -70,7 +70,7 @@ def upgrade() -> None:
         ),
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("step", sa.Integer, nullable=False),
-        sa.Column("value", sa.Float, nullable=False),
+        sa.Column("value", sa.Float, nullable=True),
         sa.Column("timestamp", sa.Float, nullable=False),
     )
     op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step"])

@@ -1,0 +1,491 @@
+"""Run a pipeline: decide reuse step by step, execute the rest, record everything.
+
+The run's own process schedules; steps run in forked processes (see ``executors/local.py``).
+Metadata is committed only after the blobs it points at are durable, so a run killed at any
+moment leaves a consistent workspace that ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gyre.errors import InvalidPipeline, RunCancelled, StepFailed
+from gyre.pipelines import reuse
+from gyre.pipelines.cache_key import CacheKey, compute
+from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
+from gyre.pipelines.dsl import Node, Output, Pipeline
+from gyre.pipelines.executors.local import Attempt, LocalExecutor
+from gyre.pipelines.graph import PipelineGraph, build_graph
+from gyre.pipelines.params import resolve_params
+from gyre.pipelines.step_process import InputSpec, StepTask, read_result
+from gyre.store import Store
+from gyre.store import runs as run_rows
+from gyre.store.runs import ArtifactRecord
+
+HEARTBEAT_S = 1.0
+
+
+@dataclass
+class StepResult:
+    """What happened to one step in a run."""
+
+    name: str
+    run_id: str
+    outcome: str | None = None  # ran | reused | failed | skipped
+    status: str = "queued"
+    reason: str = ""
+    reused_from: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    duration: float | None = None
+    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineRun:
+    """The result of ``gyre.run``: status, per-step outcomes and outputs."""
+
+    id: str
+    pipeline: str
+    status: str
+    params: dict[str, Any]
+    tags: dict[str, str]
+    steps: dict[str, StepResult]
+    store: Store = field(repr=False)
+    error: str | None = None
+
+    def output(self, step: str, name: str = "output") -> Any:
+        """Load a step's output the way a downstream step would receive it."""
+        from gyre.pipelines import materializers
+
+        record = self.steps[step].outputs[name]
+        return materializers.load(
+            record.materializer,
+            record.digest,
+            record.meta,
+            self.store.blobs,
+            self.store.local_path("cache"),
+        )
+
+
+class RunObserver:
+    """Hooks for showing progress; the default prints nothing."""
+
+    def run_started(self, run: PipelineRun, graph: PipelineGraph) -> None: ...
+    def step_changed(self, result: StepResult) -> None: ...
+    def step_output(self, step: str, data: bytes) -> None: ...
+    def run_finished(self, run: PipelineRun) -> None: ...
+
+
+@dataclass
+class RunRequest:
+    pipeline: Pipeline
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    experiment: str | None = None
+    source: str | None = None
+    resume: str | None = None
+    parallel: float | None = None
+    run_id: str | None = None
+
+
+def run_pipeline(
+    request: RunRequest, store: Store, observer: RunObserver | None = None
+) -> PipelineRun:
+    return _Runner(request, store, observer or RunObserver()).run()
+
+
+def _node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for arg, binding in node.bindings.items():
+        if binding.kind == "param":
+            assert binding.param is not None
+            out[arg] = values[binding.param]
+        elif binding.kind == "const":
+            out[arg] = binding.value
+    return out
+
+
+def key_for(
+    node: Node,
+    values: dict[str, Any],
+    done: dict[str, dict[str, ArtifactRecord]],
+    fingerprinter: CodeFingerprinter,
+) -> CacheKey:
+    digests = {arg: done[ref.node][ref.output].digest for arg, ref in node.inputs.items()}
+    return compute(node, _node_params(node, values), digests, fingerprinter)
+
+
+class _Runner:
+    def __init__(self, request: RunRequest, store: Store, observer: RunObserver) -> None:
+        self.request = request
+        self.store = store
+        self.observer = observer
+        self.graph = build_graph(request.pipeline)
+        self.pipeline = request.pipeline
+        self.values = resolve_params(request.pipeline, request.params)
+        pipeline_file = Path(request.pipeline.defined_at.rsplit(":", 1)[0])
+        self.fingerprinter = CodeFingerprinter(project_root(pipeline_file))
+        self.done: dict[str, dict[str, ArtifactRecord]] = {}
+        self.keys: dict[str, CacheKey] = {}
+        self.failed = False
+        self.cancel_reason: str | None = None
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _create_run(self) -> PipelineRun:
+        from gyre.tracking.run_environment import run_facts
+
+        request = self.request
+        facts = run_facts(Path(self.pipeline.defined_at.rsplit(":", 1)[0]).parent)
+        steps: dict[str, StepResult] = {}
+        with self.store.write() as conn:
+            run_id = run_rows.create(
+                conn,
+                kind="pipeline",
+                name=self.pipeline.name,
+                experiment=request.experiment or self.pipeline.name,
+                source=request.source or self.pipeline.defined_at,
+                run_id=request.run_id,
+                heartbeat_at=time.time(),
+                **facts,
+            )
+            run_rows.set_params(conn, run_id, self.values)
+            run_rows.set_tags(conn, run_id, request.tags)
+            for name in self.graph.order:
+                step_id = run_rows.create(
+                    conn,
+                    kind="step",
+                    name=name,
+                    experiment=request.experiment or self.pipeline.name,
+                    parent_id=run_id,
+                    status="queued",
+                    host=facts["host"],
+                    python=facts["python"],
+                    git_commit=facts["git_commit"],
+                    git_dirty=facts["git_dirty"],
+                )
+                steps[name] = StepResult(name, step_id)
+        return PipelineRun(
+            run_id, self.pipeline.name, "running", self.values, request.tags, steps, self.store
+        )
+
+    def _resume_run(self, run_id: str) -> PipelineRun:
+        with self.store.write() as conn:
+            record = run_rows.get(conn, run_id)
+            if record.kind != "pipeline":
+                raise InvalidPipeline(f"Run {run_id} is a {record.kind} run; resume a pipeline run.")
+            stored_params = run_rows.get_params(conn, record.id)
+            self.values = resolve_params(self.pipeline, stored_params)
+            tags = run_rows.get_tags(conn, record.id)
+            run_rows.update_run(
+                conn, record.id, status="running", ended_at=None, error=None,
+                heartbeat_at=time.time(), pid=os.getpid(),
+            )
+            steps: dict[str, StepResult] = {}
+            existing = {child.name: child for child in run_rows.children(conn, record.id)}
+            for name in self.graph.order:
+                child = existing.get(name)
+                if child is None:
+                    step_id = run_rows.create(
+                        conn, kind="step", name=name, experiment=record.experiment,
+                        parent_id=record.id, status="queued",
+                    )
+                    steps[name] = StepResult(name, step_id)
+                    continue
+                result = StepResult(name, child.id)
+                if child.status == "finished":
+                    result.status, result.outcome = "finished", child.outcome
+                    result.reused_from = child.reused_from
+                    result.reason = "finished before the resume"
+                    result.outputs = {
+                        a.name: a for a in run_rows.get_artifacts(conn, child.id, role="output")
+                    }
+                    self.done[name] = result.outputs
+                else:
+                    run_rows.update_run(
+                        conn, child.id, status="queued", outcome=None, error=None,
+                        started_at=None, ended_at=None,
+                    )
+                steps[name] = result
+        return PipelineRun(record.id, self.pipeline.name, "running", self.values, tags, steps, self.store)
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> PipelineRun:
+        run = self._resume_run(self.request.resume) if self.request.resume else self._create_run()
+        self.observer.run_started(run, self.graph)
+        executor = LocalExecutor(
+            self.store, slots=self.request.parallel, on_output=self.observer.step_output
+        )
+        scratch_root = self.store.local_path("scratch", run.id)
+        self.log_dir = self.store.local_path("logs", run.id)
+        started: set[str] = set(self.done)
+        last_beat = time.monotonic()
+        try:
+            while True:
+                if not self.failed and self.cancel_reason is None:
+                    self._start_ready(run, executor, started, scratch_root)
+                if not executor.running:
+                    break
+                for attempt in executor.wait(HEARTBEAT_S):
+                    self._finish_attempt(run, executor, attempt, scratch_root)
+                if time.monotonic() - last_beat >= HEARTBEAT_S:
+                    last_beat = time.monotonic()
+                    self._heartbeat(run, executor)
+        except KeyboardInterrupt:
+            self.cancel_reason = "cancelled (interrupted)"
+            for attempt in executor.cancel_all(self.cancel_reason):
+                self._finish_attempt(run, executor, attempt, scratch_root)
+        finally:
+            executor.close()
+        self._finish_run(run, started)
+        shutil.rmtree(scratch_root, ignore_errors=True)
+        self.observer.run_finished(run)
+        return run
+
+    def _heartbeat(self, run: PipelineRun, executor: LocalExecutor) -> None:
+        with self.store.write() as conn:
+            status = run_rows.get(conn, run.id).status
+            run_rows.update_run(conn, run.id, heartbeat_at=time.time())
+        if status == "cancelled" and self.cancel_reason is None:
+            self.cancel_reason = "cancelled (gyre runs cancel)"
+            for attempt in executor.cancel_all(self.cancel_reason):
+                self._finish_attempt(run, executor, attempt, self.store.local_path("scratch", run.id))
+
+    def _ready(self, started: set[str]) -> list[Node]:
+        return [
+            self.graph.nodes[name]
+            for name in self.graph.order
+            if name not in started and all(up in self.done for up in self.graph.nodes[name].upstream)
+        ]
+
+    def _start_ready(
+        self, run: PipelineRun, executor: LocalExecutor, started: set[str], scratch_root: Path
+    ) -> None:
+        progressed = True
+        while progressed:
+            progressed = False
+            for node in self._ready(started):
+                result = run.steps[node.name]
+                key = key_for(node, self.values, self.done, self.fingerprinter)
+                self.keys[node.name] = key
+                with self.store.write() as conn:
+                    decision = reuse.decide(
+                        conn, self.store.blobs, pipeline=self.pipeline.name, step=node.name,
+                        key=key, reuse_allowed=node.options.reuse,
+                    )
+                    if decision.source is not None:
+                        self._record_reuse(conn, node, result, key, decision)
+                if decision.source is not None:
+                    started.add(node.name)
+                    self.done[node.name] = result.outputs
+                    self.observer.step_changed(result)
+                    progressed = True
+                    continue
+                task = self._task(run, node, scratch_root)
+                executor.check_satisfiable(task)
+                if not executor.fits(task):
+                    continue
+                started.add(node.name)
+                result.reason = decision.reason
+                self._launch(executor, task, result, key)
+                progressed = True
+
+    def _task(self, run: PipelineRun, node: Node, scratch_root: Path) -> StepTask:
+        inputs = {
+            arg: InputSpec(rec.materializer, rec.digest, rec.meta)
+            for arg, ref in node.inputs.items()
+            for rec in [self.done[ref.node][ref.output]]
+        }
+        return StepTask(
+            node=node,
+            step_run_id=run.steps[node.name].run_id,
+            params=_node_params(node, self.values),
+            inputs=inputs,
+            scratch=scratch_root / node.name,
+        )
+
+    def _record_reuse(
+        self, conn: Any, node: Node, result: StepResult, key: CacheKey, decision: reuse.ReuseDecision
+    ) -> None:
+        assert decision.source is not None
+        now = time.time()
+        run_rows.update_run(
+            conn, result.run_id, status="finished", outcome="reused", started_at=now,
+            ended_at=now, cache_key=key.digest, key_parts=key.parts,
+            reused_from=decision.source.id, log_digest=decision.source.log_digest,
+        )
+        run_rows.set_params(conn, result.run_id, key.parts["params"])
+        self._record_inputs(conn, node, result.run_id)
+        for output in decision.outputs:
+            run_rows.add_artifact(
+                conn, result.run_id, output.name, role="output", digest=output.digest,
+                materializer=output.materializer, size=output.size,
+                meta={**output.meta, "reused_from": decision.source.id},
+            )
+        result.status, result.outcome = "finished", "reused"
+        result.reused_from = decision.source.id
+        result.reason = decision.reason
+        result.duration = 0.0
+        result.outputs = {o.name: o for o in decision.outputs}
+
+    def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:
+        for arg, ref in node.inputs.items():
+            rec = self.done[ref.node][ref.output]
+            run_rows.add_artifact(
+                conn, step_run_id, f"input:{arg}", role="input", digest=rec.digest,
+                materializer=rec.materializer, size=rec.size,
+                meta={**rec.meta, "from_step": ref.node, "from_output": ref.output},
+            )
+
+    def _launch(
+        self, executor: LocalExecutor, task: StepTask, result: StepResult, key: CacheKey
+    ) -> None:
+        result.attempts += 1
+        if result.attempts == 1:
+            with self.store.write() as conn:
+                run_rows.update_run(
+                    conn, result.run_id, status="running", started_at=time.time(),
+                    cache_key=key.digest, key_parts=key.parts, pid=None,
+                )
+                params = {k: _param_value(v) for k, v in task.params.items()}
+                run_rows.set_params(conn, result.run_id, params)
+                self._record_inputs(conn, task.node, result.run_id)
+        result.status = "running"
+        self.observer.step_changed(result)
+        if task.scratch.exists():
+            shutil.rmtree(task.scratch, ignore_errors=True)
+        task.scratch.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{task.node.name}.log"
+        executor.start(task, result.attempts, log_path)
+
+    def _finish_attempt(
+        self, run: PipelineRun, executor: LocalExecutor, attempt: Attempt, scratch_root: Path
+    ) -> None:
+        node = attempt.task.node
+        result = run.steps[node.name]
+        outcome = read_result(attempt.task) if attempt.exit_code == 0 else None
+        if outcome is not None and "outputs" in outcome and attempt.killed_for is None:
+            self._record_success(result, attempt, outcome["outputs"])
+            return
+        error = attempt.killed_for or (outcome or {}).get("error") or _exit_reason(attempt)
+        retryable = attempt.killed_for is None or attempt.killed_for.startswith("timed out")
+        if retryable and self.cancel_reason is None and result.attempts <= node.options.retries:
+            result.reason = f"attempt {result.attempts} failed ({error}); retrying"
+            self.observer.step_changed(result)
+            self._launch(executor, attempt.task, result, self.keys[node.name])
+            return
+        cancelled = self.cancel_reason is not None and attempt.killed_for == self.cancel_reason
+        status = "cancelled" if cancelled else "failed"
+        log_digest = self._store_log(attempt)
+        with self.store.write() as conn:
+            run_rows.update_run(
+                conn, result.run_id, status=status, outcome="failed", ended_at=time.time(),
+                error=error, log_digest=log_digest,
+            )
+        result.status, result.outcome, result.error = status, "failed", error
+        result.duration = time.monotonic() - attempt.started
+        if not cancelled:
+            self.failed = True
+        self.observer.step_changed(result)
+
+    def _record_success(
+        self, result: StepResult, attempt: Attempt, outputs: dict[str, dict[str, Any]]
+    ) -> None:
+        log_digest = self._store_log(attempt)
+        with self.store.write() as conn:
+            for name, saved in outputs.items():
+                run_rows.add_artifact(
+                    conn, result.run_id, name, role="output", digest=saved["digest"],
+                    materializer=saved["materializer"], size=saved["size"], meta=saved["meta"],
+                )
+            run_rows.update_run(
+                conn, result.run_id, status="finished", outcome="ran", ended_at=time.time(),
+                log_digest=log_digest, error=None,
+            )
+            result.outputs = {
+                a.name: a for a in run_rows.get_artifacts(conn, result.run_id, role="output")
+            }
+        result.status, result.outcome = "finished", "ran"
+        result.duration = time.monotonic() - attempt.started
+        self.done[result.name] = result.outputs
+        self.observer.step_changed(result)
+
+    def _store_log(self, attempt: Attempt) -> str | None:
+        try:
+            digest, _ = self.store.blobs.put_file(attempt.log_path)
+        except OSError:
+            return None
+        return digest
+
+    def _finish_run(self, run: PipelineRun, started: set[str]) -> None:
+        now = time.time()
+        with self.store.write() as conn:
+            for name, result in run.steps.items():
+                if name not in started and result.status == "queued":
+                    failed_up = sorted(
+                        up for up in self.graph.nodes[name].upstream
+                        if run.steps[up].outcome in ("failed", "skipped")
+                    )
+                    result.status, result.outcome = "skipped", "skipped"
+                    result.reason = (
+                        f"upstream step {failed_up[0]} did not finish" if failed_up
+                        else "the run stopped before it"
+                    )
+                    run_rows.update_run(
+                        conn, result.run_id, status="skipped", outcome="skipped",
+                        error=result.reason,
+                    )
+                    self.observer.step_changed(result)
+            if self.cancel_reason is not None:
+                run.status, run.error = "cancelled", self.cancel_reason
+            elif self.failed:
+                failed = [s for s in run.steps.values() if s.outcome == "failed"]
+                run.status = "failed"
+                run.error = "; ".join(f"step {s.name!r} failed: {s.error}" for s in failed)
+            else:
+                run.status = "finished"
+            run_rows.update_run(
+                conn, run.id, status=run.status, ended_at=now, error=run.error
+            )
+
+
+def _param_value(value: Any) -> Any:
+    if isinstance(value, Output):
+        return {"output": value.name, "file": value.file}
+    try:
+        json.dumps(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _exit_reason(attempt: Attempt) -> str:
+    code = attempt.exit_code
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"the step process was killed by {name}"
+    return f"the step process exited with code {code}"
+
+
+def raise_for_status(run: PipelineRun) -> None:
+    if run.status == "cancelled":
+        raise RunCancelled(f"Run {run.id} of pipeline {run.pipeline!r} was {run.error}.")
+    if run.status == "failed":
+        raise StepFailed(
+            f"Run {run.id} of pipeline {run.pipeline!r} failed: {run.error}. "
+            f"See the step log: gyre logs {run.id}."
+        )
+

@@ -1,0 +1,179 @@
+"""What runs inside a step's own process: load inputs, call the step, store its outputs.
+
+The result goes to ``result.json`` in the step's scratch folder (written atomically); the
+parent commits it to the metadata database. Blobs are durable before that file appears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gyre.pipelines import materializers
+from gyre.pipelines.dsl import Binding, Node, Output, ScriptStep, Step
+from gyre.store import Store
+
+OUTPUT_DIR_ENV = "GYRE_STEP_OUTPUT_DIR"
+
+
+@dataclass
+class InputSpec:
+    materializer: str
+    digest: str
+    meta: dict[str, Any]
+
+
+@dataclass
+class StepTask:
+    """Everything a process needs to run one attempt of one step."""
+
+    node: Node
+    step_run_id: str
+    params: dict[str, Any]
+    inputs: dict[str, InputSpec]
+    scratch: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def result_file(self) -> Path:
+        return self.scratch / "result.json"
+
+
+def output_dir(name: str = "output") -> Path:
+    """A fresh, empty folder for a step to write an output ``Dir`` into."""
+    base = os.environ.get(OUTPUT_DIR_ENV)
+    if not base:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=f"gyre-{name}-"))
+    path = Path(base) / name
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(base) / f"{name}-{suffix}"
+    path.mkdir(parents=True)
+    return path
+
+
+def run_task(task: StepTask, store: Store) -> int:
+    """Run the step; return the process exit code (0 on success)."""
+    from gyre.tracking.active_run import ActiveRun, activate
+
+    task.scratch.mkdir(parents=True, exist_ok=True)
+    os.environ[OUTPUT_DIR_ENV] = str(task.scratch / "outputs")
+    cache = store.local_path("cache")
+    run = ActiveRun(store, task.step_run_id)
+    token = activate(run)
+    where = f"step {task.node.name!r} ({task.node.defined_at})"
+    try:
+        loaded = {
+            arg: materializers.load(spec.materializer, spec.digest, spec.meta, store.blobs, cache)
+            for arg, spec in task.inputs.items()
+        }
+        step = task.node.step
+        if isinstance(step, ScriptStep):
+            outputs = _run_script(task, step, loaded, store, where)
+        else:
+            assert isinstance(step, Step)
+            value = step.func(**task.params, **loaded)
+            outputs = _save_outputs(task.node, value, store, where)
+    except BaseException as exc:
+        traceback.print_exc()
+        sys.stderr.flush()
+        _write_result(task, {"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    finally:
+        from gyre.tracking.active_run import deactivate
+
+        deactivate(token)
+        run.close()
+    _write_result(task, {"outputs": {name: asdict(saved) for name, saved in outputs.items()}})
+    return 0
+
+
+def _save_outputs(
+    node: Node, value: Any, store: Store, where: str
+) -> dict[str, materializers.SavedOutput]:
+    names = node.options.outputs
+    ret = node.annotations.get("return")
+    if len(names) == 1:
+        return {names[0]: materializers.save(value, ret, store.blobs, where=where)}
+    if not isinstance(value, tuple) or len(value) != len(names):
+        from gyre.errors import StepFailed
+
+        raise StepFailed(
+            f"{where} declares outputs {list(names)} but returned "
+            f"{type(value).__name__}; return a tuple of {len(names)} values."
+        )
+    types = getattr(ret, "__args__", None) or (None,) * len(names)
+    return {
+        name: materializers.save(item, annotation, store.blobs, where=f"{where} output {name!r}")
+        for name, item, annotation in zip(names, value, types, strict=False)
+    }
+
+
+def _script_arg(binding: Binding, task: StepTask, arg: str, loaded: dict[str, Any]) -> str:
+    if binding.kind == "input":
+        return str(loaded[arg])
+    value = task.params.get(arg, binding.value)
+    if isinstance(value, Output):
+        target = task.scratch / "outputs" / value.name
+        if value.file:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+        return str(target)
+    if isinstance(value, dict) and set(value) == {"output", "file"}:
+        return _script_arg(Binding("const", value=Output(value["output"], value["file"])), task, arg, loaded)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _run_script(
+    task: StepTask, step: ScriptStep, loaded: dict[str, Any], store: Store, where: str
+) -> dict[str, materializers.SavedOutput]:
+    from gyre.errors import StepFailed
+    from gyre.tracking.active_run import RUN_ID_ENV
+
+    argv = [_script_arg(b, task, arg, loaded) for arg, b in task.node.bindings.items()]
+    env = {
+        **os.environ,
+        RUN_ID_ENV: task.step_run_id,
+        "GYRE_URI": store.settings.db_url
+        if not store.settings.embedded
+        else str(store.settings.local_dir),
+        "GYRE_ARTIFACTS": store.settings.artifacts_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    sys.stdout.flush()
+    completed = subprocess.run([sys.executable, str(step.script), *argv], env=env, check=False)
+    if completed.returncode != 0:
+        raise StepFailed(f"{where}: {step.script.name} exited with code {completed.returncode}.")
+    outputs: dict[str, materializers.SavedOutput] = {}
+    for arg in step.args:
+        if isinstance(arg, Output):
+            path = task.scratch / "outputs" / arg.name
+            annotation = "File" if arg.file else "Dir"
+            outputs[arg.name] = materializers.save(
+                path, annotation, store.blobs, where=f"{where} output {arg.name!r}"
+            )
+    return outputs
+
+
+def _write_result(task: StepTask, result: dict[str, Any]) -> None:
+    temp = task.result_file.with_suffix(".tmp")
+    temp.write_text(json.dumps(result))
+    os.replace(temp, task.result_file)
+
+
+def read_result(task: StepTask) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(task.result_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data

@@ -1,0 +1,121 @@
+"""The run that ``gyre.log_*`` calls write to, and ``start_run`` for scripts and notebooks.
+
+Inside a pipeline step the executor activates the step's run. In a script started by a
+``ScriptStep``, ``GYRE_RUN_ID`` names the run and the first ``log_*`` call attaches to it.
+Elsewhere ``with gyre.start_run(experiment=...)`` creates one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gyre import config
+from gyre.errors import GyreError
+from gyre.store import Store, open_store
+from gyre.store import metrics as metric_rows
+from gyre.store import runs as run_rows
+from gyre.tracking.metric_buffer import MetricBuffer
+
+RUN_ID_ENV = "GYRE_RUN_ID"
+
+
+class ActiveRun:
+    """A run being written to: its id, its store, and its metric buffer."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self._steps: dict[str, int] = {}
+        self.buffer = MetricBuffer(self._write_points)
+
+    def _write_points(self, points: Any) -> None:
+        with self.store.write() as conn:
+            metric_rows.insert_points(conn, points)
+
+    def next_step(self, key: str, step: int | None) -> int:
+        if step is None:
+            step = self._steps.get(key, -1) + 1
+        self._steps[key] = max(step, self._steps.get(key, -1))
+        return step
+
+    def close(self) -> None:
+        self.buffer.close()
+
+
+_ACTIVE: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "gyre_active_run", default=None
+)
+_ATTACHED: dict[str, ActiveRun] = {}
+
+
+def activate(run: ActiveRun | None) -> contextvars.Token[ActiveRun | None]:
+    return _ACTIVE.set(run)
+
+
+def deactivate(token: contextvars.Token[ActiveRun | None]) -> None:
+    _ACTIVE.reset(token)
+
+
+def current() -> ActiveRun:
+    """The active run; attaches to ``GYRE_RUN_ID`` in a script step's process."""
+    run = _ACTIVE.get()
+    if run is not None:
+        return run
+    run_id = os.environ.get(RUN_ID_ENV)
+    if run_id:
+        if run_id not in _ATTACHED:
+            import atexit
+
+            attached = ActiveRun(open_store(config.resolve()), run_id)
+            _ATTACHED[run_id] = attached
+            atexit.register(attached.close)
+        return _ATTACHED[run_id]
+    raise GyreError(
+        "No active run to log to. Call gyre.log_* inside a pipeline step, or open a run "
+        "first: with gyre.start_run(experiment='my-experiment'): ..."
+    )
+
+
+@contextmanager
+def start_run(
+    experiment: str = "default",
+    name: str | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    store: Store | None = None,
+) -> Iterator[ActiveRun]:
+    """Track a script or notebook cell as a run: ``with gyre.start_run(experiment="seer"):``.
+
+    The run is ``finished`` when the block ends, ``failed`` (with the error) when it raises.
+    """
+    from gyre.tracking.run_environment import run_facts
+
+    store = store or open_store(config.resolve())
+    with store.write() as conn:
+        run_id = run_rows.create(
+            conn,
+            kind="run",
+            name=name or experiment,
+            experiment=experiment,
+            **run_facts(Path.cwd()),
+        )
+        run_rows.set_tags(conn, run_id, tags or {})
+    run = ActiveRun(store, run_id)
+    token = activate(run)
+    status, error = "finished", None
+    try:
+        yield run
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        deactivate(token)
+        run.close()
+        with store.write() as conn:
+            run_rows.update_run(conn, run_id, status=status, ended_at=time.time(), error=error)

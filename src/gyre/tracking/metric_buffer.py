@@ -1,0 +1,66 @@
+"""Buffered metric writes: ``log_metric`` appends to a list; a thread flushes it.
+
+A point costs a tuple and a list append on the caller's thread. A daemon thread writes the
+batch at least every ``interval`` seconds (sooner when it grows past ``max_batch``), and
+``close()`` writes the rest, so a process killed with SIGKILL loses at most the last interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from gyre.store.metrics import MetricPoint
+
+FLUSH_INTERVAL_S = 1.0
+MAX_BATCH = 50_000
+
+
+class MetricBuffer:
+    def __init__(
+        self,
+        write: Callable[[Sequence[MetricPoint]], None],
+        *,
+        interval: float = FLUSH_INTERVAL_S,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._write = write
+        self._interval = interval
+        self._max_batch = max_batch
+        self._points: list[MetricPoint] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="gyre-metrics", daemon=True)
+        self._thread.start()
+
+    def add(self, run_id: str, key: str, step: int, value: float) -> None:
+        self._points.append((run_id, key, step, value, time.time()))
+        if len(self._points) >= self._max_batch:
+            self._wake.set()
+
+    def flush(self) -> None:
+        with self._lock:
+            points, self._points = self._points, []
+            if points:
+                self._write(points)
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except BaseException as exc:  # surfaced by close()
+                self._error = exc
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self.flush()
+        if self._error is not None:
+            raise self._error
+
