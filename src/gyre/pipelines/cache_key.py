@@ -53,14 +53,17 @@ def compute(
     """Key of ``node`` given its resolved ``params`` and the digests of its inputs."""
     step = node.step
     if isinstance(step, ScriptStep):
+        own = ""
         files = fingerprinter.script(step.script)
-        code = hashlib.sha256(canonical_json(files).encode()).hexdigest()
     else:
         assert isinstance(step, Step)
         func = step.func
-        code, files = fingerprinter.function(
+        own, files = fingerprinter.function(
             Path(func.__code__.co_filename), func.__name__, func.__code__.co_firstlineno
         )
+    # File contents, not their paths, so that a published snapshot (laid out elsewhere) of
+    # the same code has the same key.
+    code = hashlib.sha256(canonical_json([own, sorted(files.values())]).encode()).hexdigest()
     env: dict[str, Any] = {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
     requirements = step.options.requirements
     if requirements:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _SKIP_DIRS = ("site-packages", "dist-packages", ".venv", "venv")
-_PROJECT_MARKERS = ("pyproject.toml", "gyre.yaml", ".git", "setup.py")
+_PROJECT_MARKERS = ("pyproject.toml", "gyre.yaml", ".git", "setup.py", ".gyre-snapshot")
 
 
 def project_root(path: Path) -> Path:

@@ -1,0 +1,198 @@
+"""``gyre pipeline ...``, ``gyre agent`` and ``gyre events``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gyre.cli.options import (
+    json_option,
+    open_workspace,
+    params_option,
+    parse_tags,
+    print_json,
+    tags_option,
+)
+
+FOREGROUND_AFTER_S = 2.0
+
+
+@click.group()
+def pipeline() -> None:
+    """Publish pipelines as named versions and submit runs of them."""
+
+
+@pipeline.command("publish")
+@click.argument("reference", metavar="FILE:PIPELINE")
+@click.option("--name", help="Published name (default: the pipeline's name).")
+@click.option("--description", "-m", help="What changed in this version.")
+@json_option
+def publish(reference: str, name: str | None, description: str | None, as_json: bool) -> None:
+    """Store the pipeline and the project code it imports as a new version."""
+    from gyre.pipelines.submission import publish as do_publish
+
+    definition = do_publish(open_workspace(), reference, name, description)
+    if as_json:
+        print_json(definition.__dict__)
+        return
+    click.echo(f"Published {definition.name} version {definition.version} ({definition.entrypoint})")
+
+
+@pipeline.command("submit")
+@click.argument("name")
+@click.option("--version", type=int, help="Version to run (default: the newest).")
+@params_option
+@tags_option
+@click.option("--wait", is_flag=True, help="Follow the run; with no agent running, run it here.")
+@json_option
+def submit(
+    name: str, version: int | None, params: tuple[str, ...], tags: tuple[str, ...], wait: bool,
+    as_json: bool,
+) -> None:
+    """Queue a run of a published pipeline for an agent."""
+    from gyre.pipelines.params import parse_cli_params
+    from gyre.pipelines.submission import submit as do_submit
+
+    store = open_workspace()
+    submitted = do_submit(
+        store, name, version, params=parse_cli_params(list(params)), tags=parse_tags(tags)
+    )
+    if not wait:
+        if as_json:
+            print_json({"job": submitted.job_id, "run_id": submitted.run_id})
+        else:
+            click.echo(
+                f"Queued run {submitted.run_id} of {name} version {submitted.pipeline.version} "
+                f"(job {submitted.job_id}). An agent ('gyre agent') will run it."
+            )
+        return
+    status = _follow(store, submitted.job_id, submitted.run_id)
+    if as_json:
+        print_json({"job": submitted.job_id, "run_id": submitted.run_id, "status": status})
+    if status != "finished":
+        raise SystemExit(1)
+
+
+def _follow(store: object, job_id: int, run_id: str) -> str:
+    from gyre.agent import agent_name, run_one
+    from gyre.store import jobs
+    from gyre.store import runs as run_rows
+    from gyre.errors import NotFound
+
+    click.echo(f"Queued run {run_id} (job {job_id}); waiting for an agent...")
+    waited = time.monotonic()
+    while True:
+        with store.write() as conn:  # type: ignore[attr-defined]
+            job = jobs.get(conn, job_id)
+            if job.status == "queued" and time.monotonic() - waited > FOREGROUND_AFTER_S:
+                owner = agent_name()
+                claimed = jobs.claim(conn, owner, kinds=["pipeline.run"])
+            else:
+                claimed = None
+        if claimed is not None and claimed.id == job_id:
+            click.echo("No agent picked it up: running it here.")
+            run_one(store, claimed, owner)  # type: ignore[arg-type]
+        elif claimed is not None:
+            with store.write() as conn:  # type: ignore[attr-defined]
+                jobs.fail(conn, claimed.id, owner, "released: claimed by a foreground submit")
+        with store.read() as conn:  # type: ignore[attr-defined]
+            job = jobs.get(conn, job_id)
+            try:
+                record = run_rows.get(conn, run_id)
+            except NotFound:
+                record = None
+        if job.status in ("done", "failed", "cancelled"):
+            status = record.status if record else job.status
+            click.echo(f"run {run_id} {status}")
+            return status
+        time.sleep(0.3)
+
+
+@pipeline.command("list")
+@json_option
+def list_pipelines(as_json: bool) -> None:
+    """List published pipelines (newest version of each)."""
+    from gyre.store import published
+
+    with open_workspace().read() as conn:
+        rows = published.list_pipelines(conn)
+    newest = {r.name: r for r in rows}
+    if as_json:
+        print_json([r.__dict__ for r in newest.values()])
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "versions", "entrypoint", "published"):
+        table.add_column(column)
+    for r in newest.values():
+        when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(r.name, str(r.version), r.entrypoint, when)
+    Console().print(table)
+
+
+@pipeline.command("show")
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    """Show the versions of a published pipeline and the files each snapshot holds."""
+    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store import published
+
+    store = open_workspace()
+    with store.read() as conn:
+        published.get(conn, name)
+        rows = published.list_pipelines(conn, name)
+    details = [
+        {**r.__dict__, "files": sorted(dir_manifest(store.blobs, r.snapshot_digest))} for r in rows
+    ]
+    if as_json:
+        print_json(details)
+        return
+    for d in details:
+        when = dt.datetime.fromtimestamp(d["created_at"]).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{d['name']} version {d['version']}  {when}  by {d['created_by']}  {d['entrypoint']}")
+        if d["description"]:
+            click.echo(f"  {d['description']}")
+        for f in d["files"]:
+            click.echo(f"    {f}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between queue polls.")
+def agent(once: bool, poll: float) -> None:
+    """Claim queued runs from the workspace and run them (run several for more throughput)."""
+    from gyre.agent import serve
+
+    serve(open_workspace(), once=once, poll_s=poll, say=click.echo)
+
+
+@click.group()
+def events() -> None:
+    """The workspace's durable jobs and events."""
+
+
+@events.command("list")
+@click.option("--kind", help="Only this kind, e.g. pipeline.run.")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+def list_events(kind: str | None, limit: int, as_json: bool) -> None:
+    """List jobs and events, newest first."""
+    from gyre.store import jobs
+
+    with open_workspace().read() as conn:
+        rows = jobs.list_jobs(conn, kind=kind, limit=limit)
+    if as_json:
+        print_json([r.__dict__ for r in rows])
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "kind", "status", "attempts", "created", "payload"):
+        table.add_column(column)
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        summary = ", ".join(f"{k}={v}" for k, v in sorted(r.payload.items()) if k != "params")
+        table.add_row(str(r.id), r.kind, r.status, str(r.attempts), when, summary[:80])
+    Console().print(table)

@@ -1,0 +1,345 @@
+"""``gyre runs ...``, ``gyre logs``, ``gyre metrics`` and ``gyre artifacts``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gyre.cli.options import json_option, open_workspace, print_json
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _effective_status(record: Any) -> str:
+    """A 'running' run whose heartbeat stopped long ago is shown as such."""
+    if record.status == "running" and record.kind == "pipeline" and record.heartbeat_at:
+        if time.time() - record.heartbeat_at > 30:
+            return "running (no heartbeat: killed?)"
+    return str(record.status)
+
+
+@click.group()
+def runs() -> None:
+    """List, show, compare, cancel and delete runs."""
+
+
+@runs.command("list")
+@click.option("--experiment", "-e", help="Only runs of this experiment.")
+@click.option("--filter", "filter_text", help='e.g. "metrics.val_accuracy > 0.9 and params.epochs = 20"')
+@click.option("--order-by", help="A field, then asc or desc, e.g. 'metrics.val_accuracy desc'.")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+def list_runs(
+    experiment: str | None, filter_text: str | None, order_by: str | None, limit: int, as_json: bool
+) -> None:
+    """List pipeline runs and tracked runs, newest first."""
+    from gyre.tracking.run_query import find_runs
+
+    rows = find_runs(
+        open_workspace(), filter_text=filter_text, order_by=order_by, experiment=experiment,
+        limit=limit,
+    )
+    if as_json:
+        print_json([
+            {**row.record.__dict__, "params": row.params, "tags": row.tags, "metrics": row.metrics}
+            for row in rows
+        ])
+        return
+    metric_keys = sorted({k for row in rows for k in row.metrics})[:4]
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "name", "status", "started", "duration", "tags", *metric_keys):
+        table.add_column(column, justify="right" if column in metric_keys else "left")
+    for row in rows:
+        r = row.record
+        table.add_row(
+            r.id, r.name, _effective_status(r), _when(r.started_at),
+            f"{r.duration:.1f}s" if r.duration is not None else "",
+            " ".join(f"{k}={v}" for k, v in sorted(row.tags.items())),
+            *(_num(row.metrics.get(k)) for k in metric_keys),
+        )
+    Console().print(table)
+
+
+def _run_detail(run_id: str) -> dict[str, Any]:
+    from gyre.store import metrics as metric_rows
+    from gyre.store import runs as run_rows
+
+    store = open_workspace()
+    with store.read() as conn:
+        record = run_rows.get(conn, run_id)
+        children = run_rows.children(conn, record.id)
+        ids = [record.id, *(c.id for c in children)]
+        latest = metric_rows.latest(conn, ids)
+        detail: dict[str, Any] = {
+            **record.__dict__,
+            "status": _effective_status(record),
+            "params": run_rows.get_params(conn, record.id),
+            "tags": run_rows.get_tags(conn, record.id),
+            "metrics": latest.get(record.id, {}),
+            "artifacts": [a.__dict__ for a in run_rows.get_artifacts(conn, record.id)],
+            "steps": [
+                {
+                    "name": c.name, "id": c.id, "status": c.status, "outcome": c.outcome,
+                    "duration": c.duration, "reused_from": c.reused_from, "error": c.error,
+                    "params": run_rows.get_params(conn, c.id),
+                    "metrics": latest.get(c.id, {}),
+                    "outputs": [
+                        a.__dict__ for a in run_rows.get_artifacts(conn, c.id, role="output")
+                    ],
+                }
+                for c in children
+            ],
+        }
+    return detail
+
+
+@runs.command("show")
+@click.argument("run_id")
+@json_option
+def show(run_id: str, as_json: bool) -> None:
+    """Show a run: status, params, tags, metrics, steps and their outcomes."""
+    detail = _run_detail(run_id)
+    if as_json:
+        print_json(detail)
+        return
+    console = Console()
+    console.print(f"[bold]{detail['kind']} run {detail['id']}[/] {detail['name']} "
+                  f"(experiment {detail['experiment']})")
+    console.print(f"  status   {detail['status']}" + (f": {detail['error']}" if detail['error'] else ""))
+    console.print(f"  started  {_when(detail['started_at'])}   ended {_when(detail['ended_at'])}")
+    console.print(f"  source   {detail['source'] or ''}")
+    commit = detail["git_commit"] or "not in git"
+    console.print(f"  git      {commit}{' (dirty)' if detail['git_dirty'] else ''}")
+    console.print(f"  host     {detail['host']}  python {detail['python']}")
+    for title in ("params", "tags", "metrics"):
+        if detail[title]:
+            console.print(f"  {title:8} " + "  ".join(f"{k}={_num(v)}" for k, v in sorted(detail[title].items())))
+    if detail["steps"]:
+        table = Table(box=None, pad_edge=False, title="steps", title_justify="left")
+        for column in ("step", "outcome", "duration", "run", "note"):
+            table.add_column(column)
+        for s in detail["steps"]:
+            note = s["error"] or (f"reused {s['reused_from']}" if s["reused_from"] else "")
+            table.add_row(
+                s["name"], s["outcome"] or s["status"],
+                f"{s['duration']:.2f}s" if s["duration"] is not None else "", s["id"], note,
+            )
+        console.print(table)
+
+
+@runs.command("compare")
+@click.argument("run_ids", nargs=-1, required=True)
+@json_option
+def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
+    """Params and metrics of several runs side by side (a step's metrics count for its run)."""
+    details = [_run_detail(r) for r in run_ids]
+    merged = []
+    for d in details:
+        metrics = dict(d["metrics"])
+        for s in d["steps"]:
+            for k, v in s["metrics"].items():
+                metrics.setdefault(k, v)
+        merged.append({"id": d["id"], "params": d["params"], "metrics": metrics, "tags": d["tags"]})
+    if as_json:
+        print_json(merged)
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("")
+    for m in merged:
+        table.add_column(m["id"], justify="right")
+    for section in ("params", "metrics", "tags"):
+        keys = sorted({k for m in merged for k in m[section]})
+        for key in keys:
+            values = [m[section].get(key) for m in merged]
+            style = "bold" if len({str(v) for v in values}) > 1 else ""
+            table.add_row(f"{section}.{key}", *(f"[{style}]{_num(v)}[/]" if style else _num(v) for v in values))
+    Console().print(table)
+
+
+@runs.command("delete")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(run_ids: tuple[str, ...], yes: bool) -> None:
+    """Delete runs with their steps, metrics and artifact records (blobs go with 'gyre gc')."""
+    from gyre.store import runs as run_rows
+
+    store = open_workspace()
+    with store.read() as conn:
+        ids = [run_rows.get(conn, r).id for r in run_ids]
+    if not yes:
+        click.confirm(f"Delete {len(ids)} run(s) and their steps?", abort=True)
+    with store.write() as conn:
+        count = run_rows.delete_runs(conn, ids)
+    click.echo(f"Deleted {count} run record(s). 'gyre gc' frees blobs nothing references now.")
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+def cancel(run_id: str) -> None:
+    """Cancel a running or queued run; its runner stops the step processes within a second."""
+    from gyre.pipelines.submission import cancel_run
+
+    message = cancel_run(open_workspace(), run_id)
+    click.echo(message)
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("step", required=False)
+def logs(run_id: str, step: str | None) -> None:
+    """Print the logs of a run's steps (or of one step)."""
+    from gyre.store import runs as run_rows
+
+    store = open_workspace()
+    with store.read() as conn:
+        record = run_rows.get(conn, run_id)
+        steps = run_rows.children(conn, record.id) if record.kind == "pipeline" else [record]
+    if step:
+        steps = [s for s in steps if s.name == step]
+        if not steps:
+            raise click.BadParameter(f"run {record.id} has no step {step!r}", param_hint="STEP")
+    for s in steps:
+        click.secho(f"==> {s.name} ({s.outcome or s.status}) <==", bold=True)
+        text = _log_text(store, record.id, s)
+        if text:
+            click.echo(text.rstrip("\n"))
+
+
+def _log_text(store: Any, pipeline_run_id: str, step: Any) -> str:
+    if step.log_digest:
+        return str(store.blobs.read_bytes(step.log_digest).decode(errors="replace"))
+    live = Path(store.settings.local_dir) / "logs" / pipeline_run_id / f"{step.name}.log"
+    if live.exists():
+        return live.read_text(errors="replace")
+    return "(no log)" if step.outcome != "reused" else "(reused: no new log)"
+
+
+def sparkline(values: list[float]) -> str:
+    finite = [v for v in values if v == v]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = (high - low) or 1.0
+    return "".join(
+        SPARKS[int((v - low) / span * (len(SPARKS) - 1))] if v == v else " " for v in values
+    )
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("key", required=False)
+@click.option("--step", "step_name", help="For a pipeline run: the step whose metrics to show.")
+@json_option
+def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) -> None:
+    """Print metric histories: a sparkline per metric, or one metric's full table."""
+    from gyre.store import metrics as metric_rows
+    from gyre.store import runs as run_rows
+
+    store = open_workspace()
+    with store.read() as conn:
+        record = run_rows.get(conn, run_id)
+        targets = [record, *run_rows.children(conn, record.id)]
+        if step_name:
+            targets = [t for t in targets if t.name == step_name and t.kind == "step"]
+        histories: dict[str, list[tuple[int, float, float]]] = {}
+        for target in targets:
+            source = target.id if target.outcome != "reused" else (target.reused_from or target.id)
+            prefix = f"{target.name}/" if target.kind == "step" else ""
+            for k in metric_rows.keys(conn, source):
+                if key is None or k == key:
+                    histories[prefix + k] = metric_rows.history(conn, source, k)
+    if as_json:
+        print_json({k: [{"step": s, "value": v, "timestamp": t} for s, v, t in h]
+                    for k, h in histories.items()})
+        return
+    console = Console()
+    if key is not None and len(histories) == 1:
+        table = Table(box=None, pad_edge=False)
+        table.add_column("step", justify="right")
+        table.add_column(key, justify="right")
+        for s, v, _ in next(iter(histories.values())):
+            table.add_row(str(s), _num(v))
+        console.print(table)
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("metric", "points", "last", "min", "max", "history"):
+        table.add_column(column)
+    for name, points in sorted(histories.items()):
+        values = [v for _, v, _ in points]
+        tail = values[-60:]
+        table.add_row(name, str(len(values)), _num(values[-1]), _num(min(values)), _num(max(values)), sparkline(tail))
+    console.print(table)
+
+
+@click.group()
+def artifacts() -> None:
+    """List and fetch a run's artifacts and step outputs."""
+
+
+@artifacts.command("list")
+@click.argument("run_id")
+@json_option
+def list_artifacts(run_id: str, as_json: bool) -> None:
+    detail = _run_detail(run_id)
+    rows = [({**a, "step": ""}) for a in detail["artifacts"]]
+    for s in detail["steps"]:
+        rows.extend({**a, "step": s["name"]} for a in s["outputs"])
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "name", "kind", "size", "digest"):
+        table.add_column(column)
+    for a in rows:
+        table.add_row(a["step"], a["name"], a["materializer"], str(a["size"] or ""), a["digest"][:12])
+    Console().print(table)
+
+
+@artifacts.command("get")
+@click.argument("run_id")
+@click.argument("name", metavar="[STEP/]NAME")
+@click.argument("dest", type=click.Path(path_type=Path))
+def get_artifact(run_id: str, name: str, dest: Path) -> None:
+    """Copy an artifact (or STEP/OUTPUT of a pipeline run) to DEST, verified."""
+    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store import runs as run_rows
+
+    store = open_workspace()
+    step, _, artifact = name.rpartition("/")
+    with store.read() as conn:
+        record = run_rows.get(conn, run_id)
+        owner = record
+        if step:
+            matches = [c for c in run_rows.children(conn, record.id) if c.name == step]
+            if not matches:
+                raise click.BadParameter(f"run {record.id} has no step {step!r}")
+            owner = matches[0]
+        found = {a.name: a for a in run_rows.get_artifacts(conn, owner.id)}
+    if artifact not in found:
+        raise click.BadParameter(
+            f"no artifact {artifact!r}; there are: {', '.join(sorted(found)) or 'none'}"
+        )
+    record_a = found[artifact]
+    if record_a.materializer == "dir":
+        for rel, (digest, _) in dir_manifest(store.blobs, record_a.digest).items():
+            store.blobs.fetch(digest, dest / rel)
+    else:
+        target = dest / record_a.meta.get("name", artifact) if dest.is_dir() else dest
+        store.blobs.fetch(record_a.digest, target)
+    click.echo(f"Wrote {artifact} to {dest}")

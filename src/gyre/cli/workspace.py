@@ -1,0 +1,59 @@
+"""``gyre init``, ``gyre migrate`` and ``gyre gc``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gyre.cli.options import json_option, open_workspace, print_json
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def init(path: Path | None) -> None:
+    """Create a workspace: PATH/.gyre (default: the current folder)."""
+    from gyre.config import WORKSPACE_DIR
+    from gyre.store import init_workspace
+
+    target = (path or Path.cwd()) / WORKSPACE_DIR
+    existed = (target / "gyre.db").exists()
+    store = init_workspace(target)
+    store.close()
+    verb = "Opened existing" if existed else "Created"
+    click.echo(f"{verb} workspace {target}")
+
+
+@click.command()
+def migrate() -> None:
+    """Upgrade the workspace's schema (needed once for a shared PostgreSQL workspace)."""
+    from gyre import config
+    from gyre.store.engine import make_engine
+    from gyre.store.migrate import HEAD_REVISION, upgrade
+
+    settings = config.resolve()
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"Workspace schema is at revision {HEAD_REVISION}.")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@json_option
+def gc(dry_run: bool, as_json: bool) -> None:
+    """Remove blobs that no run, dataset or model version references."""
+    from gyre.tracking.garbage import collect
+
+    store = open_workspace()
+    report = collect(store, dry_run=dry_run)
+    if as_json:
+        print_json(report.__dict__)
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(
+        f"{verb} {report.removed} blob(s), {report.bytes_freed / 1e6:.1f} MB; "
+        f"kept {report.kept} referenced blob(s)."
+    )

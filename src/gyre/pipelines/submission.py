@@ -1,0 +1,152 @@
+"""Published pipelines and queued runs.
+
+``publish`` stores the pipeline module and the project modules it imports as a snapshot;
+``submit`` queues a ``pipeline.run`` job; an agent (``gyre.agent``) claims the job and runs
+the snapshot, so a submitted run executes the code as it was published, whatever happened
+to the files since.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gyre.errors import Conflict, NotFound
+from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
+from gyre.pipelines.loader import load_pipeline, split_reference
+from gyre.pipelines.materializers import dir_manifest
+from gyre.pipelines.params import resolve_params
+from gyre.pipelines.runner import PipelineRun, RunObserver, RunRequest, run_pipeline
+from gyre.store import Store, jobs, published
+from gyre.store import runs as run_rows
+from gyre.store.published import PublishedPipeline
+
+JOB_KIND = "pipeline.run"
+SNAPSHOT_MARKER = ".gyre-snapshot"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: int
+    run_id: str
+    pipeline: PublishedPipeline
+
+
+def publish(store: Store, reference: str, name: str | None = None, description: str | None = None) -> PublishedPipeline:
+    """Snapshot ``FILE:PIPELINE`` and store it as the next version of ``name``."""
+    pipeline = load_pipeline(reference)
+    path, _ = split_reference(reference)
+    path = path.resolve()
+    root = project_root(path)
+    files = CodeFingerprinter(root).module_files(path)
+    manifest: dict[str, list[Any]] = {}
+    for rel in files:
+        digest, size = store.blobs.put_file(root / rel, sync=False)
+        manifest[rel] = [digest, size]
+    snapshot = json.dumps({"files": manifest}, sort_keys=True, separators=(",", ":")).encode()
+    snapshot_digest = store.blobs.put_bytes(snapshot, sync=False)
+    store.blobs.sync()
+    entry = f"{path.relative_to(root).as_posix()}:{pipeline.name}"
+    with store.write() as conn:
+        return published.publish(
+            conn, name or pipeline.name, entrypoint=entry, snapshot_digest=snapshot_digest,
+            description=description, created_by=getpass.getuser(),
+        )
+
+
+def submit(
+    store: Store,
+    name: str,
+    version: int | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> Submitted:
+    """Queue a run of a published pipeline; parameters are checked now, not by the agent."""
+    with store.read() as conn:
+        definition = published.get(conn, name, version)
+    pipeline = load_snapshot(store, definition)
+    resolve_params(pipeline, params or {})
+    run_id = run_rows.new_run_id()
+    payload = {
+        "pipeline": definition.name,
+        "version": definition.version,
+        "params": params or {},
+        "tags": {**(tags or {}), "pipeline_version": str(definition.version)},
+        "run_id": run_id,
+    }
+    with store.write() as conn:
+        job_id = jobs.enqueue(conn, JOB_KIND, payload, idempotency_key=f"run:{run_id}")
+    return Submitted(job_id, run_id, definition)
+
+
+def snapshot_dir(store: Store, definition: PublishedPipeline) -> Path:
+    """The published files, laid out once per snapshot under the workspace's local folder."""
+    target = store.local_path("snapshots") / definition.snapshot_digest
+    if target.exists():
+        return target
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    for rel, (digest, _) in dir_manifest(store.blobs, definition.snapshot_digest).items():
+        store.blobs.fetch(digest, staging / rel)
+    (staging / SNAPSHOT_MARKER).touch()
+    try:
+        os.replace(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def load_snapshot(store: Store, definition: PublishedPipeline) -> Any:
+    folder = snapshot_dir(store, definition)
+    rel, _, function = definition.entrypoint.rpartition(":")
+    import sys
+
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return load_pipeline(f"{folder / rel}:{function}")
+
+
+def execute_job(store: Store, job: jobs.Job, observer: RunObserver | None = None) -> PipelineRun:
+    """Run a submitted job; a job retried after a crash resumes its run instead of starting over."""
+    payload = job.payload
+    with store.read() as conn:
+        definition = published.get(conn, payload["pipeline"], payload["version"])
+        try:
+            existing = run_rows.get(conn, payload["run_id"])
+        except NotFound:
+            existing = None
+    pipeline = load_snapshot(store, definition)
+    request = RunRequest(
+        pipeline=pipeline,
+        params=payload["params"],
+        tags=payload["tags"],
+        source=f"{definition.name}@{definition.version}",
+        run_id=None if existing else payload["run_id"],
+        resume=existing.id if existing else None,
+    )
+    return run_pipeline(request, store, observer)
+
+
+def cancel_run(store: Store, run_id: str) -> str:
+    """Cancel a running pipeline run, or a submitted one that has not started yet."""
+    with store.write() as conn:
+        job = jobs.find(conn, f"run:{run_id}")
+        try:
+            record = run_rows.get(conn, run_id)
+        except NotFound:
+            if job is None:
+                raise
+            jobs.cancel(conn, job.id)
+            return f"Cancelled queued run {run_id} (job {job.id})."
+        if record.status not in ("running", "queued"):
+            raise Conflict(f"Run {record.id} is {record.status}; only running or queued runs can be cancelled.")
+        run_rows.update_run(conn, record.id, status="cancelled")
+        job = job or jobs.find(conn, f"run:{record.id}")
+        if job is not None:
+            jobs.cancel(conn, job.id)
+    return f"Cancelling run {record.id}: its step processes are stopped within a second."

@@ -1,0 +1,170 @@
+"""Find runs: ``--filter "metrics.val_accuracy > 0.9 and params.epochs = 20"`` and ordering.
+
+Grammar: conditions joined by ``and``; each is ``FIELD OP VALUE`` where FIELD is
+``metrics.K`` (the metric's latest value), ``params.K``, ``tags.K`` or an attribute
+(``status``, ``name``, ``experiment``, ``kind``, ``duration``, ``created``), OP is one of
+``= != < <= > >=`` and VALUE a number or a quoted string.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from gyre.errors import InvalidParameter
+from gyre.store import Store
+from gyre.store import metrics as metric_rows
+from gyre.store import runs as run_rows
+from gyre.store.runs import RunRecord
+from gyre.store.schema import runs
+
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
+_ATTRIBUTES = ("status", "name", "experiment", "kind", "duration", "created")
+_OPS = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass
+class RunRow:
+    """A run with what filters and tables need: params, tags and latest metrics."""
+
+    record: RunRecord
+    params: dict[str, Any]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+    def value(self, field: str) -> Any:
+        prefix, _, key = field.partition(".")
+        if prefix == "metrics":
+            return self.metrics.get(key)
+        if prefix == "params":
+            return self.params.get(key)
+        if prefix == "tags":
+            return self.tags.get(key)
+        if field == "duration":
+            return self.record.duration
+        if field == "created":
+            return self.record.created_at
+        return getattr(self.record, field, None)
+
+
+def parse_filter(text: str | None) -> list[Condition]:
+    if not text or not text.strip():
+        return []
+    conditions = []
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        match = _CONDITION.match(part)
+        if not match:
+            raise InvalidParameter(
+                f"--filter: cannot read {part!r}. Write conditions like "
+                "\"metrics.val_accuracy > 0.9 and params.epochs = 20\"."
+            )
+        field, op, raw = match.groups()
+        _check_field(field)
+        conditions.append(Condition(field, op, _literal(raw)))
+    return conditions
+
+
+def _check_field(field: str) -> None:
+    prefix, dot, key = field.partition(".")
+    if dot and prefix in ("metrics", "params", "tags") and key:
+        return
+    if not dot and field in _ATTRIBUTES:
+        return
+    raise InvalidParameter(
+        f"--filter/--order-by: unknown field {field!r}. Use metrics.NAME, params.NAME, "
+        f"tags.NAME or one of {', '.join(_ATTRIBUTES)}."
+    )
+
+
+def _literal(raw: str) -> Any:
+    if raw[:1] in ("'", '"'):
+        return shlex.split(raw)[0]
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def _matches(row: RunRow, condition: Condition) -> bool:
+    value = row.value(condition.field)
+    if value is None:
+        return False
+    expected = condition.value
+    if isinstance(expected, int | float) and not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return False
+    elif isinstance(expected, str) and not isinstance(value, str):
+        value = str(value)
+    try:
+        return bool(_OPS[condition.op](value, expected))
+    except TypeError:
+        return False
+
+
+def find_runs(
+    store: Store,
+    *,
+    filter_text: str | None = None,
+    order_by: str | None = None,
+    experiment: str | None = None,
+    kinds: tuple[str, ...] = ("pipeline", "run"),
+    limit: int = 50,
+) -> list[RunRow]:
+    """Top-level runs matching the filter, newest first unless ``order_by`` says otherwise.
+
+    ``order_by`` is a field, optionally followed by ``asc`` or ``desc`` (default: desc).
+    """
+    conditions = parse_filter(filter_text)
+    descending = True
+    if order_by:
+        parts = order_by.split()
+        order_field = parts[0]
+        _check_field(order_field)
+        if len(parts) > 1:
+            descending = parts[1].lower() != "asc"
+    query = select(runs).where(runs.c.kind.in_(kinds)).order_by(runs.c.created_at.desc())
+    if experiment:
+        query = query.where(runs.c.experiment == experiment)
+    with store.read() as conn:
+        records = [run_rows._record(r) for r in conn.execute(query.limit(10_000))]
+        latest = metric_rows.latest(conn, [r.id for r in records]) if records else {}
+        rows = [
+            RunRow(
+                r,
+                run_rows.get_params(conn, r.id),
+                run_rows.get_tags(conn, r.id),
+                latest.get(r.id, {}),
+            )
+            for r in records
+        ]
+    rows = [row for row in rows if all(_matches(row, c) for c in conditions)]
+    if order_by:
+        present = [row for row in rows if row.value(order_field) is not None]
+        absent = [row for row in rows if row.value(order_field) is None]
+        present.sort(key=lambda row: row.value(order_field), reverse=descending)
+        rows = present + absent
+    return rows[:limit]
