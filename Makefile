@@ -1,0 +1,37 @@
+# gyre — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench bench-pipelines clean
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev,data,postgres]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_import_time.py
+
+test: lint
+	bash scripts/run_tests.sh
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+bench: bench-pipelines
+
+bench-pipelines: $(STAMP)
+	$(PY) benchmarks/pipelines/run.py
+
+clean:
+	rm -rf $(VENV) .demo .bench-cache
