@@ -165,7 +165,7 @@ class CodeFingerprinter:
         top = self._locate_top(parts[0], importer)
         if top is None:
             return []
-        return self._existing(top, parts[1:], attr)
+        return self._existing(top, parts, attr)
 
     def _locate_top(self, name: str, importer: Path) -> Path | None:
         """The folder holding top-level module ``name`` when it lies in the project."""

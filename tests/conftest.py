@@ -1,0 +1,120 @@
+"""Shared fixtures: real SQLite workspaces in tmp, a real PostgreSQL database per session."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gyre.config import WorkspaceSettings, embedded_settings
+from gyre.store import Store, init_workspace, open_store
+
+RESOURCES = Path(__file__).parent / "resources"
+PG_ADMIN_URL = os.environ.get("GYRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pipeline files and their helpers are imported by path; forget them after each test."""
+    modules = set(sys.modules)
+    path = list(sys.path)
+    monkeypatch.delenv("GYRE_URI", raising=False)
+    monkeypatch.delenv("GYRE_ARTIFACTS", raising=False)
+    monkeypatch.delenv("GYRE_RUN_ID", raising=False)
+    yield
+    for name in set(sys.modules) - modules:
+        module = sys.modules.get(name)
+        if module is not None and str(getattr(module, "__file__", "")).startswith(("/tmp", str(RESOURCES))):
+            del sys.modules[name]
+    sys.path[:] = path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder (with a pyproject marker) that is the current directory."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def workspace(project: Path) -> Iterator[Store]:
+    store = init_workspace(project / ".gyre")
+    yield store
+    store.close()
+
+
+def copy_resource(name: str, dest: Path) -> Path:
+    source = RESOURCES / name
+    target = dest / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy(source, target)
+    return target
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test session's own, created and dropped here."""
+    import psycopg
+
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; .ci/run starts it.")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    name = f"gyre_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_settings(url: str, artifacts: Path) -> WorkspaceSettings:
+    from gyre.config import _settings_for_uri
+
+    return _settings_for_uri(url, str(artifacts), "test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same tests against an embedded SQLite workspace and a PostgreSQL one."""
+    if request.param == "sqlite":
+        store = init_workspace(tmp_path / ".gyre")
+    else:
+        url = request.getfixturevalue("pg_database")
+        settings = pg_settings(url, tmp_path / "blobs")
+        settings = WorkspaceSettings(settings.db_url, settings.artifacts_url, tmp_path / "local")
+        store = open_store(settings, create=True)
+        _truncate(store)
+    yield store
+    store.close()
+
+
+def _truncate(store: Store) -> None:
+    from sqlalchemy import text
+
+    with store.write() as conn:
+        conn.execute(text("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE"))
+
+
+__all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]

@@ -1,0 +1,8 @@
+import gyre
+
+import a_module_that_does_not_exist  # noqa: F401
+
+
+@gyre.pipeline
+def broken():
+    pass
