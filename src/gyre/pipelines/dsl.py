@@ -32,11 +32,55 @@ class File(_PathBase):  # type: ignore[valid-type,misc]
     """A single file passed between steps: annotate an output ``-> File`` and return its path."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParamRef:
-    """A pipeline parameter seen while tracing."""
+    """A pipeline parameter seen while tracing.
+
+    Passed to a step, it becomes a parameter binding. Used for the pipeline's shape (a loop
+    count, a condition) it acts as its value, which the trace was made with.
+    """
 
     name: str
+    value: Any = None
+
+    def __index__(self) -> int:
+        return int(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.value[key]
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self.value == (other.value if isinstance(other, ParamRef) else other))
+
+    def __lt__(self, other: Any) -> bool:
+        return bool(self.value < other)
+
+    def __gt__(self, other: Any) -> bool:
+        return bool(self.value > other)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
 
 @dataclass(frozen=True)
@@ -423,10 +467,15 @@ def _tracing(pipeline: Pipeline) -> Iterator[_Tracer]:
         _TRACER.reset(token)
 
 
-def trace(pipeline: Pipeline) -> dict[str, Node]:
-    """Run the pipeline function with placeholders and return its step nodes in call order."""
+def trace(pipeline: Pipeline, values: dict[str, Any] | None = None) -> dict[str, Node]:
+    """Run the pipeline function with placeholders and return its step nodes in call order.
+
+    ``values`` are the resolved parameters (defaults when omitted); they decide the shape of
+    pipelines that loop or branch on a parameter.
+    """
+    values = values if values is not None else {n: p.default for n, p in pipeline.params.items()}
     with _tracing(pipeline) as tracer:
-        pipeline.func(**{name: ParamRef(name) for name in pipeline.params})
+        pipeline.func(**{name: ParamRef(name, values[name]) for name in pipeline.params})
     for name, upstream in tracer.ordering:
         if name not in tracer.nodes:
             raise InvalidPipeline(

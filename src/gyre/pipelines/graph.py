@@ -28,13 +28,13 @@ class PipelineGraph:
         return found
 
 
-def build_graph(pipeline: Pipeline) -> PipelineGraph:
-    """Trace ``pipeline`` and validate the result.
+def build_graph(pipeline: Pipeline, values: dict[str, Any] | None = None) -> PipelineGraph:
+    """Trace ``pipeline`` with parameter ``values`` and validate the result.
 
     Raises:
         InvalidPipeline: a cycle, an input that no step produces, or mismatched types.
     """
-    nodes = trace(pipeline)
+    nodes = trace(pipeline, values)
     if not nodes:
         raise InvalidPipeline(
             f"Pipeline {pipeline.name!r} ({pipeline.defined_at}) calls no step. Call at least "

@@ -27,8 +27,8 @@ class PlannedStep:
 
 def plan(pipeline: Pipeline, store: Store, params: dict[str, Any] | None = None) -> list[PlannedStep]:
     """What ``gyre.run(pipeline, params=...)`` would do now, step by step, in run order."""
-    graph = build_graph(pipeline)
     values = resolve_params(pipeline, params or {})
+    graph = build_graph(pipeline, values)
     fingerprinter = CodeFingerprinter(project_root(Path(pipeline.defined_at.rsplit(":", 1)[0])))
     done: dict[str, dict[str, ArtifactRecord]] = {}
     planned: dict[str, PlannedStep] = {}

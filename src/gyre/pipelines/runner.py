@@ -127,9 +127,14 @@ class _Runner:
         self.request = request
         self.store = store
         self.observer = observer
-        self.graph = build_graph(request.pipeline)
         self.pipeline = request.pipeline
-        self.values = resolve_params(request.pipeline, request.params)
+        if request.resume:
+            with store.read() as conn:
+                stored = run_rows.get_params(conn, run_rows.get(conn, request.resume).id)
+            self.values = resolve_params(request.pipeline, stored)
+        else:
+            self.values = resolve_params(request.pipeline, request.params)
+        self.graph = build_graph(request.pipeline, self.values)
         pipeline_file = Path(request.pipeline.defined_at.rsplit(":", 1)[0])
         self.fingerprinter = CodeFingerprinter(project_root(pipeline_file))
         self.done: dict[str, dict[str, ArtifactRecord]] = {}
@@ -181,8 +186,6 @@ class _Runner:
             record = run_rows.get(conn, run_id)
             if record.kind != "pipeline":
                 raise InvalidPipeline(f"Run {run_id} is a {record.kind} run; resume a pipeline run.")
-            stored_params = run_rows.get_params(conn, record.id)
-            self.values = resolve_params(self.pipeline, stored_params)
             tags = run_rows.get_tags(conn, record.id)
             run_rows.update_run(
                 conn, record.id, status="running", ended_at=None, error=None,
@@ -364,15 +367,18 @@ class _Runner:
             shutil.rmtree(task.scratch, ignore_errors=True)
         task.scratch.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{task.node.name}.log"
-        executor.start(task, result.attempts, log_path)
+        attempt = executor.start(task, result.attempts, log_path)
+        with self.store.write() as conn:
+            run_rows.update_run(conn, result.run_id, pid=attempt.pid)
 
     def _finish_attempt(
         self, run: PipelineRun, executor: LocalExecutor, attempt: Attempt, scratch_root: Path
     ) -> None:
         node = attempt.task.node
         result = run.steps[node.name]
-        outcome = read_result(attempt.task) if attempt.exit_code == 0 else None
-        if outcome is not None and "outputs" in outcome and attempt.killed_for is None:
+        outcome = read_result(attempt.task)
+        succeeded = attempt.exit_code == 0 and attempt.killed_for is None
+        if succeeded and outcome is not None and "outputs" in outcome:
             self._record_success(result, attempt, outcome["outputs"])
             return
         error = attempt.killed_for or (outcome or {}).get("error") or _exit_reason(attempt)

@@ -119,3 +119,18 @@ def metrics_loop(points: int = 1000, sleep_after: float = 0.0) -> int:
 @gyre.pipeline
 def metrics_pipeline(points: int = 1000, sleep_after: float = 0.0):
     metrics_loop(points=points, sleep_after=sleep_after)
+
+
+@step
+def wait_for_file(path: str = "", limit: float = 60) -> str:
+    deadline = time.monotonic() + limit
+    while not Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.05)
+    return Path(path).read_text()
+
+
+@gyre.pipeline
+def waiting(path: str = ""):
+    wait_for_file(path=path)

@@ -54,6 +54,19 @@ def detect_gpus() -> list[str]:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this step process when the run's process dies (no orphaned steps)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+
+
 class LocalExecutor:
     """Runs attempts as forked processes; ``wait`` returns the ones that ended."""
 
@@ -124,6 +137,7 @@ class LocalExecutor:
         code = 1
         try:
             os.setpgid(0, 0)
+            _die_with_parent()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.dup2(write_fd, 1)

@@ -1,0 +1,158 @@
+"""Reuse is correct before it is fast: never reused when a dependency changed, never re-run
+for something the step does not depend on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import copy_resource
+
+import gyre
+from gyre.pipelines.loader import load_pipeline
+from gyre.store import Store
+from gyre.store import runs as run_rows
+
+
+def _run(store: Store, ref: str, params: dict | None = None, tags: dict | None = None) -> gyre.PipelineRun:
+    return gyre.run(load_pipeline(ref), params or {}, tags=tags, workspace=store, quiet=True)
+
+
+def outcomes(run: gyre.PipelineRun) -> dict[str, str | None]:
+    return {name: step.outcome for name, step in run.steps.items()}
+
+
+def test_a_second_run_with_nothing_changed_reuses_every_step(workspace: Store, project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    first = _run(workspace, "chain.py:chain")
+    assert first.status == "finished"
+    assert outcomes(first) == {"produce": "ran", "total": "ran", "report": "ran"}
+    second = _run(workspace, "chain.py:chain")
+    assert outcomes(second) == {"produce": "reused", "total": "reused", "report": "reused"}
+    assert second.steps["total"].reused_from == first.steps["total"].run_id
+    assert second.output("total") == first.output("total") == 30
+
+
+def test_a_build_number_tag_never_defeats_reuse(workspace: Store, project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    _run(workspace, "chain.py:chain", tags={"build": "1.41"})
+    second = _run(workspace, "chain.py:chain", tags={"build": "1.42"})
+    assert set(outcomes(second).values()) == {"reused"}
+    with workspace.read() as conn:
+        assert run_rows.get_tags(conn, second.id) == {"build": "1.42"}
+
+
+def test_a_parameter_reruns_only_the_steps_that_take_it(workspace: Store, project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    _run(workspace, "chain.py:chain")
+    second = _run(workspace, "chain.py:chain", {"scale": 2})
+    assert outcomes(second) == {"produce": "reused", "total": "ran", "report": "ran"}
+    assert "param scale: 1 -> 2" in second.steps["total"].reason
+    assert second.output("total") == 60
+
+
+def test_a_step_whose_output_did_not_change_does_not_rerun_its_consumers(
+    workspace: Store, project: Path
+) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    _run(workspace, "chain.py:chain", {"n": 3})
+    # scale=1 vs the same total from a different path: the report input digest is equal.
+    third = _run(workspace, "chain.py:chain", {"n": 3, "seed": 0})
+    assert set(outcomes(third).values()) == {"reused"}
+
+
+def test_editing_an_imported_helper_reruns_the_steps_that_use_it(workspace: Store, project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    helper = copy_resource("good/helper.py", project)
+    _run(workspace, "chain.py:chain")
+    helper.write_text("def transform(x):\n    return x * 100\n")
+    plan = gyre.plan(load_pipeline("chain.py:chain"), workspace=workspace)
+    assert [(p.name, p.action) for p in plan] == [("produce", "run"), ("total", "run"), ("report", "run")]
+    assert "code changed: helper.py" in plan[0].reason
+    assert "upstream step produce runs" in plan[1].reason
+
+
+def test_editing_an_unrelated_step_does_not_rerun_the_others(workspace: Store, project: Path) -> None:
+    chain = copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    _run(workspace, "chain.py:chain")
+    chain.write_text(chain.read_text().replace('(out / "sub" / "note.txt").write_text("ok")',
+                                               '(out / "sub" / "note.txt").write_text("changed")'))
+    plan = gyre.plan(load_pipeline("chain.py:chain"), workspace=workspace)
+    assert [(p.name, p.action) for p in plan] == [
+        ("produce", "reuse"), ("total", "reuse"), ("report", "run")
+    ]
+    assert "code changed" in plan[2].reason
+
+
+def test_a_reused_step_still_links_the_new_run_to_its_inputs_and_outputs(
+    workspace: Store, project: Path
+) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    first = _run(workspace, "chain.py:chain")
+    second = _run(workspace, "chain.py:chain")
+    with workspace.read() as conn:
+        new = {a.name: a for a in run_rows.get_artifacts(conn, second.steps["total"].run_id)}
+        old = {a.name: a for a in run_rows.get_artifacts(conn, first.steps["total"].run_id)}
+    assert new["output"].digest == old["output"].digest
+    assert new["input:values"].digest == old["input:values"].digest
+    assert new["input:values"].meta["from_step"] == "produce"
+
+
+def test_a_reused_output_whose_blob_was_deleted_reruns_and_says_why(
+    workspace: Store, project: Path
+) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    first = _run(workspace, "chain.py:chain")
+    digest = first.steps["total"].outputs["output"].digest
+    workspace.blobs.delete(digest)
+    second = _run(workspace, "chain.py:chain")
+    assert second.steps["produce"].outcome == "reused"
+    assert second.steps["total"].outcome == "ran"
+    assert "are gone" in second.steps["total"].reason and digest[:12] in second.steps["total"].reason
+    assert second.output("total") == 30
+
+
+def test_a_deleted_file_inside_a_reused_directory_output_is_detected(
+    workspace: Store, project: Path
+) -> None:
+    from gyre.pipelines.materializers import dir_manifest
+
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    first = _run(workspace, "chain.py:chain")
+    manifest = dir_manifest(workspace.blobs, first.steps["report"].outputs["output"].digest)
+    workspace.blobs.delete(manifest["sub/note.txt"][0])
+    second = _run(workspace, "chain.py:chain")
+    assert second.steps["report"].outcome == "ran"
+    assert (second.output("report") / "sub" / "note.txt").read_text() == "ok"
+
+
+def test_reuse_false_always_runs(workspace: Store, project: Path) -> None:
+    copy_resource("good/behaviours.py", project)
+    _run(workspace, "behaviours.py:no_reuse")
+    second = _run(workspace, "behaviours.py:no_reuse")
+    assert second.steps["always"].outcome == "ran"
+    assert "reuse=False" in second.steps["always"].reason
+
+
+def test_a_helper_edit_reruns_through_the_cli_in_fresh_processes(workspace: Store, project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    helper = copy_resource("good/helper.py", project)
+    gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
+    subprocess.run([*gyre_cmd, "run", "chain.py:chain"], check=True, capture_output=True)
+    helper.write_text("def transform(x):\n    return x * 2\n")
+    out = subprocess.run([*gyre_cmd, "run", "chain.py:chain", "--json"], check=True,
+                         capture_output=True, text=True)
+    import json
+
+    steps = json.loads(out.stdout)["steps"]
+    assert steps["produce"]["outcome"] == "ran"
+    assert "helper.py" in steps["produce"]["reason"]
