@@ -78,15 +78,13 @@ def enqueue(
     statement = dialect.insert(jobs).values(**values)
     if idempotency_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
-    result = conn.execute(statement)
-    if idempotency_key is not None and not result.rowcount:
+    inserted = conn.execute(statement.returning(jobs.c.id)).scalar()
+    if inserted is None:  # the idempotency key exists: that job is the answer
         existing = conn.execute(
             select(jobs.c.id).where(jobs.c.idempotency_key == idempotency_key)
         ).scalar_one()
         return int(existing)
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    return int(inserted)
 
 
 def claim(

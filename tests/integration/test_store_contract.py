@@ -1,0 +1,136 @@
+"""One contract, two metadata backends: SQLite (embedded) and PostgreSQL (team)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gyre.errors import Conflict, NotFound
+from gyre.store import Store, jobs, published
+from gyre.store import metrics as metric_rows
+from gyre.store import runs as run_rows
+
+
+def test_runs_params_tags_and_artifacts_round_trip(any_store: Store) -> None:
+    with any_store.write() as conn:
+        run_id = run_rows.create(conn, kind="run", name="train", experiment="seer")
+        run_rows.set_params(conn, run_id, {"epochs": 20, "layers": [1, 2]})
+        run_rows.set_tags(conn, run_id, {"build": "1.42"})
+        run_rows.add_artifact(conn, run_id, "model", role="logged", digest="ab" * 32, materializer="file", size=3)
+    with any_store.read() as conn:
+        assert run_rows.get(conn, run_id[:6]).name == "train"
+        assert run_rows.get_params(conn, run_id) == {"epochs": 20, "layers": [1, 2]}
+        assert run_rows.get_tags(conn, run_id) == {"build": "1.42"}
+        assert run_rows.get_artifacts(conn, run_id)[0].size == 3
+
+
+def test_an_unknown_run_id_is_not_found(any_store: Store) -> None:
+    with any_store.read() as conn, pytest.raises(NotFound, match="gyre runs list"):
+        run_rows.get(conn, "doesnotexist")
+
+
+def test_many_metric_points_are_written_and_read_back_in_order(any_store: Store) -> None:
+    with any_store.write() as conn:
+        run_id = run_rows.create(conn, kind="run", name="m", experiment="e")
+        points = [(run_id, "loss", i, 1.0 / (i + 1), float(i)) for i in range(20_000)]
+        metric_rows.insert_points(conn, points)
+        metric_rows.insert_points(conn, [(run_id, "acc", 0, float("nan"), 0.0)])
+    with any_store.read() as conn:
+        history = metric_rows.history(conn, run_id, "loss")
+        assert len(history) == 20_000 and history[0][1] == 1.0 and history[-1][0] == 19_999
+        assert metric_rows.latest(conn, [run_id])[run_id]["loss"] == pytest.approx(1 / 20_000)
+        assert metric_rows.keys(conn, run_id) == ["acc", "loss"]
+
+
+def test_deleting_a_run_removes_its_steps_and_what_they_own(any_store: Store) -> None:
+    with any_store.write() as conn:
+        parent = run_rows.create(conn, kind="pipeline", name="p", experiment="e")
+        child = run_rows.create(conn, kind="step", name="s", experiment="e", parent_id=parent)
+        metric_rows.insert_points(conn, [(child, "x", 0, 1.0, 0.0)])
+        assert run_rows.delete_runs(conn, [parent]) == 2
+    with any_store.read() as conn, pytest.raises(NotFound):
+        run_rows.get(conn, child)
+
+
+def test_an_idempotent_enqueue_returns_the_first_job(any_store: Store) -> None:
+    with any_store.write() as conn:
+        first = jobs.enqueue(conn, "model.registered", {"v": 1}, idempotency_key="seer@1")
+    with any_store.write() as conn:
+        again = jobs.enqueue(conn, "model.registered", {"v": 1}, idempotency_key="seer@1")
+        assert first == again
+        assert len(jobs.list_jobs(conn)) == 1
+
+
+def test_a_failed_job_is_retried_with_backoff_then_fails_for_good(any_store: Store) -> None:
+    with any_store.write() as conn:
+        job_id = jobs.enqueue(conn, "k", {}, max_attempts=2)
+    with any_store.write() as conn:
+        claimed = jobs.claim(conn, "w1")
+        assert claimed is not None and claimed.attempts == 1
+        after = jobs.fail(conn, job_id, "w1", "boom")
+        assert after.status == "queued" and after.run_after > time.time() + 1
+        assert jobs.claim(conn, "w1") is None, "a job in backoff is not claimed"
+    with any_store.write() as conn:
+        from sqlalchemy import update
+
+        from gyre.store.schema import jobs as jobs_table
+
+        conn.execute(update(jobs_table).values(run_after=0))
+        assert jobs.claim(conn, "w2") is not None
+        final = jobs.fail(conn, job_id, "w2", "boom again")
+        assert final.status == "failed" and final.last_error == "boom again"
+
+
+def test_an_expired_lease_lets_another_worker_claim_the_job(any_store: Store) -> None:
+    with any_store.write() as conn:
+        jobs.enqueue(conn, "k", {})
+        assert jobs.claim(conn, "dead-worker", lease_s=0.01) is not None
+    time.sleep(0.05)
+    with any_store.write() as conn:
+        job = jobs.claim(conn, "live-worker")
+        assert job is not None and job.attempts == 2 and job.lease_owner == "live-worker"
+        assert not jobs.heartbeat(conn, job.id, "dead-worker"), "the old owner lost its lease"
+
+
+def test_concurrent_workers_never_claim_the_same_job(any_store: Store) -> None:
+    with any_store.write() as conn:
+        for i in range(20):
+            jobs.enqueue(conn, "k", {"i": i})
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        while True:
+            with any_store.write() as conn:
+                job = jobs.claim(conn, name)
+            if job is None:
+                return
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
+
+
+def test_publishing_the_same_snapshot_twice_keeps_one_version(any_store: Store) -> None:
+    with any_store.write() as conn:
+        v1 = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="a" * 64, description=None, created_by="me")
+        same = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="a" * 64, description=None, created_by="me")
+        v2 = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="b" * 64, description=None, created_by="me")
+    assert (v1.version, same.version, v2.version) == (1, 1, 2)
+    with any_store.read() as conn, pytest.raises(NotFound, match="Did you mean 'seer'"):
+        published.get(conn, "sear")
+
+
+def test_params_conflict_is_reported_on_both_backends(any_store: Store) -> None:
+    with any_store.write() as conn:
+        run_id = run_rows.create(conn, kind="run", name="r", experiment="e")
+        run_rows.set_params(conn, run_id, {"a": 1})
+        with pytest.raises(Conflict):
+            run_rows.set_params(conn, run_id, {"a": 2})
