@@ -81,6 +81,11 @@ def open_store(settings: WorkspaceSettings, *, create: bool = False) -> Store:
                 f"No gyre workspace at {settings.local_dir} (no gyre.db there). "
                 "Run 'gyre init' to create one, or point GYRE_URI at an existing workspace."
             )
+        if db_file.exists() and not db_file.is_file():
+            raise WorkspaceError(
+                f"The workspace database {db_file} is not a file. Move it away and run "
+                "'gyre init' again, or point GYRE_URI at another workspace."
+            )
         if db_file.exists() and not os.access(db_file, os.R_OK | os.W_OK):
             raise WorkspaceError(
                 f"The workspace database {db_file} is not readable and writable by this user. "

@@ -179,10 +179,16 @@ class FsspecBlobStore:
     def _key(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}"
 
+    def _temp_key(self, digest: str) -> str:
+        # Folders matter on file systems and are no-ops on object stores.
+        self.fs.makedirs(f"{self._root}/tmp", exist_ok=True)
+        self.fs.makedirs(f"{self._root}/{digest[:2]}", exist_ok=True)
+        return f"{self._root}/tmp/{uuid.uuid4().hex}"
+
     def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]:
         digest, size = sha256_file(path)
         if not self.exists(digest):
-            temp = f"{self._root}/tmp/{uuid.uuid4().hex}"
+            temp = self._temp_key(digest)
             self.fs.put_file(str(path), temp)
             self.fs.mv(temp, self._key(digest))
         return digest, size
@@ -190,7 +196,7 @@ class FsspecBlobStore:
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
         digest = hashlib.sha256(data).hexdigest()
         if not self.exists(digest):
-            temp = f"{self._root}/tmp/{uuid.uuid4().hex}"
+            temp = self._temp_key(digest)
             self.fs.pipe_file(temp, data)
             self.fs.mv(temp, self._key(digest))
         return digest
@@ -221,8 +227,9 @@ class FsspecBlobStore:
 
     def digests(self) -> Iterator[str]:
         for key in self.fs.find(self._root):
-            name = str(key).rsplit("/", 1)[-1]
-            if len(name) == 64 and "/tmp/" not in str(key):
+            relative = str(key)[len(self._root) :].lstrip("/")
+            name = relative.rsplit("/", 1)[-1]
+            if len(name) == 64 and not relative.startswith("tmp/"):
                 yield name
 
     def sync(self) -> None:

@@ -1,0 +1,62 @@
+"""The blob store contract, run against the local store and the fsspec store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gyre.errors import CorruptBlob
+from gyre.store.blobs import BlobStore, FsspecBlobStore, LocalBlobStore
+
+
+@pytest.fixture(params=["local", "fsspec"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    return FsspecBlobStore(f"file://{tmp_path / 'fsblobs'}")
+
+
+def test_the_same_bytes_are_stored_once(blobs: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x" * 5000)
+    digest, size = blobs.put_file(source)
+    assert (digest, size) == (blobs.put_file(source)[0], 5000)
+    assert blobs.put_bytes(b"x" * 5000) == digest
+    assert list(blobs.digests()) == [digest]
+
+
+def test_exists_implies_a_verified_read(blobs: BlobStore, tmp_path: Path) -> None:
+    digest = blobs.put_bytes(b"hello")
+    assert blobs.exists(digest)
+    assert blobs.read_bytes(digest) == b"hello"
+    blobs.fetch(digest, tmp_path / "out" / "hello.txt")
+    assert (tmp_path / "out" / "hello.txt").read_bytes() == b"hello"
+
+
+def test_a_missing_blob_is_reported_with_the_fix(blobs: BlobStore, tmp_path: Path) -> None:
+    with pytest.raises(CorruptBlob, match="is missing.*re-run the step"):
+        blobs.read_bytes("0" * 64)
+    with pytest.raises(CorruptBlob):
+        blobs.fetch("0" * 64, tmp_path / "x")
+
+
+def test_a_blob_whose_bytes_changed_is_detected_and_not_copied(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    digest = blobs.put_bytes(b"original")
+    path = blobs.path(digest)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"tampered")
+    with pytest.raises(CorruptBlob, match="does not match its digest"):
+        blobs.read_bytes(digest)
+    with pytest.raises(CorruptBlob):
+        blobs.fetch(digest, tmp_path / "copy")
+    assert not (tmp_path / "copy").exists(), "no half-written copy is left behind"
+
+
+def test_blobs_are_read_only_files_and_no_temp_file_is_left(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    digest = blobs.put_bytes(b"data")
+    assert blobs.path(digest).stat().st_mode & 0o222 == 0
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
