@@ -35,6 +35,8 @@ class Peer(ABC):
     """Pinned pip requirements of the tool's own environment; empty means the project venv."""
     reuse: str = ""
     """How the re-run reuses earlier work, for the table."""
+    reuses: bool = True
+    """Whether the tool can reuse steps at all."""
     compared: bool = True
     """Whether the tool competes for "best peer" (a reference tool does not)."""
     slow: bool = False
@@ -54,7 +56,10 @@ class Peer(ABC):
 
     @abstractmethod
     def first_run(self, project: Project, value: str) -> list[str]:
-        """The command that runs the pipeline with parameter ``x`` = ``value``."""
+        """The command that runs the pipeline with parameter ``x`` = ``value``.
+
+        It may write what that command reads (DVC's ``params.yaml``).
+        """
 
     @abstractmethod
     def rerun(self, project: Project, value: str) -> list[str]:

@@ -37,6 +37,7 @@ class Kedro(Peer):
     name = "kedro"
     requirements = ("kedro==1.7.0",)
     reuse = "none: a full second run (reference only)"
+    reuses = False
     compared = False
 
     def env(self, project: Project) -> dict[str, str]:

@@ -22,7 +22,9 @@ from gyre.store import runs as run_rows
 from gyre.store.runs import RunRecord
 from gyre.store.schema import runs
 
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
+_CONDITION = re.compile(
+    r"""^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*("[^"]*"|'[^']*'|[\w.+\-:]+)\s*$"""
+)
 _ATTRIBUTES = ("status", "name", "experiment", "kind", "duration", "created")
 _OPS = {
     "=": lambda a, b: a == b,
