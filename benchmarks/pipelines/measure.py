@@ -125,13 +125,13 @@ class _Sampler(threading.Thread):
         super().__init__(name="memory-sampler", daemon=True)
         self.largest_kb = 0
         self.tree_kb = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         me = os.getpid()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.sample(me)
-            self._stop.wait(SAMPLE_S)
+            self._halt.wait(SAMPLE_S)
 
     def sample(self, me: int) -> None:
         total = 0
@@ -142,7 +142,7 @@ class _Sampler(threading.Thread):
         self.tree_kb = max(self.tree_kb, total)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 

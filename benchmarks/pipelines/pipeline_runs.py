@@ -162,4 +162,3 @@ def _summarise(
             f"the re-run took {result.reuse_s:.1f} s, more than the {workload.work_s:.1f} s "
             "of work: it did not reuse the steps"
         )
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from peers import BY_NAME
 from pipeline_runs import ToolResult
@@ -28,9 +27,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def _best_peer(results: Sequence[ToolResult], attr: str) -> ToolResult | None:
-    candidates = [
-        r for r in results if r.tool != "gyre" and BY_NAME[r.tool].compared and r.ok
-    ]
+    candidates = [r for r in results if r.tool != "gyre" and BY_NAME[r.tool].compared and r.ok]
     return min(candidates, key=lambda r: getattr(r, attr), default=None)
 
 
@@ -79,10 +76,18 @@ def tracking_table(tracking: TrackingResult | None) -> list[str]:
     header = f"{'measurement':<46} {'gyre s':>9} {'MLflow s':>9}"
     lines += [header, "-" * len(header)]
     rows = (
-        ("10,000 log_metric calls, SQLite, incl. flush", "log_metric_10k_gyre_s", "log_metric_10k_mlflow_s"),
+        (
+            "10,000 log_metric calls, SQLite, incl. flush",
+            "log_metric_10k_gyre_s",
+            "log_metric_10k_mlflow_s",
+        ),
         ("1,000,000 points, SQLite", "million_points_sqlite_s", None),
         ("1,000,000 points, PostgreSQL", "million_points_postgres_s", None),
-        ("read a 100,000-point history, SQLite", "metric_history_100k_gyre_s", "metric_history_100k_mlflow_s"),
+        (
+            "read a 100,000-point history, SQLite",
+            "metric_history_100k_gyre_s",
+            "metric_history_100k_mlflow_s",
+        ),
     )
     for title, gyre_key, mlflow_key in rows:
         gyre = tracking.figures.get(gyre_key)
@@ -94,23 +99,28 @@ def tracking_table(tracking: TrackingResult | None) -> list[str]:
 
 def figures_and_ratios(
     results: Sequence[ToolResult], tracking: TrackingResult | None
-) -> tuple[dict[str, float], dict[str, Any]]:
+) -> tuple[dict[str, float], dict[str, float | None], dict[str, str]]:
+    """Every median as a figure; the ratios; and which peer each pipeline ratio is against."""
     figures: dict[str, float] = {}
     for r in results:
         for name, attr in FIGURES:
             value = getattr(r, attr)
             if value is not None:
                 figures[f"{r.tool}_{r.workload.name}_{name}"] = round(value, 4)
-    ratios: dict[str, Any] = {}
+    ratios: dict[str, float | None] = {}
+    best_peers: dict[str, str] = {}
     for workload, suffix in zip(WORKLOADS, ("", "_cpu"), strict=True):
         rows = [r for r in results if r.workload == workload]
         gyre = next((r for r in rows if r.tool == "gyre" and r.ok), None)
-        for ratio, attr in (("first_run_vs_best_peer", "first_s"), ("reuse_vs_best_peer", "reuse_s")):
+        for ratio, attr in (
+            ("first_run_vs_best_peer", "first_s"),
+            ("reuse_vs_best_peer", "reuse_s"),
+        ):
             best = _best_peer(rows, attr)
             if best is None or gyre is None:
                 continue
             ratios[ratio + suffix] = _ratio(getattr(best, attr), getattr(gyre, attr))
-            ratios[ratio + suffix + "_peer"] = best.tool
+            best_peers[ratio + suffix] = best.tool
     if tracking is not None:
         figures.update({k: round(v, 4) for k, v in tracking.figures.items()})
         f = tracking.figures
@@ -122,19 +132,17 @@ def figures_and_ratios(
             ratios["metric_history_vs_mlflow"] = _ratio(
                 f["metric_history_100k_mlflow_s"], f["metric_history_100k_gyre_s"]
             )
-    return figures, ratios
+    return figures, ratios, best_peers
 
 
-def ratio_lines(ratios: dict[str, Any]) -> list[str]:
+def ratio_lines(ratios: dict[str, float | None], best_peers: dict[str, str]) -> list[str]:
     lines = ["", "Ratios (> 1: gyre is ahead; peer time / gyre time)"]
     for name, value in ratios.items():
-        if name.endswith("_peer"):
-            continue
-        peer = ratios.get(name + "_peer")
+        peer = best_peers.get(name)
         against = f"  (best peer: {peer})" if peer else ""
         lines.append(f"  {name:<30} {_fmt(value, 2):>8}{against}")
     return lines
 
 
-def json_line(figures: dict[str, float], ratios: dict[str, Any]) -> str:
+def json_line(figures: dict[str, float], ratios: dict[str, float | None]) -> str:
     return json.dumps({"benchmark": "pipelines", "figures": figures, "ratios": ratios})

@@ -73,8 +73,6 @@ def last_error(log: Path) -> str:
     except OSError:
         return "no log"
     useful = [
-        line.strip()
-        for line in lines
-        if line.strip() and not line.startswith("WARNING: Location")
+        line.strip() for line in lines if line.strip() and not line.startswith("WARNING: Location")
     ]
     return useful[-1][:300] if useful else "no output"

@@ -34,7 +34,7 @@ WORKLOADS = (NOOP, CPU)
 
 # Python source shared by the generated step bodies of every tool: ``first(x)`` makes the
 # value from the parameter, ``nth(value, i)`` is the body of step i.
-STEP_BODIES = '''
+STEP_BODIES = """
 import time
 
 
@@ -52,7 +52,7 @@ def first(x):
 def nth(value, i):
     _busy({busy_s})
     return {nth_expr}
-'''
+"""
 
 
 def step_bodies(workload: Workload) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
+
+from peers.base import Peer, Project
 
 STAGE_SCRIPT = """
 import sys

@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
 
-FLOW = f'''
+from peers.base import Peer, Project
+
+FLOW = f"""
 import gyre
 
 import chain_steps
@@ -33,7 +34,7 @@ def chain(x: str = "default"):
     value = s0(x=x)
     for i in range(1, {STEPS}):
         value = nth.named(f"s{{i}}")(value, i=i)
-'''
+"""
 
 
 class Gyre(Peer):

@@ -6,8 +6,9 @@ peer.
 
 from __future__ import annotations
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
+
+from peers.base import Peer, Project
 
 PYPROJECT = """
 [tool.kedro]
@@ -17,7 +18,7 @@ kedro_init_version = "1.7.0"
 source_dir = "src"
 """
 
-REGISTRY = f'''
+REGISTRY = f"""
 from kedro.pipeline import Pipeline, node
 
 from chain import chain_steps
@@ -30,7 +31,7 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(chain_steps.nth, [f"v{{i - 1}}", f"params:i{{i}}"], f"v{{i}}", name=f"s{{i}}")
         )
     return {{"__default__": Pipeline(nodes)}}
-'''
+"""
 
 
 class Kedro(Peer):

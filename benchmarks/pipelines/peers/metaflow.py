@@ -7,8 +7,9 @@ the closest to "re-run, reuse everything".
 
 from __future__ import annotations
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
+
+from peers.base import Peer, Project
 
 
 def _flow() -> str:

@@ -7,10 +7,11 @@ server and stops it at exit. Cross-run reuse needs a cache policy that leaves ou
 
 from __future__ import annotations
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
 
-FLOW = f'''
+from peers.base import Peer, Project
+
+FLOW = f"""
 import sys
 
 from prefect import flow, task
@@ -41,7 +42,7 @@ def chain(x: str = "default") -> str:
 
 if __name__ == "__main__":
     chain(x=sys.argv[1])
-'''
+"""
 
 
 class Prefect(Peer):

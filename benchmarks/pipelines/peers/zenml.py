@@ -6,10 +6,11 @@ default (code, parameters and input artifacts), so the re-run is the same comman
 
 from __future__ import annotations
 
-from peers.base import Peer, Project
 from workloads import STEPS, step_bodies
 
-FLOW = f'''
+from peers.base import Peer, Project
+
+FLOW = f"""
 import sys
 
 from zenml import pipeline, step
@@ -36,7 +37,7 @@ def chain(x: str = "default") -> None:
 
 if __name__ == "__main__":
     chain(x=sys.argv[1])
-'''
+"""
 
 
 class ZenML(Peer):

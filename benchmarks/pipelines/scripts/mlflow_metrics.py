@@ -46,7 +46,9 @@ def fill(uri: str, count: int) -> dict[str, object]:
     run = client.create_run("0", run_name="history")
     now = int(time.time() * 1000)
     for first in range(0, count, BATCH):
-        batch = [Metric(KEY, 1.0 / (s + 1), now, s) for s in range(first, min(first + BATCH, count))]
+        batch = [
+            Metric(KEY, 1.0 / (s + 1), now, s) for s in range(first, min(first + BATCH, count))
+        ]
         client.log_batch(run.info.run_id, metrics=batch)
     client.set_terminated(run.info.run_id)
     return {"run_id": run.info.run_id}
