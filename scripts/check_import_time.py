@@ -11,7 +11,11 @@ import sys
 FORBIDDEN = ("sqlalchemy", "numpy", "pandas", "pyarrow", "torch", "ray", "fastapi", "rich")
 CHECKS = {
     "import gyre": "import gyre",
-    "gyre --help": "import sys; sys.argv=['gyre','--help']\nfrom gyre.cli.main import main\ntry:\n main()\nexcept SystemExit:\n pass",
+    "gyre --help": (
+        "import sys; sys.argv=['gyre','--help']\n"
+        "from gyre.cli.main import main\n"
+        "try:\n main()\nexcept SystemExit:\n pass"
+    ),
 }
 
 

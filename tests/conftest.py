@@ -29,7 +29,9 @@ def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for name in set(sys.modules) - modules:
         module = sys.modules.get(name)
-        if module is not None and str(getattr(module, "__file__", "")).startswith(("/tmp", str(RESOURCES))):
+        if module is not None and str(getattr(module, "__file__", "")).startswith(
+            ("/tmp", str(RESOURCES))
+        ):
             del sys.modules[name]
     sys.path[:] = path
 
@@ -114,7 +116,9 @@ def _truncate(store: Store) -> None:
     from sqlalchemy import text
 
     with store.write() as conn:
-        conn.execute(text("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE"))
+        conn.execute(
+            text("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE")
+        )
 
 
 __all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]

@@ -43,7 +43,27 @@ _EXPORTS: dict[str, str] = {
     "step": "gyre.pipelines.dsl",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Dir",
+    "File",
+    "GyreError",
+    "Output",
+    "PipelineRun",
+    "ScriptStep",
+    "after",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "output_dir",
+    "pipeline",
+    "plan",
+    "run",
+    "set_tag",
+    "start_run",
+    "step",
+]
 
 if TYPE_CHECKING:
     from gyre.errors import GyreError

@@ -26,7 +26,9 @@ def agent_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_one(store: Store, job: jobs.Job, owner: str, *, env: dict[str, str] | None = None) -> jobs.Job:
+def run_one(
+    store: Store, job: jobs.Job, owner: str, *, env: dict[str, str] | None = None
+) -> jobs.Job:
     """Execute a claimed job in a child process and record how it ended."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gyre.agent", "execute", str(job.id)],
@@ -58,7 +60,8 @@ def serve(
     """Claim and run jobs until interrupted (or, with ``once``, until the queue is empty)."""
     owner = agent_name()
     handled = 0
-    say(f"agent {owner} serving {store.settings.local_dir if store.settings.embedded else 'workspace'}")
+    where = store.settings.local_dir if store.settings.embedded else "the workspace"
+    say(f"agent {owner} serving {where}")
     while True:
         with store.write() as conn:
             job = jobs.claim(conn, owner, kinds=kinds or ["pipeline.run"], lease_s=LEASE_S)
@@ -70,7 +73,9 @@ def serve(
         say(f"job {job.id}: {job.kind} {job.payload.get('pipeline', '')} (attempt {job.attempts})")
         ended = run_one(store, job, owner)
         handled += 1
-        say(f"job {job.id}: {ended.status}" + (f" ({ended.last_error})" if ended.last_error else ""))
+        say(
+            f"job {job.id}: {ended.status}" + (f" ({ended.last_error})" if ended.last_error else "")
+        )
 
 
 def _execute(job_id: int) -> int:

@@ -52,9 +52,10 @@ def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> Workspace
         url = uri.replace("postgres://", "postgresql://", 1)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        cache = Path(
-            os.environ.get("GYRE_CACHE_DIR", Path.home() / ".cache" / "gyre")
-        ) / hashlib.sha256(url.encode()).hexdigest()[:16]
+        cache = (
+            Path(os.environ.get("GYRE_CACHE_DIR", Path.home() / ".cache" / "gyre"))
+            / hashlib.sha256(url.encode()).hexdigest()[:16]
+        )
         return WorkspaceSettings(db_url=url, artifacts_url=artifacts, local_dir=cache)
     if "://" in uri and not uri.startswith("file://"):
         raise WorkspaceError(
@@ -112,7 +113,9 @@ def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSett
     try:
         data = yaml.safe_load(config_file.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise WorkspaceError(f"Could not read {config_file}: {exc}. Fix or remove the file.") from exc
+        raise WorkspaceError(
+            f"Could not read {config_file}: {exc}. Fix or remove the file."
+        ) from exc
     if not isinstance(data, dict):
         raise WorkspaceError(f"{config_file} must be a mapping with a 'workspace:' key.")
     uri = data.get("workspace")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import RESOURCES, copy_resource
 
 GYRE = [sys.executable, "-m", "gyre.cli.main"]
@@ -16,7 +17,11 @@ GYRE = [sys.executable, "-m", "gyre.cli.main"]
 
 def gyre(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [*GYRE, *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [*GYRE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
         env={**os.environ, "COLUMNS": "200"},
     )
     if ok:
@@ -34,7 +39,18 @@ def chain_project(project: Path) -> Path:
 
 def test_help_lists_every_command_group() -> None:
     out = gyre("--help").stdout
-    for command in ("init", "run", "plan", "runs", "logs", "metrics", "artifacts", "pipeline", "agent", "gc"):
+    for command in (
+        "init",
+        "run",
+        "plan",
+        "runs",
+        "logs",
+        "metrics",
+        "artifacts",
+        "pipeline",
+        "agent",
+        "gc",
+    ):
         assert f"  {command} " in out
 
 
@@ -58,7 +74,11 @@ def test_plan_prints_reuse_or_run_with_reasons(chain_project: Path) -> None:
 def test_runs_list_filters_orders_and_prints_json(chain_project: Path) -> None:
     for n in (2, 5, 3):
         gyre("run", "chain.py:chain", "--param", f"n={n}", "--tag", f"build={n}")
-    rows = json.loads(gyre("runs", "list", "--filter", "params.n > 2", "--order-by", "params.n asc", "--json").stdout)
+    rows = json.loads(
+        gyre(
+            "runs", "list", "--filter", "params.n > 2", "--order-by", "params.n asc", "--json"
+        ).stdout
+    )
     assert [r["params"]["n"] for r in rows] == [3, 5]
     table = gyre("runs", "list", "--filter", "tags.build = '5'").stdout
     assert "build=5" in table and "build=3" not in table
@@ -128,7 +148,9 @@ def test_debug_shows_the_traceback(project: Path) -> None:
 def test_a_missing_workspace_says_to_run_init(project: Path) -> None:
     copy_resource("good/chain.py", project)
     done = gyre("run", "chain.py:chain", ok=False)
-    assert done.returncode == 1 and "Run 'gyre init'" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 1 and "Run 'gyre init'" in done.stderr and "Traceback" not in done.stderr
+    )
 
 
 def test_an_unknown_parameter_is_named(chain_project: Path) -> None:
@@ -144,7 +166,12 @@ def test_a_corrupt_blob_is_reported_when_a_step_reads_it(chain_project: Path) ->
 
     store = open_store(embedded_settings(chain_project / ".gyre"))
     with store.read() as conn:
-        runs = [r for r in run_rows.children(conn, json.loads(gyre("runs", "list", "--json").stdout)[0]["id"])]
+        runs = [
+            r
+            for r in run_rows.children(
+                conn, json.loads(gyre("runs", "list", "--json").stdout)[0]["id"]
+            )
+        ]
         produce = next(r for r in runs if r.name == "produce")
         digest = run_rows.get_artifacts(conn, produce.id, role="output")[0].digest
     blob = store.blobs.path(digest)  # type: ignore[attr-defined]
@@ -159,9 +186,16 @@ def test_json_is_available_on_every_list_and_show(chain_project: Path) -> None:
     gyre("pipeline", "publish", "chain.py:chain")
     run_id = json.loads(gyre("runs", "list", "--json").stdout)[0]["id"]
     for args in (
-        ("runs", "list"), ("runs", "show", run_id), ("runs", "compare", run_id), ("metrics", run_id),
-        ("artifacts", "list", run_id), ("pipeline", "list"), ("pipeline", "show", "chain"),
-        ("events", "list"), ("plan", "chain.py:chain"), ("gc", "--dry-run"),
+        ("runs", "list"),
+        ("runs", "show", run_id),
+        ("runs", "compare", run_id),
+        ("metrics", run_id),
+        ("artifacts", "list", run_id),
+        ("pipeline", "list"),
+        ("pipeline", "show", "chain"),
+        ("events", "list"),
+        ("plan", "chain.py:chain"),
+        ("gc", "--dry-run"),
     ):
         json.loads(gyre(*args, "--json").stdout)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import copy_resource
-
 import gyre
+from conftest import copy_resource
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import runs as run_rows

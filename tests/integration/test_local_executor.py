@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import copy_resource
-
 import gyre
+from conftest import copy_resource
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import runs as run_rows
@@ -43,7 +42,9 @@ def test_a_step_that_raises_fails_the_run_names_the_step_and_logs_the_traceback(
     assert "Traceback (most recent call last)" in log and "behaviours.py" in log
 
 
-def test_run_raises_step_failed_for_callers_that_want_an_exception(workspace: Store, project: Path) -> None:
+def test_run_raises_step_failed_for_callers_that_want_an_exception(
+    workspace: Store, project: Path
+) -> None:
     import pytest
 
     from gyre.errors import StepFailed
@@ -92,7 +93,11 @@ def test_a_memory_limit_is_enforced(workspace: Store, project: Path) -> None:
 
 def test_independent_steps_run_at_the_same_time(workspace: Store, project: Path) -> None:
     copy_resource("good/shapes.py", project)
-    run = _run(workspace, "shapes.py:fanout", {"seconds": 0.6, "width": 2}, )
+    run = _run(
+        workspace,
+        "shapes.py:fanout",
+        {"seconds": 0.6, "width": 2},
+    )
     assert run.status == "finished"
     with workspace.read() as conn:
         spans = [run_rows.get(conn, s.run_id) for s in run.steps.values()]
@@ -133,7 +138,8 @@ def test_a_runner_killed_with_sigkill_leaves_a_resumable_workspace(project: Path
     subprocess.run([*gyre_cmd, "init"], check=True, capture_output=True)
     runner = subprocess.Popen(
         [*gyre_cmd, "run", "behaviours.py:waiting", "--param", f"path={gate}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     from gyre.store import init_workspace
 
@@ -142,7 +148,9 @@ def test_a_runner_killed_with_sigkill_leaves_a_resumable_workspace(project: Path
     step_pid = None
     while time.monotonic() < deadline and step_pid is None:
         with store.read() as conn:
-            rows = [r for r in _all_runs(conn) if r.kind == "step" and r.status == "running" and r.pid]
+            rows = [
+                r for r in _all_runs(conn) if r.kind == "step" and r.status == "running" and r.pid
+            ]
         step_pid = rows[0].pid if rows else None
         time.sleep(0.1)
     assert step_pid, "the step never started"
@@ -158,7 +166,9 @@ def test_a_runner_killed_with_sigkill_leaves_a_resumable_workspace(project: Path
     gate.write_text("open")
     done = subprocess.run(
         [*gyre_cmd, "run", "--resume", pipeline_run.id, "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     with store.read() as conn:

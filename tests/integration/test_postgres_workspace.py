@@ -7,23 +7,27 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_resource
 
 import gyre
+from conftest import copy_resource
 from gyre.config import WorkspaceSettings
 from gyre.pipelines.loader import load_pipeline
-from gyre.store import open_store
 from gyre.store import metrics as metric_rows
+from gyre.store import open_store
 
 
 @pytest.fixture
-def pg_workspace(pg_database: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> WorkspaceSettings:
+def pg_workspace(
+    pg_database: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> WorkspaceSettings:
     from conftest import _truncate
 
     monkeypatch.setenv("GYRE_URI", pg_database)
     monkeypatch.setenv("GYRE_ARTIFACTS", str(project / "artifacts"))
     monkeypatch.setenv("GYRE_CACHE_DIR", str(project / "cache"))
-    subprocess.run([sys.executable, "-m", "gyre.cli.main", "migrate"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "migrate"], check=True, capture_output=True
+    )
     from gyre import config
 
     settings = config.resolve()
@@ -33,7 +37,9 @@ def pg_workspace(pg_database: str, project: Path, monkeypatch: pytest.MonkeyPatc
     return settings
 
 
-def test_a_pipeline_runs_and_is_reused_on_postgresql(pg_workspace: WorkspaceSettings, project: Path) -> None:
+def test_a_pipeline_runs_and_is_reused_on_postgresql(
+    pg_workspace: WorkspaceSettings, project: Path
+) -> None:
     copy_resource("good/chain.py", project)
     copy_resource("good/helper.py", project)
     store = open_store(pg_workspace)
@@ -52,10 +58,16 @@ def test_the_cli_works_against_postgresql(pg_workspace: WorkspaceSettings, proje
     copy_resource("good/chain.py", project)
     copy_resource("good/helper.py", project)
     gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
-    run = subprocess.run([*gyre_cmd, "run", "chain.py:chain", "--tag", "build=3"], capture_output=True, text=True)
+    run = subprocess.run(
+        [*gyre_cmd, "run", "chain.py:chain", "--tag", "build=3"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
-    listed = subprocess.run([*gyre_cmd, "runs", "list", "--filter", "tags.build = '3'", "--json"],
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [*gyre_cmd, "runs", "list", "--filter", "tags.build = '3'", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
 
     assert len(json.loads(listed.stdout)) == 1

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from conftest import copy_resource
-
 from gyre.agent import serve
 from gyre.pipelines.submission import cancel_run, publish, submit
 from gyre.store import Store, jobs
@@ -69,7 +68,9 @@ def test_submit_checks_parameters_before_queueing(workspace: Store, project: Pat
         assert jobs.list_jobs(conn) == []
 
 
-def test_a_queued_run_can_be_cancelled_before_an_agent_takes_it(workspace: Store, project: Path) -> None:
+def test_a_queued_run_can_be_cancelled_before_an_agent_takes_it(
+    workspace: Store, project: Path
+) -> None:
     _project_with_chain(project)
     publish(workspace, "chain.py:chain")
     submitted = submit(workspace, "chain")
@@ -77,12 +78,18 @@ def test_a_queued_run_can_be_cancelled_before_an_agent_takes_it(workspace: Store
     assert serve(workspace, once=True, say=lambda _m: None) == 0
 
 
-def test_submit_wait_runs_in_the_foreground_when_no_agent_runs(workspace: Store, project: Path) -> None:
+def test_submit_wait_runs_in_the_foreground_when_no_agent_runs(
+    workspace: Store, project: Path
+) -> None:
     _project_with_chain(project)
-    subprocess.run([*GYRE, "pipeline", "publish", "chain.py:chain"], check=True, capture_output=True)
+    subprocess.run(
+        [*GYRE, "pipeline", "publish", "chain.py:chain"], check=True, capture_output=True
+    )
     done = subprocess.run(
         [*GYRE, "pipeline", "submit", "chain", "--param", "n=5", "--wait"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No agent picked it up: running it here." in done.stdout
@@ -96,7 +103,9 @@ def test_an_agent_process_runs_submitted_runs_and_a_running_run_can_be_cancelled
     publish(workspace, "behaviours.py:waiting")
     gate = project / "never-opened"
     submitted = submit(workspace, "waiting", params={"path": str(gate)})
-    agent = subprocess.Popen([*GYRE, "agent", "--poll", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    agent = subprocess.Popen(
+        [*GYRE, "agent", "--poll", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 30
         status = None

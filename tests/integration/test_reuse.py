@@ -7,15 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import copy_resource
-
 import gyre
+from conftest import copy_resource
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import runs as run_rows
 
 
-def _run(store: Store, ref: str, params: dict | None = None, tags: dict | None = None) -> gyre.PipelineRun:
+def _run(
+    store: Store, ref: str, params: dict | None = None, tags: dict | None = None
+) -> gyre.PipelineRun:
     return gyre.run(load_pipeline(ref), params or {}, tags=tags, workspace=store, quiet=True)
 
 
@@ -23,7 +24,9 @@ def outcomes(run: gyre.PipelineRun) -> dict[str, str | None]:
     return {name: step.outcome for name, step in run.steps.items()}
 
 
-def test_a_second_run_with_nothing_changed_reuses_every_step(workspace: Store, project: Path) -> None:
+def test_a_second_run_with_nothing_changed_reuses_every_step(
+    workspace: Store, project: Path
+) -> None:
     copy_resource("good/chain.py", project)
     copy_resource("good/helper.py", project)
     first = _run(workspace, "chain.py:chain")
@@ -66,26 +69,40 @@ def test_a_step_whose_output_did_not_change_does_not_rerun_its_consumers(
     assert set(outcomes(third).values()) == {"reused"}
 
 
-def test_editing_an_imported_helper_reruns_the_steps_that_use_it(workspace: Store, project: Path) -> None:
+def test_editing_an_imported_helper_reruns_the_steps_that_use_it(
+    workspace: Store, project: Path
+) -> None:
     copy_resource("good/chain.py", project)
     helper = copy_resource("good/helper.py", project)
     _run(workspace, "chain.py:chain")
     helper.write_text("def transform(x):\n    return x * 100\n")
     plan = gyre.plan(load_pipeline("chain.py:chain"), workspace=workspace)
-    assert [(p.name, p.action) for p in plan] == [("produce", "run"), ("total", "run"), ("report", "run")]
+    assert [(p.name, p.action) for p in plan] == [
+        ("produce", "run"),
+        ("total", "run"),
+        ("report", "run"),
+    ]
     assert "code changed: helper.py" in plan[0].reason
     assert "upstream step produce runs" in plan[1].reason
 
 
-def test_editing_an_unrelated_step_does_not_rerun_the_others(workspace: Store, project: Path) -> None:
+def test_editing_an_unrelated_step_does_not_rerun_the_others(
+    workspace: Store, project: Path
+) -> None:
     chain = copy_resource("good/chain.py", project)
     copy_resource("good/helper.py", project)
     _run(workspace, "chain.py:chain")
-    chain.write_text(chain.read_text().replace('(out / "sub" / "note.txt").write_text("ok")',
-                                               '(out / "sub" / "note.txt").write_text("changed")'))
+    chain.write_text(
+        chain.read_text().replace(
+            '(out / "sub" / "note.txt").write_text("ok")',
+            '(out / "sub" / "note.txt").write_text("changed")',
+        )
+    )
     plan = gyre.plan(load_pipeline("chain.py:chain"), workspace=workspace)
     assert [(p.name, p.action) for p in plan] == [
-        ("produce", "reuse"), ("total", "reuse"), ("report", "run")
+        ("produce", "reuse"),
+        ("total", "reuse"),
+        ("report", "run"),
     ]
     assert "code changed" in plan[2].reason
 
@@ -116,7 +133,9 @@ def test_a_reused_output_whose_blob_was_deleted_reruns_and_says_why(
     second = _run(workspace, "chain.py:chain")
     assert second.steps["produce"].outcome == "reused"
     assert second.steps["total"].outcome == "ran"
-    assert "are gone" in second.steps["total"].reason and digest[:12] in second.steps["total"].reason
+    assert (
+        "are gone" in second.steps["total"].reason and digest[:12] in second.steps["total"].reason
+    )
     assert second.output("total") == 30
 
 
@@ -143,14 +162,17 @@ def test_reuse_false_always_runs(workspace: Store, project: Path) -> None:
     assert "reuse=False" in second.steps["always"].reason
 
 
-def test_a_helper_edit_reruns_through_the_cli_in_fresh_processes(workspace: Store, project: Path) -> None:
+def test_a_helper_edit_reruns_through_the_cli_in_fresh_processes(
+    workspace: Store, project: Path
+) -> None:
     copy_resource("good/chain.py", project)
     helper = copy_resource("good/helper.py", project)
     gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
     subprocess.run([*gyre_cmd, "run", "chain.py:chain"], check=True, capture_output=True)
     helper.write_text("def transform(x):\n    return x * 2\n")
-    out = subprocess.run([*gyre_cmd, "run", "chain.py:chain", "--json"], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [*gyre_cmd, "run", "chain.py:chain", "--json"], check=True, capture_output=True, text=True
+    )
     import json
 
     steps = json.loads(out.stdout)["steps"]

@@ -18,7 +18,9 @@ def test_runs_params_tags_and_artifacts_round_trip(any_store: Store) -> None:
         run_id = run_rows.create(conn, kind="run", name="train", experiment="seer")
         run_rows.set_params(conn, run_id, {"epochs": 20, "layers": [1, 2]})
         run_rows.set_tags(conn, run_id, {"build": "1.42"})
-        run_rows.add_artifact(conn, run_id, "model", role="logged", digest="ab" * 32, materializer="file", size=3)
+        run_rows.add_artifact(
+            conn, run_id, "model", role="logged", digest="ab" * 32, materializer="file", size=3
+        )
     with any_store.read() as conn:
         assert run_rows.get(conn, run_id[:6]).name == "train"
         assert run_rows.get_params(conn, run_id) == {"epochs": 20, "layers": [1, 2]}
@@ -120,9 +122,30 @@ def test_concurrent_workers_never_claim_the_same_job(any_store: Store) -> None:
 
 def test_publishing_the_same_snapshot_twice_keeps_one_version(any_store: Store) -> None:
     with any_store.write() as conn:
-        v1 = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="a" * 64, description=None, created_by="me")
-        same = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="a" * 64, description=None, created_by="me")
-        v2 = published.publish(conn, "seer", entrypoint="p.py:seer", snapshot_digest="b" * 64, description=None, created_by="me")
+        v1 = published.publish(
+            conn,
+            "seer",
+            entrypoint="p.py:seer",
+            snapshot_digest="a" * 64,
+            description=None,
+            created_by="me",
+        )
+        same = published.publish(
+            conn,
+            "seer",
+            entrypoint="p.py:seer",
+            snapshot_digest="a" * 64,
+            description=None,
+            created_by="me",
+        )
+        v2 = published.publish(
+            conn,
+            "seer",
+            entrypoint="p.py:seer",
+            snapshot_digest="b" * 64,
+            description=None,
+            created_by="me",
+        )
     assert (v1.version, same.version, v2.version) == (1, 1, 2)
     with any_store.read() as conn, pytest.raises(NotFound, match="Did you mean 'seer'"):
         published.get(conn, "sear")

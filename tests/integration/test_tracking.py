@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import copy_resource
 
 import gyre
+from conftest import copy_resource
 from gyre.errors import Conflict, GyreError, InvalidParameter
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
@@ -19,7 +19,9 @@ from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
 
 
-def test_start_run_records_params_metrics_tags_artifacts_and_facts(workspace: Store, project: Path) -> None:
+def test_start_run_records_params_metrics_tags_artifacts_and_facts(
+    workspace: Store, project: Path
+) -> None:
     (project / "notes.txt").write_text("hello")
     with gyre.start_run(experiment="seer", store=workspace, tags={"build": "7"}) as run:
         gyre.log_params({"epochs": 20, "lr": 0.001})
@@ -68,7 +70,10 @@ def test_logging_without_a_run_says_how_to_start_one() -> None:
 
 
 def test_a_metric_that_is_not_a_number_is_refused_with_its_name(workspace: Store) -> None:
-    with gyre.start_run(store=workspace), pytest.raises(InvalidParameter, match="Metric 'acc' got 'high'"):
+    with (
+        gyre.start_run(store=workspace),
+        pytest.raises(InvalidParameter, match="Metric 'acc' got 'high'"),
+    ):
         gyre.log_metric("acc", "high")  # type: ignore[arg-type]
 
 
@@ -110,7 +115,8 @@ def test_a_process_killed_with_sigkill_keeps_metrics_older_than_a_second(
     workspace: Store, project: Path
 ) -> None:
     script = project / "killed.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, signal, time
         import gyre
         from gyre.store import open_store
@@ -123,7 +129,8 @@ def test_a_process_killed_with_sigkill_keeps_metrics_older_than_a_second(
                 gyre.log_metric("m", float(i), step=i)
             time.sleep(1.6)
             os.kill(os.getpid(), signal.SIGKILL)
-    """))
+    """)
+    )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert done.returncode == -9
     run_id = done.stdout.split()[0]

@@ -28,7 +28,9 @@ def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(config.__file__).parent / "store" / "migrations"))
+    cfg.set_main_option(
+        "script_location", str(Path(config.__file__).parent / "store" / "migrations")
+    )
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
 
 
@@ -45,7 +47,10 @@ def test_an_older_embedded_workspace_is_migrated_on_open(project: Path) -> None:
     db.close()
     store = open_store(settings)
     with store.read() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD_REVISION
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == HEAD_REVISION
+        )
         assert conn.exec_driver_sql("SELECT count(*) FROM jobs").scalar() == 0
 
 
@@ -61,10 +66,12 @@ def test_the_migrated_schema_matches_the_table_definitions(project: Path) -> Non
     assert diff == []
 
 
-def test_an_older_postgresql_workspace_asks_for_gyre_migrate(pg_database: str, tmp_path: Path) -> None:
-    from conftest import pg_settings
+def test_an_older_postgresql_workspace_asks_for_gyre_migrate(
+    pg_database: str, tmp_path: Path
+) -> None:
     from sqlalchemy import text
 
+    from conftest import pg_settings
     from gyre.store.engine import make_engine
 
     settings = pg_settings(pg_database, tmp_path / "blobs")
@@ -120,14 +127,19 @@ def test_a_corrupt_database_file_is_reported_without_driver_noise(project: Path)
         open_store(config.embedded_settings(folder))
 
 
-def test_gyre_uri_and_gyre_yaml_select_the_workspace(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gyre_uri_and_gyre_yaml_select_the_workspace(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = project / "elsewhere"
     init_workspace(other).close()
     monkeypatch.setenv("GYRE_URI", str(other))
     assert config.resolve(project).local_dir == other
     monkeypatch.delenv("GYRE_URI")
     (project / "gyre.yaml").write_text("workspace: elsewhere\n")
-    assert config.resolve(project / "sub" if (project / "sub").mkdir() is None else project).local_dir == other
+    assert (
+        config.resolve(project / "sub" if (project / "sub").mkdir() is None else project).local_dir
+        == other
+    )
     (project / "gyre.yaml").write_text("workspace: postgresql://u@h/db\n")
     with pytest.raises(WorkspaceError, match="no artifact location"):
         config.resolve(project)

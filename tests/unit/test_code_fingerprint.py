@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gyre.pipelines.code_fingerprint import CodeFingerprinter
 
-MODULE = '''
+MODULE = """
 import json
 import helper
 from pkg.inner import tool
@@ -33,7 +33,7 @@ def step_b(x):
 
 def step_c(x):
     return json.dumps(x)
-'''
+"""
 
 
 def _project(tmp_path: Path) -> Path:
@@ -48,7 +48,9 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _lineno(source: str, name: str) -> int:
-    return next(i for i, line in enumerate(source.splitlines(), 1) if line.startswith(f"def {name}"))
+    return next(
+        i for i, line in enumerate(source.splitlines(), 1) if line.startswith(f"def {name}")
+    )
 
 
 def fingerprint(path: Path, name: str) -> tuple[str, dict[str, str]]:
@@ -80,7 +82,9 @@ def test_editing_an_unrelated_function_in_the_same_module_changes_nothing(tmp_pa
     assert fingerprint(mod, "step_a") == before
 
 
-def test_editing_a_same_module_function_the_step_calls_changes_its_fingerprint(tmp_path: Path) -> None:
+def test_editing_a_same_module_function_the_step_calls_changes_its_fingerprint(
+    tmp_path: Path,
+) -> None:
     mod = _project(tmp_path)
     before, _ = fingerprint(mod, "step_a")
     mod.write_text(MODULE.replace("return x + LIMIT", "return x - LIMIT"))

@@ -10,6 +10,7 @@ import gyre
 
 def test_all_is_sorted_and_every_name_resolves() -> None:
     assert gyre.__all__ == sorted(gyre.__all__)
+    assert set(gyre.__all__) == set(gyre._EXPORTS)
     for name in gyre.__all__:
         assert getattr(gyre, name) is not None
 

@@ -19,14 +19,22 @@ def json_option(func: F) -> F:
 
 def params_option(func: F) -> F:
     return click.option(
-        "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Override a pipeline parameter (repeatable).",
     )(func)
 
 
 def tags_option(func: F) -> F:
     return click.option(
-        "--tag", "-t", "tags", multiple=True, metavar="KEY=VALUE",
+        "--tag",
+        "-t",
+        "tags",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Tag the run, e.g. --tag build=1.42 (repeatable; never part of a cache key).",
     )(func)
 

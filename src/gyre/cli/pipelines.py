@@ -39,7 +39,9 @@ def publish(reference: str, name: str | None, description: str | None, as_json: 
     if as_json:
         print_json(definition.__dict__)
         return
-    click.echo(f"Published {definition.name} version {definition.version} ({definition.entrypoint})")
+    click.echo(
+        f"Published {definition.name} version {definition.version} ({definition.entrypoint})"
+    )
 
 
 @pipeline.command("submit")
@@ -50,7 +52,11 @@ def publish(reference: str, name: str | None, description: str | None, as_json: 
 @click.option("--wait", is_flag=True, help="Follow the run; with no agent running, run it here.")
 @json_option
 def submit(
-    name: str, version: int | None, params: tuple[str, ...], tags: tuple[str, ...], wait: bool,
+    name: str,
+    version: int | None,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    wait: bool,
     as_json: bool,
 ) -> None:
     """Queue a run of a published pipeline for an agent."""
@@ -79,9 +85,9 @@ def submit(
 
 def _follow(store: object, job_id: int, run_id: str) -> str:
     from gyre.agent import agent_name, run_one
+    from gyre.errors import NotFound
     from gyre.store import jobs
     from gyre.store import runs as run_rows
-    from gyre.errors import NotFound
 
     click.echo(f"Queued run {run_id} (job {job_id}); waiting for an agent...")
     waited = time.monotonic()
@@ -153,7 +159,9 @@ def show(name: str, as_json: bool) -> None:
         return
     for d in details:
         when = dt.datetime.fromtimestamp(d["created_at"]).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{d['name']} version {d['version']}  {when}  by {d['created_by']}  {d['entrypoint']}")
+        click.echo(
+            f"{d['name']} version {d['version']}  {when}  by {d['created_by']}  {d['entrypoint']}"
+        )
         if d["description"]:
             click.echo(f"  {d['description']}")
         for f in d["files"]:

@@ -85,7 +85,9 @@ class LiveProgress(RunObserver):
             self.live.stop()
         counts: dict[str, int] = {}
         for result in run.steps.values():
-            counts[result.outcome or result.status] = counts.get(result.outcome or result.status, 0) + 1
+            counts[result.outcome or result.status] = (
+                counts.get(result.outcome or result.status, 0) + 1
+            )
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         style = "green" if run.status == "finished" else "red"
         self.console.print(f"[{style}]run {run.id} {run.status}[/]: {summary}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,9 @@ def _num(value: Any) -> str:
 
 def _effective_status(record: Any) -> str:
     """A 'running' run whose heartbeat stopped long ago is shown as such."""
-    if record.status == "running" and record.kind == "pipeline" and record.heartbeat_at:
-        if time.time() - record.heartbeat_at > 30:
-            return "running (no heartbeat: killed?)"
+    stale = record.heartbeat_at and time.time() - record.heartbeat_at > 30
+    if record.status == "running" and record.kind == "pipeline" and stale:
+        return "running (no heartbeat: killed?)"
     return str(record.status)
 
 
@@ -41,7 +42,9 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--experiment", "-e", help="Only runs of this experiment.")
-@click.option("--filter", "filter_text", help='e.g. "metrics.val_accuracy > 0.9 and params.epochs = 20"')
+@click.option(
+    "--filter", "filter_text", help='e.g. "metrics.val_accuracy > 0.9 and params.epochs = 20"'
+)
 @click.option("--order-by", help="A field, then asc or desc, e.g. 'metrics.val_accuracy desc'.")
 @click.option("--limit", default=50, show_default=True)
 @json_option
@@ -52,14 +55,24 @@ def list_runs(
     from gyre.tracking.run_query import find_runs
 
     rows = find_runs(
-        open_workspace(), filter_text=filter_text, order_by=order_by, experiment=experiment,
+        open_workspace(),
+        filter_text=filter_text,
+        order_by=order_by,
+        experiment=experiment,
         limit=limit,
     )
     if as_json:
-        print_json([
-            {**row.record.__dict__, "params": row.params, "tags": row.tags, "metrics": row.metrics}
-            for row in rows
-        ])
+        print_json(
+            [
+                {
+                    **row.record.__dict__,
+                    "params": row.params,
+                    "tags": row.tags,
+                    "metrics": row.metrics,
+                }
+                for row in rows
+            ]
+        )
         return
     metric_keys = sorted({k for row in rows for k in row.metrics})[:4]
     table = Table(box=None, pad_edge=False)
@@ -68,7 +81,10 @@ def list_runs(
     for row in rows:
         r = row.record
         table.add_row(
-            r.id, r.name, _effective_status(r), _when(r.started_at),
+            r.id,
+            r.name,
+            _effective_status(r),
+            _when(r.started_at),
             f"{r.duration:.1f}s" if r.duration is not None else "",
             " ".join(f"{k}={v}" for k, v in sorted(row.tags.items())),
             *(_num(row.metrics.get(k)) for k in metric_keys),
@@ -95,8 +111,13 @@ def _run_detail(run_id: str) -> dict[str, Any]:
             "artifacts": [a.__dict__ for a in run_rows.get_artifacts(conn, record.id)],
             "steps": [
                 {
-                    "name": c.name, "id": c.id, "status": c.status, "outcome": c.outcome,
-                    "duration": c.duration, "reused_from": c.reused_from, "error": c.error,
+                    "name": c.name,
+                    "id": c.id,
+                    "status": c.status,
+                    "outcome": c.outcome,
+                    "duration": c.duration,
+                    "reused_from": c.reused_from,
+                    "error": c.error,
                     "params": run_rows.get_params(conn, c.id),
                     "metrics": latest.get(c.id, {}),
                     "outputs": [
@@ -119,9 +140,13 @@ def show(run_id: str, as_json: bool) -> None:
         print_json(detail)
         return
     console = Console()
-    console.print(f"[bold]{detail['kind']} run {detail['id']}[/] {detail['name']} "
-                  f"(experiment {detail['experiment']})")
-    console.print(f"  status   {detail['status']}" + (f": {detail['error']}" if detail['error'] else ""))
+    console.print(
+        f"[bold]{detail['kind']} run {detail['id']}[/] {detail['name']} "
+        f"(experiment {detail['experiment']})"
+    )
+    console.print(
+        f"  status   {detail['status']}" + (f": {detail['error']}" if detail["error"] else "")
+    )
     console.print(f"  started  {_when(detail['started_at'])}   ended {_when(detail['ended_at'])}")
     console.print(f"  source   {detail['source'] or ''}")
     commit = detail["git_commit"] or "not in git"
@@ -129,7 +154,10 @@ def show(run_id: str, as_json: bool) -> None:
     console.print(f"  host     {detail['host']}  python {detail['python']}")
     for title in ("params", "tags", "metrics"):
         if detail[title]:
-            console.print(f"  {title:8} " + "  ".join(f"{k}={_num(v)}" for k, v in sorted(detail[title].items())))
+            console.print(
+                f"  {title:8} "
+                + "  ".join(f"{k}={_num(v)}" for k, v in sorted(detail[title].items()))
+            )
     if detail["steps"]:
         table = Table(box=None, pad_edge=False, title="steps", title_justify="left")
         for column in ("step", "outcome", "duration", "run", "note"):
@@ -137,8 +165,11 @@ def show(run_id: str, as_json: bool) -> None:
         for s in detail["steps"]:
             note = s["error"] or (f"reused {s['reused_from']}" if s["reused_from"] else "")
             table.add_row(
-                s["name"], s["outcome"] or s["status"],
-                f"{s['duration']:.2f}s" if s["duration"] is not None else "", s["id"], note,
+                s["name"],
+                s["outcome"] or s["status"],
+                f"{s['duration']:.2f}s" if s["duration"] is not None else "",
+                s["id"],
+                note,
             )
         console.print(table)
 
@@ -168,7 +199,10 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
         for key in keys:
             values = [m[section].get(key) for m in merged]
             style = "bold" if len({str(v) for v in values}) > 1 else ""
-            table.add_row(f"{section}.{key}", *(f"[{style}]{_num(v)}[/]" if style else _num(v) for v in values))
+            table.add_row(
+                f"{section}.{key}",
+                *(f"[{style}]{_num(v)}[/]" if style else _num(v) for v in values),
+            )
     Console().print(table)
 
 
@@ -231,13 +265,13 @@ def _log_text(store: Any, pipeline_run_id: str, step: Any) -> str:
 
 
 def sparkline(values: list[float]) -> str:
-    finite = [v for v in values if v == v]
+    finite = [v for v in values if not math.isnan(v)]
     if not finite:
         return ""
     low, high = min(finite), max(finite)
     span = (high - low) or 1.0
     return "".join(
-        SPARKS[int((v - low) / span * (len(SPARKS) - 1))] if v == v else " " for v in values
+        " " if math.isnan(v) else SPARKS[int((v - low) / span * (len(SPARKS) - 1))] for v in values
     )
 
 
@@ -265,8 +299,12 @@ def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) 
                 if key is None or k == key:
                     histories[prefix + k] = metric_rows.history(conn, source, k)
     if as_json:
-        print_json({k: [{"step": s, "value": v, "timestamp": t} for s, v, t in h]
-                    for k, h in histories.items()})
+        print_json(
+            {
+                k: [{"step": s, "value": v, "timestamp": t} for s, v, t in h]
+                for k, h in histories.items()
+            }
+        )
         return
     console = Console()
     if key is not None and len(histories) == 1:
@@ -283,7 +321,14 @@ def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) 
     for name, points in sorted(histories.items()):
         values = [v for _, v, _ in points]
         tail = values[-60:]
-        table.add_row(name, str(len(values)), _num(values[-1]), _num(min(values)), _num(max(values)), sparkline(tail))
+        table.add_row(
+            name,
+            str(len(values)),
+            _num(values[-1]),
+            _num(min(values)),
+            _num(max(values)),
+            sparkline(tail),
+        )
     console.print(table)
 
 
@@ -307,7 +352,9 @@ def list_artifacts(run_id: str, as_json: bool) -> None:
     for column in ("step", "name", "kind", "size", "digest"):
         table.add_column(column)
     for a in rows:
-        table.add_row(a["step"], a["name"], a["materializer"], str(a["size"] or ""), a["digest"][:12])
+        table.add_row(
+            a["step"], a["name"], a["materializer"], str(a["size"] or ""), a["digest"][:12]
+        )
     Console().print(table)
 
 

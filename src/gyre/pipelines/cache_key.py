@@ -88,7 +88,8 @@ def explain_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     reasons: list[str] = []
     if old.get("code") != new.get("code"):
         changed = [
-            f for f in sorted(set(old.get("code_files", {})) | set(new.get("code_files", {})))
+            f
+            for f in sorted(set(old.get("code_files", {})) | set(new.get("code_files", {})))
             if old.get("code_files", {}).get(f) != new.get("code_files", {}).get(f)
         ]
         reasons.append(

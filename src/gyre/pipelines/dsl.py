@@ -225,7 +225,9 @@ def step(
     """
 
     def wrap(f: F) -> Step[F]:
-        where = f"step {name or f.__name__!r} ({f.__code__.co_filename}:{f.__code__.co_firstlineno})"
+        where = (
+            f"step {name or f.__name__!r} ({f.__code__.co_filename}:{f.__code__.co_firstlineno})"
+        )
         options = StepOptions(
             name=name or f.__name__,
             reuse=reuse,
@@ -320,7 +322,9 @@ class Pipeline:
                     f"Pipeline {name!r} ({self.defined_at}): parameter {p.name!r} has no "
                     "default. Give every pipeline parameter a default value."
                 )
-            self.params[p.name] = PipelineParam(p.name, hints.get(p.name, type(p.default)), p.default)
+            self.params[p.name] = PipelineParam(
+                p.name, hints.get(p.name, type(p.default)), p.default
+            )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise InvalidPipeline(
@@ -373,7 +377,9 @@ class Node:
         return {ref.node for ref in self.inputs.values()} | set(self.after)
 
 
-_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar("gyre_tracer", default=None)
+_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
+    "gyre_tracer", default=None
+)
 
 
 class _Tracer:
@@ -402,7 +408,9 @@ class _Tracer:
             )
         return Binding("const", value=value)
 
-    def add_function_step(self, step: Step[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def add_function_step(
+        self, step: Step[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         caller = sys._getframe(2)
         defined_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._check_name(step.name, defined_at)

@@ -133,7 +133,9 @@ def dir_manifest(blobs: BlobStore, digest: str) -> dict[str, list[Any]]:
     return files
 
 
-def load(materializer: str, digest: str, meta: dict[str, Any], blobs: BlobStore, cache: Path) -> Any:
+def load(
+    materializer: str, digest: str, meta: dict[str, Any], blobs: BlobStore, cache: Path
+) -> Any:
     """Give a step its input as a local path or an in-memory object, verified."""
     if materializer == "dir":
         return Dir(materialize_dir(blobs, digest, cache))

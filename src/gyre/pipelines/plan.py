@@ -25,7 +25,9 @@ class PlannedStep:
     cache_key: str | None
 
 
-def plan(pipeline: Pipeline, store: Store, params: dict[str, Any] | None = None) -> list[PlannedStep]:
+def plan(
+    pipeline: Pipeline, store: Store, params: dict[str, Any] | None = None
+) -> list[PlannedStep]:
     """What ``gyre.run(pipeline, params=...)`` would do now, step by step, in run order."""
     values = resolve_params(pipeline, params or {})
     graph = build_graph(pipeline, values)
@@ -38,13 +40,20 @@ def plan(pipeline: Pipeline, store: Store, params: dict[str, Any] | None = None)
             rerun_upstream = sorted(u for u in node.upstream if planned[u].action == "run")
             if rerun_upstream:
                 planned[name] = PlannedStep(
-                    name, "run", f"upstream step {rerun_upstream[0]} runs, so its input changes",
-                    None, None,
+                    name,
+                    "run",
+                    f"upstream step {rerun_upstream[0]} runs, so its input changes",
+                    None,
+                    None,
                 )
                 continue
             key = key_for(node, values, done, fingerprinter)
             decision = reuse.decide(
-                conn, store.blobs, pipeline=pipeline.name, step=name, key=key,
+                conn,
+                store.blobs,
+                pipeline=pipeline.name,
+                step=name,
+                key=key,
                 reuse_allowed=node.options.reuse,
             )
             if decision.source is not None:

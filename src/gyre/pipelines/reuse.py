@@ -38,12 +38,12 @@ def decide(
         outputs = run_rows.get_artifacts(conn, candidate.id, role="output")
         missing = _missing_blob(outputs, blobs)
         if missing is None:
-            return ReuseDecision(
-                candidate, outputs, f"unchanged since run {candidate.parent_id or candidate.id}"
-            )
+            since = candidate.parent_id or candidate.id
+            return ReuseDecision(candidate, outputs, f"unchanged since run {since}")
+        since = candidate.parent_id or candidate.id
         missing_note = (
-            f"outputs of run {candidate.parent_id or candidate.id} are gone (blob {missing[:12]} is missing or "
-            "corrupt), so it runs again"
+            f"outputs of run {since} are gone (blob {missing[:12]} is missing or corrupt), "
+            "so it runs again"
         )
     if missing_note:
         return ReuseDecision(None, [], missing_note)

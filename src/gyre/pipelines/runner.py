@@ -185,11 +185,18 @@ class _Runner:
         with self.store.write() as conn:
             record = run_rows.get(conn, run_id)
             if record.kind != "pipeline":
-                raise InvalidPipeline(f"Run {run_id} is a {record.kind} run; resume a pipeline run.")
+                raise InvalidPipeline(
+                    f"Run {run_id} is a {record.kind} run; resume a pipeline run."
+                )
             tags = run_rows.get_tags(conn, record.id)
             run_rows.update_run(
-                conn, record.id, status="running", ended_at=None, error=None,
-                heartbeat_at=time.time(), pid=os.getpid(),
+                conn,
+                record.id,
+                status="running",
+                ended_at=None,
+                error=None,
+                heartbeat_at=time.time(),
+                pid=os.getpid(),
             )
             steps: dict[str, StepResult] = {}
             existing = {child.name: child for child in run_rows.children(conn, record.id)}
@@ -197,8 +204,12 @@ class _Runner:
                 child = existing.get(name)
                 if child is None:
                     step_id = run_rows.create(
-                        conn, kind="step", name=name, experiment=record.experiment,
-                        parent_id=record.id, status="queued",
+                        conn,
+                        kind="step",
+                        name=name,
+                        experiment=record.experiment,
+                        parent_id=record.id,
+                        status="queued",
                     )
                     steps[name] = StepResult(name, step_id)
                     continue
@@ -213,11 +224,18 @@ class _Runner:
                     self.done[name] = result.outputs
                 else:
                     run_rows.update_run(
-                        conn, child.id, status="queued", outcome=None, error=None,
-                        started_at=None, ended_at=None,
+                        conn,
+                        child.id,
+                        status="queued",
+                        outcome=None,
+                        error=None,
+                        started_at=None,
+                        ended_at=None,
                     )
                 steps[name] = result
-        return PipelineRun(record.id, self.pipeline.name, "running", self.values, tags, steps, self.store)
+        return PipelineRun(
+            record.id, self.pipeline.name, "running", self.values, tags, steps, self.store
+        )
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -260,13 +278,16 @@ class _Runner:
         if status == "cancelled" and self.cancel_reason is None:
             self.cancel_reason = "cancelled (gyre runs cancel)"
             for attempt in executor.cancel_all(self.cancel_reason):
-                self._finish_attempt(run, executor, attempt, self.store.local_path("scratch", run.id))
+                self._finish_attempt(
+                    run, executor, attempt, self.store.local_path("scratch", run.id)
+                )
 
     def _ready(self, started: set[str]) -> list[Node]:
         return [
             self.graph.nodes[name]
             for name in self.graph.order
-            if name not in started and all(up in self.done for up in self.graph.nodes[name].upstream)
+            if name not in started
+            and all(up in self.done for up in self.graph.nodes[name].upstream)
         ]
 
     def _start_ready(
@@ -281,8 +302,12 @@ class _Runner:
                 self.keys[node.name] = key
                 with self.store.write() as conn:
                     decision = reuse.decide(
-                        conn, self.store.blobs, pipeline=self.pipeline.name, step=node.name,
-                        key=key, reuse_allowed=node.options.reuse,
+                        conn,
+                        self.store.blobs,
+                        pipeline=self.pipeline.name,
+                        step=node.name,
+                        key=key,
+                        reuse_allowed=node.options.reuse,
                     )
                     if decision.source is not None:
                         self._record_reuse(conn, node, result, key, decision)
@@ -316,21 +341,38 @@ class _Runner:
         )
 
     def _record_reuse(
-        self, conn: Any, node: Node, result: StepResult, key: CacheKey, decision: reuse.ReuseDecision
+        self,
+        conn: Any,
+        node: Node,
+        result: StepResult,
+        key: CacheKey,
+        decision: reuse.ReuseDecision,
     ) -> None:
         assert decision.source is not None
         now = time.time()
         run_rows.update_run(
-            conn, result.run_id, status="finished", outcome="reused", started_at=now,
-            ended_at=now, cache_key=key.digest, key_parts=key.parts,
-            reused_from=decision.source.id, log_digest=decision.source.log_digest,
+            conn,
+            result.run_id,
+            status="finished",
+            outcome="reused",
+            started_at=now,
+            ended_at=now,
+            cache_key=key.digest,
+            key_parts=key.parts,
+            reused_from=decision.source.id,
+            log_digest=decision.source.log_digest,
         )
         run_rows.set_params(conn, result.run_id, key.parts["params"])
         self._record_inputs(conn, node, result.run_id)
         for output in decision.outputs:
             run_rows.add_artifact(
-                conn, result.run_id, output.name, role="output", digest=output.digest,
-                materializer=output.materializer, size=output.size,
+                conn,
+                result.run_id,
+                output.name,
+                role="output",
+                digest=output.digest,
+                materializer=output.materializer,
+                size=output.size,
                 meta={**output.meta, "reused_from": decision.source.id},
             )
         result.status, result.outcome = "finished", "reused"
@@ -343,8 +385,13 @@ class _Runner:
         for arg, ref in node.inputs.items():
             rec = self.done[ref.node][ref.output]
             run_rows.add_artifact(
-                conn, step_run_id, f"input:{arg}", role="input", digest=rec.digest,
-                materializer=rec.materializer, size=rec.size,
+                conn,
+                step_run_id,
+                f"input:{arg}",
+                role="input",
+                digest=rec.digest,
+                materializer=rec.materializer,
+                size=rec.size,
                 meta={**rec.meta, "from_step": ref.node, "from_output": ref.output},
             )
 
@@ -355,8 +402,13 @@ class _Runner:
         if result.attempts == 1:
             with self.store.write() as conn:
                 run_rows.update_run(
-                    conn, result.run_id, status="running", started_at=time.time(),
-                    cache_key=key.digest, key_parts=key.parts, pid=None,
+                    conn,
+                    result.run_id,
+                    status="running",
+                    started_at=time.time(),
+                    cache_key=key.digest,
+                    key_parts=key.parts,
+                    pid=None,
                 )
                 params = {k: _param_value(v) for k, v in task.params.items()}
                 run_rows.set_params(conn, result.run_id, params)
@@ -393,8 +445,13 @@ class _Runner:
         log_digest = self._store_log(attempt)
         with self.store.write() as conn:
             run_rows.update_run(
-                conn, result.run_id, status=status, outcome="failed", ended_at=time.time(),
-                error=error, log_digest=log_digest,
+                conn,
+                result.run_id,
+                status=status,
+                outcome="failed",
+                ended_at=time.time(),
+                error=error,
+                log_digest=log_digest,
             )
         result.status, result.outcome, result.error = status, "failed", error
         result.duration = time.monotonic() - attempt.started
@@ -409,12 +466,23 @@ class _Runner:
         with self.store.write() as conn:
             for name, saved in outputs.items():
                 run_rows.add_artifact(
-                    conn, result.run_id, name, role="output", digest=saved["digest"],
-                    materializer=saved["materializer"], size=saved["size"], meta=saved["meta"],
+                    conn,
+                    result.run_id,
+                    name,
+                    role="output",
+                    digest=saved["digest"],
+                    materializer=saved["materializer"],
+                    size=saved["size"],
+                    meta=saved["meta"],
                 )
             run_rows.update_run(
-                conn, result.run_id, status="finished", outcome="ran", ended_at=time.time(),
-                log_digest=log_digest, error=None,
+                conn,
+                result.run_id,
+                status="finished",
+                outcome="ran",
+                ended_at=time.time(),
+                log_digest=log_digest,
+                error=None,
             )
             result.outputs = {
                 a.name: a for a in run_rows.get_artifacts(conn, result.run_id, role="output")
@@ -437,16 +505,21 @@ class _Runner:
             for name, result in run.steps.items():
                 if name not in started and result.status == "queued":
                     failed_up = sorted(
-                        up for up in self.graph.nodes[name].upstream
+                        up
+                        for up in self.graph.nodes[name].upstream
                         if run.steps[up].outcome in ("failed", "skipped")
                     )
                     result.status, result.outcome = "skipped", "skipped"
                     result.reason = (
-                        f"upstream step {failed_up[0]} did not finish" if failed_up
+                        f"upstream step {failed_up[0]} did not finish"
+                        if failed_up
                         else "the run stopped before it"
                     )
                     run_rows.update_run(
-                        conn, result.run_id, status="skipped", outcome="skipped",
+                        conn,
+                        result.run_id,
+                        status="skipped",
+                        outcome="skipped",
                         error=result.reason,
                     )
                     self.observer.step_changed(result)
@@ -458,9 +531,7 @@ class _Runner:
                 run.error = "; ".join(f"step {s.name!r} failed: {s.error}" for s in failed)
             else:
                 run.status = "finished"
-            run_rows.update_run(
-                conn, run.id, status=run.status, ended_at=now, error=run.error
-            )
+            run_rows.update_run(conn, run.id, status=run.status, ended_at=now, error=run.error)
 
 
 def _param_value(value: Any) -> Any:
@@ -494,4 +565,3 @@ def raise_for_status(run: PipelineRun) -> None:
             f"Run {run.id} of pipeline {run.pipeline!r} failed: {run.error}. "
             f"See the step log: gyre logs {run.id}."
         )
-

@@ -130,7 +130,9 @@ def _script_arg(binding: Binding, task: StepTask, arg: str, loaded: dict[str, An
             target.mkdir(parents=True, exist_ok=True)
         return str(target)
     if isinstance(value, dict) and set(value) == {"output", "file"}:
-        return _script_arg(Binding("const", value=Output(value["output"], value["file"])), task, arg, loaded)
+        return _script_arg(
+            Binding("const", value=Output(value["output"], value["file"])), task, arg, loaded
+        )
     return value if isinstance(value, str) else json.dumps(value)
 
 

@@ -37,7 +37,9 @@ class Submitted:
     pipeline: PublishedPipeline
 
 
-def publish(store: Store, reference: str, name: str | None = None, description: str | None = None) -> PublishedPipeline:
+def publish(
+    store: Store, reference: str, name: str | None = None, description: str | None = None
+) -> PublishedPipeline:
     """Snapshot ``FILE:PIPELINE`` and store it as the next version of ``name``."""
     pipeline = load_pipeline(reference)
     path, _ = split_reference(reference)
@@ -54,8 +56,12 @@ def publish(store: Store, reference: str, name: str | None = None, description: 
     entry = f"{path.relative_to(root).as_posix()}:{pipeline.name}"
     with store.write() as conn:
         return published.publish(
-            conn, name or pipeline.name, entrypoint=entry, snapshot_digest=snapshot_digest,
-            description=description, created_by=getpass.getuser(),
+            conn,
+            name or pipeline.name,
+            entrypoint=entry,
+            snapshot_digest=snapshot_digest,
+            description=description,
+            created_by=getpass.getuser(),
         )
 
 
@@ -144,7 +150,9 @@ def cancel_run(store: Store, run_id: str) -> str:
             jobs.cancel(conn, job.id)
             return f"Cancelled queued run {run_id} (job {job.id})."
         if record.status not in ("running", "queued"):
-            raise Conflict(f"Run {record.id} is {record.status}; only running or queued runs can be cancelled.")
+            raise Conflict(
+                f"Run {record.id} is {record.status}; only running or queued runs can be cancelled."
+            )
         run_rows.update_run(conn, record.id, status="cancelled")
         job = job or jobs.find(conn, f"run:{record.id}")
         if job is not None:

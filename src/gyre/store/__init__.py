@@ -47,8 +47,8 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it holds the write lock from its first statement."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(gyre_write=True)
+        with self.engine.connect() as plain:
+            conn = plain.execution_options(gyre_write=True)
             with conn.begin():
                 yield conn
 

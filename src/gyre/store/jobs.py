@@ -134,7 +134,9 @@ def heartbeat(conn: Connection, job_id: int, owner: str, *, lease_s: float = 60.
     return bool(result.rowcount)
 
 
-def complete(conn: Connection, job_id: int, owner: str, result: dict[str, Any] | None = None) -> None:
+def complete(
+    conn: Connection, job_id: int, owner: str, result: dict[str, Any] | None = None
+) -> None:
     conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)

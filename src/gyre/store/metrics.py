@@ -5,8 +5,8 @@ Writes bypass the ORM: SQLite gets one ``executemany`` per batch, PostgreSQL a `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from math import nan as NAN
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -21,12 +21,10 @@ def insert_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
         return
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(
-                "COPY metrics (run_id, key, step, value, timestamp) FROM STDIN"
-            ) as copy:
-                for point in points:
-                    copy.write_row(point)
+        copy_sql = "COPY metrics (run_id, key, step, value, timestamp) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+            for point in points:
+                copy.write_row(point)
         return
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
@@ -52,7 +50,7 @@ def history(conn: Connection, run_id: str, key: str) -> list[tuple[int, float, f
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return [(s, NAN if v is None else v, t) for s, v, t in rows]
+    return [(s, math.nan if v is None else v, t) for s, v, t in rows]
 
 
 def keys(conn: Connection, run_id: str) -> list[str]:
@@ -82,11 +80,13 @@ def latest(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, floa
     )
     out: dict[str, dict[str, float]] = {}
     for run_id, key, value in joined:
-        out.setdefault(run_id, {})[key] = NAN if value is None else value
+        out.setdefault(run_id, {})[key] = math.nan if value is None else value
     return out
 
 
 def count(conn: Connection, run_id: str) -> int:
-    return int(conn.execute(
-        select(func.count()).select_from(metrics).where(metrics.c.run_id == run_id)
-    ).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count()).select_from(metrics).where(metrics.c.run_id == run_id)
+        ).scalar_one()
+    )

@@ -129,9 +129,12 @@ def children(conn: Connection, run_id: str) -> list[RunRecord]:
 def set_params(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
     if not values:
         return
-    existing = {k: v for k, v in conn.execute(
-        select(params.c.key, params.c.value).where(params.c.run_id == run_id)
-    ).all()}
+    existing = {
+        k: v
+        for k, v in conn.execute(
+            select(params.c.key, params.c.value).where(params.c.run_id == run_id)
+        ).all()
+    }
     rows = []
     for key, value in values.items():
         encoded = json.dumps(value, sort_keys=True, default=str)

@@ -63,4 +63,3 @@ class MetricBuffer:
         self.flush()
         if self._error is not None:
             raise self._error
-

@@ -18,7 +18,12 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git work tree holding ``folder``, or (None, None)."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         if commit.returncode != 0:
             return None, None
@@ -28,6 +33,7 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
             capture_output=True,
             text=True,
             timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -76,7 +76,7 @@ def parse_filter(text: str | None) -> list[Condition]:
         if not match:
             raise InvalidParameter(
                 f"--filter: cannot read {part!r}. Write conditions like "
-                "\"metrics.val_accuracy > 0.9 and params.epochs = 20\"."
+                '"metrics.val_accuracy > 0.9 and params.epochs = 20".'
             )
         field, op, raw = match.groups()
         _check_field(field)

@@ -1,9 +1,9 @@
 """A three-step chain with a helper module, used by reuse and executor tests."""
 
+import helper
+
 import gyre
 from gyre import Dir, step
-
-import helper
 
 
 @step

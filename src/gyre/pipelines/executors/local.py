@@ -10,6 +10,7 @@ stderr on a pipe that the parent streams to the step log and the terminal, its G
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import selectors
@@ -48,10 +49,7 @@ def detect_gpus() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [g for g in visible.split(",") if g.strip() and g.strip() != "-1"]
-    return sorted(
-        p.name.removeprefix("nvidia")
-        for p in Path("/dev").glob("nvidia[0-9]*")
-    )
+    return sorted(p.name.removeprefix("nvidia") for p in Path("/dev").glob("nvidia[0-9]*"))
 
 
 def _die_with_parent() -> None:
@@ -109,7 +107,7 @@ class LocalExecutor:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         attempt.log_file = open(log_path, "ab")  # noqa: SIM115 - closed in _reap
         if number > 1:
-            attempt.log_file.write(f"--- attempt {number} ---\n".encode())  # type: ignore[attr-defined]
+            attempt.log_file.write(f"--- attempt {number} ---\n".encode())
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -173,7 +171,11 @@ class LocalExecutor:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            poll = min(remaining, 0.05) if any(a.pid_fd < 0 for a in self.running.values()) else remaining
+            poll = (
+                min(remaining, 0.05)
+                if any(a.pid_fd < 0 for a in self.running.values())
+                else remaining
+            )
             for a in self.running.values():
                 if a.deadline is not None:
                     poll = max(0.0, min(poll, a.deadline - time.monotonic()))
@@ -243,10 +245,8 @@ class LocalExecutor:
                     attempt.deadline = None
 
     def _signal(self, attempt: Attempt, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(attempt.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def cancel_all(self, reason: str) -> list[Attempt]:
         """Stop every running attempt (SIGTERM, then SIGKILL) and return them once ended."""

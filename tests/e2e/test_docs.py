@@ -1,0 +1,36 @@
+"""The commands that docs/pipelines.md shows run as written."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_pipeline_docs_commands_run_as_written(project: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "quickstart", project / "examples" / "quickstart")
+    text = (ROOT / "docs" / "pipelines.md").read_text()
+    section = text.split("## Running", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.strip()[2:] for line in section.splitlines() if line.strip().startswith("$ gyre")
+    ]
+    assert len(commands) >= 5
+    outputs = []
+    for command in commands:
+        args = shlex.split(command)[1:]
+        done = subprocess.run(
+            [sys.executable, "-m", "gyre.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        outputs.append(done.stdout)
+    assert "finished: 3 reused" in outputs[2]
+    assert "param epochs: 20 -> 40" in outputs[3]
