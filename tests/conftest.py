@@ -19,8 +19,15 @@ PG_ADMIN_URL = os.environ.get("GYRE_TEST_PG", "postgresql://postgres@127.0.0.1:5
 
 
 @pytest.fixture(autouse=True)
-def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Pipeline files and their helpers are imported by path; forget them after each test."""
+def _isolated_imports(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Pipeline files and their helpers are imported by path; forget them after each test.
+
+    Only modules from the tests' temporary folders and resources: gyre itself may live under
+    /tmp too (CI clones there), and a second copy of its modules would split its state.
+    """
+    test_roots = (str(tmp_path_factory.getbasetemp()), str(RESOURCES))
     modules = set(sys.modules)
     path = list(sys.path)
     monkeypatch.delenv("GYRE_URI", raising=False)
@@ -29,9 +36,7 @@ def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for name in set(sys.modules) - modules:
         module = sys.modules.get(name)
-        if module is not None and str(getattr(module, "__file__", "")).startswith(
-            ("/tmp", str(RESOURCES))
-        ):
+        if module is not None and str(getattr(module, "__file__", "")).startswith(test_roots):
             del sys.modules[name]
     sys.path[:] = path
 
