@@ -118,12 +118,8 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 
 def _truncate(store: Store) -> None:
-    from sqlalchemy import text
-
     with store.write() as conn:
-        conn.execute(
-            text("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE")
-        )
+        conn.execute("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE")
 
 
 __all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]

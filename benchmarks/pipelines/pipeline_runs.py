@@ -82,10 +82,10 @@ def measure(peer: Peer, workload: Workload, reps: int, keep: bool = False) -> To
     try:
         _run_reps(peer, project, reps, logs, result)
     finally:
-        if not keep and result.ok:
+        if result.notes:
+            result.notes.append(f"logs in {logs}")
+        elif not keep:
             shutil.rmtree(folder, ignore_errors=True)
-        elif not result.ok:
-            result.notes.append(f"logs kept in {logs}")
     return result
 
 
@@ -127,9 +127,10 @@ def _run_reps(peer: Peer, project: Project, reps: int, logs: Path, result: ToolR
         )
         if not _check(again, "re-run", result):
             return
+        _check_reuse(peer, first, again, result)
         firsts.append(first)
         reuses.append(again)
-    _summarise(result, firsts, reuses, peer.reuses)
+    _summarise(result, firsts, reuses)
 
 
 def _check(done: Result, what: str, result: ToolResult) -> bool:
@@ -146,9 +147,23 @@ def _check(done: Result, what: str, result: ToolResult) -> bool:
     return False
 
 
-def _summarise(
-    result: ToolResult, firsts: list[Result], reuses: list[Result], reusing: bool
-) -> None:
+def _check_reuse(peer: Peer, first: Result, again: Result, result: ToolResult) -> None:
+    """The first run must reuse nothing, the re-run what the tool can; otherwise say so."""
+    if not peer.reuses:
+        return
+    before = peer.reused_steps(first.log.read_text(errors="replace"))
+    after = peer.reused_steps(again.log.read_text(errors="replace"))
+    if before:
+        note = f"the first run reused {before} step(s) [{first.log}]"
+        if note not in result.notes:
+            result.notes.append(note)
+    if after != peer.expected_reused:
+        result.notes.append(
+            f"the re-run reused {after} step(s), expected {peer.expected_reused} [{again.log}]"
+        )
+
+
+def _summarise(result: ToolResult, firsts: list[Result], reuses: list[Result]) -> None:
     workload = result.workload
     result.reps = len(firsts)
     result.first_s = median([r.wall_s for r in firsts])
@@ -157,8 +172,3 @@ def _summarise(
     both = list(zip(firsts, reuses, strict=True))
     result.max_rss_mb = median([max(a.max_rss_mb, b.max_rss_mb) for a, b in both])
     result.tree_rss_mb = median([max(a.tree_rss_mb, b.tree_rss_mb) for a, b in both])
-    if reusing and workload.work_s and result.reuse_s >= workload.work_s:
-        result.notes.append(
-            f"the re-run took {result.reuse_s:.1f} s, more than the {workload.work_s:.1f} s "
-            "of work: it did not reuse the steps"
-        )

@@ -177,12 +177,7 @@ def test_a_runner_killed_with_sigkill_leaves_a_resumable_workspace(project: Path
 
 
 def _all_runs(conn):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from gyre.store.runs import _record
-    from gyre.store.schema import runs
-
-    return [_record(r) for r in conn.execute(select(runs))]
+    return run_rows.select_runs(conn)
 
 
 def _alive(pid: int) -> bool:

@@ -75,11 +75,7 @@ def test_a_failed_job_is_retried_with_backoff_then_fails_for_good(any_store: Sto
         assert after.status == "queued" and after.run_after > time.time() + 1
         assert jobs.claim(conn, "w1") is None, "a job in backoff is not claimed"
     with any_store.write() as conn:
-        from sqlalchemy import update
-
-        from gyre.store.schema import jobs as jobs_table
-
-        conn.execute(update(jobs_table).values(run_after=0))
+        conn.execute("UPDATE jobs SET run_after = 0")
         assert jobs.claim(conn, "w2") is not None
         final = jobs.fail(conn, job_id, "w2", "boom again")
         assert final.status == "failed" and final.last_error == "boom again"

@@ -17,9 +17,9 @@ from gyre.store.migrate import HEAD_REVISION, upgrade
 def test_init_creates_a_wal_sqlite_database_with_foreign_keys(project: Path) -> None:
     store = init_workspace(project / ".gyre")
     with store.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.scalar("PRAGMA journal_mode") == "wal"
+        assert conn.scalar("PRAGMA foreign_keys") == 1
+        assert conn.scalar("PRAGMA busy_timeout") >= 5000
     assert (project / ".gyre" / "blobs").is_dir()
 
 
@@ -35,55 +35,49 @@ def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
 
 
 def test_an_older_embedded_workspace_is_migrated_on_open(project: Path) -> None:
-    from gyre.store.engine import make_engine
-
     settings = config.embedded_settings(project / ".gyre")
     (project / ".gyre" / "blobs").mkdir(parents=True)
-    engine = make_engine(settings.db_url)
-    upgrade(engine, "0001")
-    engine.dispose()
+    upgrade(settings.db_url, "0001")
     db = sqlite3.connect(project / ".gyre" / "gyre.db")
     assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     db.close()
     store = open_store(settings)
     with store.read() as conn:
-        assert (
-            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            == HEAD_REVISION
-        )
-        assert conn.exec_driver_sql("SELECT count(*) FROM jobs").scalar() == 0
+        assert conn.scalar("SELECT version_num FROM alembic_version") == HEAD_REVISION
+        assert conn.scalar("SELECT count(*) FROM jobs") == 0
 
 
 def test_the_migrated_schema_matches_the_table_definitions(project: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
 
     from gyre.store.schema import metadata
 
     store = init_workspace(project / ".gyre")
-    with store.engine.connect() as conn:
+    engine = create_engine(store.settings.db_url)
+    with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
     assert diff == []
 
 
 def test_an_older_postgresql_workspace_asks_for_gyre_migrate(
     pg_database: str, tmp_path: Path
 ) -> None:
-    from sqlalchemy import text
-
     from conftest import pg_settings
-    from gyre.store.engine import make_engine
+    from gyre.store.database import Database
 
     settings = pg_settings(pg_database, tmp_path / "blobs")
-    engine = make_engine(settings.db_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    upgrade(engine, "0001")
+    db = Database(settings.db_url)
+    with db.transaction(write=True) as tx:
+        tx.execute("DROP SCHEMA public CASCADE")
+        tx.execute("CREATE SCHEMA public")
+    db.close()
+    upgrade(settings.db_url, "0001")
     with pytest.raises(WorkspaceError, match="Run 'gyre migrate' once"):
         open_store(settings)
-    upgrade(engine)
-    engine.dispose()
+    upgrade(settings.db_url)
     open_store(settings).close()
 
 

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads import Workload
+from workloads import STEPS, Workload
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,18 @@ class Peer(ABC):
     """How the re-run reuses earlier work, for the table."""
     reuses: bool = True
     """Whether the tool can reuse steps at all."""
+    reuse_marker: str = ""
+    """Text the tool prints once per reused step (checked in the logs)."""
+    expected_reused: int = STEPS
+    """How many steps the re-run should reuse."""
     compared: bool = True
     """Whether the tool competes for "best peer" (a reference tool does not)."""
     slow: bool = False
     """Skipped by ``--quick``."""
+
+    def reused_steps(self, log: str) -> int:
+        """How many steps a run's output says were reused."""
+        return log.count(self.reuse_marker) if self.reuse_marker else 0
 
     def env(self, project: Project) -> dict[str, str]:
         """Extra environment variables for every command of this tool."""

@@ -50,6 +50,7 @@ class DVC(Peer):
     name = "dvc"
     requirements = ("dvc==3.67.1",)
     reuse = "dvc repro again (all stages skipped)"
+    reuse_marker = "didn't change, skipping"
 
     def env(self, project: Project) -> dict[str, str]:
         return {

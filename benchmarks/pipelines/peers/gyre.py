@@ -40,6 +40,7 @@ def chain(x: str = "default"):
 class Gyre(Peer):
     name = "gyre"
     reuse = "same command again (all steps reused)"
+    reuse_marker = ": reused ("
 
     def env(self, project: Project) -> dict[str, str]:
         return {"GYRE_URI": str(project.dir / ".gyre")}

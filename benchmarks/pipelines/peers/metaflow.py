@@ -43,6 +43,8 @@ class Metaflow(Peer):
     name = "metaflow"
     requirements = ("metaflow==2.19.39",)
     reuse = "resume end (clones 9 tasks, re-runs end)"
+    reuse_marker = "Cloning previously run task"
+    expected_reused = STEPS - 1
 
     def env(self, project: Project) -> dict[str, str]:
         return {

@@ -44,6 +44,7 @@ class ZenML(Peer):
     name = "zenml"
     requirements = ("zenml[local]==0.98.0",)
     reuse = "same command again (steps cached)"
+    reuse_marker = "Using cached version of step"
     slow = True
 
     def env(self, project: Project) -> dict[str, str]:

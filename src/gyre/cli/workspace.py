@@ -28,15 +28,9 @@ def init(path: Path | None) -> None:
 def migrate() -> None:
     """Upgrade the workspace's schema (needed once for a shared PostgreSQL workspace)."""
     from gyre import config
-    from gyre.store.engine import make_engine
     from gyre.store.migrate import HEAD_REVISION, upgrade
 
-    settings = config.resolve()
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    upgrade(config.resolve().db_url)
     click.echo(f"Workspace schema is at revision {HEAD_REVISION}.")
 
 

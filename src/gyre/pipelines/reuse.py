@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from gyre.errors import CorruptBlob
 from gyre.pipelines import materializers
 from gyre.pipelines.cache_key import CacheKey, explain_change
 from gyre.store import runs as run_rows
 from gyre.store.blobs import BlobStore
+from gyre.store.database import Transaction
 from gyre.store.runs import ArtifactRecord, RunRecord
 
 
@@ -23,7 +22,7 @@ class ReuseDecision:
 
 
 def decide(
-    conn: Connection,
+    conn: Transaction,
     blobs: BlobStore,
     *,
     pipeline: str,

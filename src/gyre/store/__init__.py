@@ -16,48 +16,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-
 from gyre.config import WorkspaceSettings, embedded_settings
 from gyre.errors import WorkspaceError
 from gyre.store.blobs import BlobStore, open_blob_store
-from gyre.store.engine import make_engine
+from gyre.store.database import Database, Transaction
 
 __all__ = ["Store", "init_workspace", "open_store"]
 
 
 class Store:
-    """An open workspace: a metadata engine plus a blob store."""
+    """An open workspace: a metadata database plus a blob store."""
 
-    def __init__(self, settings: WorkspaceSettings, engine: Engine, blobs: BlobStore) -> None:
+    def __init__(self, settings: WorkspaceSettings, db: Database, blobs: BlobStore) -> None:
         self.settings = settings
-        self.engine = engine
+        self.db = db
         self.blobs = blobs
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return self.db.dialect
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def read(self) -> Iterator[Transaction]:
+        with self.db.transaction(write=False) as tx:
+            yield tx
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Transaction]:
         """A write transaction; on SQLite it holds the write lock from its first statement."""
-        with self.engine.connect() as plain:
-            conn = plain.execution_options(gyre_write=True)
-            with conn.begin():
-                yield conn
+        with self.db.transaction(write=True) as tx:
+            yield tx
 
     def after_fork(self) -> None:
         """Drop connections inherited from a parent process (call first thing in a child)."""
-        self.engine.dispose(close=False)
+        self.db.forget_connections()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
     def local_path(self, *parts: str) -> Path:
         path = self.settings.local_dir.joinpath(*parts)
@@ -92,18 +87,22 @@ def open_store(settings: WorkspaceSettings, *, create: bool = False) -> Store:
                 "Fix its permissions (chmod u+rw) or use another workspace."
             )
         settings.local_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url)
+    db = Database(settings.db_url)
     try:
-        ensure_current(engine, auto_migrate=create or settings.embedded, location=str(location))
-    except DBAPIError as exc:
-        engine.dispose()
+        ensure_current(db, auto_migrate=create or settings.embedded, location=str(location))
+    except WorkspaceError:
+        db.close()
+        raise
+    except Exception as exc:  # driver errors: sqlite3.DatabaseError, psycopg.OperationalError
+        db.close()
+        first_line = (str(exc).strip().splitlines() or [""])[0]
         raise WorkspaceError(
             f"Could not open the workspace database at {location}: "
-            f"{type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}. "
+            f"{type(exc).__name__}: {first_line}. "
             "Check that the file or server exists and this user may use it."
         ) from exc
     blobs = open_blob_store(settings.artifacts_url)
-    return Store(settings, engine, blobs)
+    return Store(settings, db, blobs)
 
 
 def init_workspace(path: Path) -> Store:

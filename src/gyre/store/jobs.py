@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from gyre.errors import NotFound
-from gyre.store.schema import jobs
+from gyre.store.database import Transaction
 
+_SELECT = (
+    "SELECT id, kind, payload, status, idempotency_key, attempts, max_attempts, run_after, "
+    "lease_owner, lease_expires, last_error, result, created_at, updated_at FROM jobs"
+)
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 300.0
 
@@ -41,8 +42,8 @@ class Job:
     updated_at: float
 
 
-def _job(row: Any) -> Job:
-    data = dict(row._mapping)
+def _job(row: dict[str, Any]) -> Job:
+    data = dict(row)
     data["payload"] = json.loads(data["payload"])
     data["result"] = json.loads(data["result"]) if data["result"] else None
     return Job(**data)
@@ -53,7 +54,7 @@ def backoff(attempts: int) -> float:
 
 
 def enqueue(
-    conn: Connection,
+    conn: Transaction,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -63,134 +64,117 @@ def enqueue(
 ) -> int:
     """Queue a job; with an idempotency key, a repeated enqueue returns the first job's id."""
     now = time.time()
-    values = {
-        "kind": kind,
-        "payload": json.dumps(payload, sort_keys=True),
-        "status": "queued",
-        "idempotency_key": idempotency_key,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "run_after": now + delay,
-        "created_at": now,
-        "updated_at": now,
-    }
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(jobs).values(**values)
-    if idempotency_key is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = conn.execute(statement.returning(jobs.c.id)).scalar()
+    row = [
+        kind,
+        json.dumps(payload, sort_keys=True),
+        "queued",
+        idempotency_key,
+        0,
+        max_attempts,
+        now + delay,
+        now,
+        now,
+    ]
+    inserted = conn.scalar(
+        "INSERT INTO jobs (kind, payload, status, idempotency_key, attempts, max_attempts, "
+        "run_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        row,
+    )
     if inserted is None:  # the idempotency key exists: that job is the answer
-        existing = conn.execute(
-            select(jobs.c.id).where(jobs.c.idempotency_key == idempotency_key)
-        ).scalar_one()
+        existing = conn.scalar("SELECT id FROM jobs WHERE idempotency_key = ?", [idempotency_key])
         return int(existing)
     return int(inserted)
 
 
 def claim(
-    conn: Connection, owner: str, *, kinds: list[str] | None = None, lease_s: float = 60.0
+    conn: Transaction, owner: str, *, kinds: list[str] | None = None, lease_s: float = 60.0
 ) -> Job | None:
     """Lease the oldest due job (queued, or leased by a worker whose lease ran out)."""
     now = time.time()
-    query = (
-        select(jobs.c.id)
-        .where(
-            or_(
-                (jobs.c.status == "queued") & (jobs.c.run_after <= now),
-                (jobs.c.status == "leased") & (jobs.c.lease_expires < now),
-            )
-        )
-        .order_by(jobs.c.run_after, jobs.c.id)
-        .limit(1)
-    )
+    where = "((status = 'queued' AND run_after <= ?) OR (status = 'leased' AND lease_expires < ?))"
+    params: list[Any] = [now, now]
     if kinds:
-        query = query.where(jobs.c.kind.in_(kinds))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    job_id = conn.execute(query).scalar()
+        where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        params.extend(kinds)
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    job_id = conn.scalar(
+        f"SELECT id FROM jobs WHERE {where} ORDER BY run_after, id LIMIT 1{lock}", params
+    )
     if job_id is None:
         return None
     conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(
-            status="leased",
-            lease_owner=owner,
-            lease_expires=now + lease_s,
-            attempts=jobs.c.attempts + 1,
-            updated_at=now,
-        )
+        "UPDATE jobs SET status = 'leased', lease_owner = ?, lease_expires = ?, "
+        "attempts = attempts + 1, updated_at = ? WHERE id = ?",
+        [owner, now + lease_s, now, job_id],
     )
     return get(conn, job_id)
 
 
-def heartbeat(conn: Connection, job_id: int, owner: str, *, lease_s: float = 60.0) -> bool:
+def heartbeat(conn: Transaction, job_id: int, owner: str, *, lease_s: float = 60.0) -> bool:
     """Extend a lease; False when the lease was lost (the job is someone else's now)."""
-    result = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.status == "leased")
-        .values(lease_expires=time.time() + lease_s, updated_at=time.time())
+    now = time.time()
+    changed = conn.execute(
+        "UPDATE jobs SET lease_expires = ?, updated_at = ? "
+        "WHERE id = ? AND lease_owner = ? AND status = 'leased'",
+        [now + lease_s, now, job_id, owner],
     )
-    return bool(result.rowcount)
+    return bool(changed)
 
 
 def complete(
-    conn: Connection, job_id: int, owner: str, result: dict[str, Any] | None = None
+    conn: Transaction, job_id: int, owner: str, result: dict[str, Any] | None = None
 ) -> None:
     conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-        .values(
-            status="done",
-            result=json.dumps(result or {}, sort_keys=True),
-            lease_expires=None,
-            updated_at=time.time(),
-        )
+        "UPDATE jobs SET status = 'done', result = ?, lease_expires = NULL, updated_at = ? "
+        "WHERE id = ? AND lease_owner = ?",
+        [json.dumps(result or {}, sort_keys=True), time.time(), job_id, owner],
     )
 
 
-def fail(conn: Connection, job_id: int, owner: str, error: str) -> Job:
+def fail(conn: Transaction, job_id: int, owner: str, error: str) -> Job:
     """Record a failed attempt: back to the queue with backoff, or failed for good."""
     job = get(conn, job_id)
     now = time.time()
     retry = job.attempts < job.max_attempts
     conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-        .values(
-            status="queued" if retry else "failed",
-            run_after=now + backoff(job.attempts) if retry else job.run_after,
-            last_error=error[-4000:],
-            lease_owner=None,
-            lease_expires=None,
-            updated_at=now,
-        )
+        "UPDATE jobs SET status = ?, run_after = ?, last_error = ?, lease_owner = NULL, "
+        "lease_expires = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?",
+        [
+            "queued" if retry else "failed",
+            now + backoff(job.attempts) if retry else job.run_after,
+            error[-4000:],
+            now,
+            job_id,
+            owner,
+        ],
     )
     return get(conn, job_id)
 
 
-def cancel(conn: Connection, job_id: int) -> None:
+def cancel(conn: Transaction, job_id: int) -> None:
     conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.status.in_(["queued", "leased"]))
-        .values(status="cancelled", updated_at=time.time())
+        "UPDATE jobs SET status = 'cancelled', updated_at = ? "
+        "WHERE id = ? AND status IN ('queued', 'leased')",
+        [time.time(), job_id],
     )
 
 
-def get(conn: Connection, job_id: int) -> Job:
-    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+def get(conn: Transaction, job_id: int) -> Job:
+    row = conn.one(f"{_SELECT} WHERE id = ?", [job_id])
     if row is None:
         raise NotFound(f"No job with id {job_id}. 'gyre events list' shows the jobs that exist.")
     return _job(row)
 
 
-def find(conn: Connection, idempotency_key: str) -> Job | None:
-    row = conn.execute(select(jobs).where(jobs.c.idempotency_key == idempotency_key)).first()
+def find(conn: Transaction, idempotency_key: str) -> Job | None:
+    row = conn.one(f"{_SELECT} WHERE idempotency_key = ?", [idempotency_key])
     return _job(row) if row else None
 
 
-def list_jobs(conn: Connection, *, kind: str | None = None, limit: int = 100) -> list[Job]:
-    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+def list_jobs(conn: Transaction, *, kind: str | None = None, limit: int = 100) -> list[Job]:
     if kind:
-        query = query.where(jobs.c.kind == kind)
-    return [_job(r) for r in conn.execute(query)]
+        rows = conn.all(f"{_SELECT} WHERE kind = ? ORDER BY id DESC LIMIT ?", [kind, limit])
+    else:
+        rows = conn.all(f"{_SELECT} ORDER BY id DESC LIMIT ?", [limit])
+    return [_job(r) for r in rows]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
-
 from gyre.errors import NotFound, did_you_mean
-from gyre.store.schema import pipelines
+from gyre.store.database import Transaction
+
+_SELECT = (
+    "SELECT name, version, entrypoint, snapshot_digest, description, created_at, created_by "
+    "FROM pipelines"
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class PublishedPipeline:
 
 
 def publish(
-    conn: Connection,
+    conn: Transaction,
     name: str,
     *,
     entrypoint: str,
@@ -32,39 +35,37 @@ def publish(
     created_by: str | None,
 ) -> PublishedPipeline:
     """Store a new version, or return the newest one when it has the same snapshot."""
-    newest = conn.execute(
-        select(pipelines).where(pipelines.c.name == name).order_by(pipelines.c.version.desc())
-    ).first()
+    newest = conn.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
     if (
         newest is not None
-        and newest.snapshot_digest == snapshot_digest
-        and newest.entrypoint == entrypoint
+        and newest["snapshot_digest"] == snapshot_digest
+        and newest["entrypoint"] == entrypoint
     ):
-        return PublishedPipeline(**newest._mapping)
-    version = (newest.version if newest else 0) + 1
-    values = {
-        "name": name,
-        "version": version,
-        "entrypoint": entrypoint,
-        "snapshot_digest": snapshot_digest,
-        "description": description,
-        "created_at": time.time(),
-        "created_by": created_by,
-    }
-    conn.execute(insert(pipelines).values(**values))
-    return PublishedPipeline(**values)  # type: ignore[arg-type]
-
-
-def get(conn: Connection, name: str, version: int | None = None) -> PublishedPipeline:
-    query = select(pipelines).where(pipelines.c.name == name)
-    query = (
-        query.where(pipelines.c.version == version)
-        if version is not None
-        else query.order_by(pipelines.c.version.desc()).limit(1)
+        return PublishedPipeline(**newest)
+    published = PublishedPipeline(
+        name=name,
+        version=(newest["version"] if newest else 0) + 1,
+        entrypoint=entrypoint,
+        snapshot_digest=snapshot_digest,
+        description=description,
+        created_at=time.time(),
+        created_by=created_by,
     )
-    row = conn.execute(query).first()
+    conn.execute(
+        "INSERT INTO pipelines (name, version, entrypoint, snapshot_digest, description, "
+        "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        list(published.__dict__.values()),
+    )
+    return published
+
+
+def get(conn: Transaction, name: str, version: int | None = None) -> PublishedPipeline:
+    if version is not None:
+        row = conn.one(f"{_SELECT} WHERE name = ? AND version = ?", [name, version])
+    else:
+        row = conn.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
     if row is None:
-        names = conn.execute(select(pipelines.c.name).distinct()).scalars().all()
+        names = conn.scalars("SELECT DISTINCT name FROM pipelines")
         if name in names:
             raise NotFound(
                 f"Published pipeline {name!r} has no version {version}. "
@@ -74,15 +75,16 @@ def get(conn: Connection, name: str, version: int | None = None) -> PublishedPip
             f"No published pipeline named {name!r}.{did_you_mean(name, names)} "
             "'gyre pipeline list' shows those that exist; 'gyre pipeline publish' adds one."
         )
-    return PublishedPipeline(**row._mapping)
+    return PublishedPipeline(**row)
 
 
-def list_pipelines(conn: Connection, name: str | None = None) -> list[PublishedPipeline]:
-    query = select(pipelines).order_by(pipelines.c.name, pipelines.c.version)
+def list_pipelines(conn: Transaction, name: str | None = None) -> list[PublishedPipeline]:
     if name:
-        query = query.where(pipelines.c.name == name)
-    return [PublishedPipeline(**r._mapping) for r in conn.execute(query)]
+        rows = conn.all(f"{_SELECT} WHERE name = ? ORDER BY version", [name])
+    else:
+        rows = conn.all(f"{_SELECT} ORDER BY name, version")
+    return [PublishedPipeline(**r) for r in rows]
 
 
-def count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(pipelines)).scalar_one())
+def snapshot_digests(conn: Transaction) -> list[str]:
+    return conn.scalars("SELECT snapshot_digest FROM pipelines")

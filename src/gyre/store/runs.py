@@ -8,10 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, desc, insert, select, update
-
 from gyre.errors import Conflict, NotFound
-from gyre.store.schema import artifacts, params, runs, tags
+from gyre.store.database import Transaction
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
 _JSON_FIELDS = ("environment", "key_parts")
@@ -66,10 +64,40 @@ class ArtifactRecord:
     created_at: float
 
 
-def _record(row: Any) -> RunRecord:
-    data = dict(row._mapping)
+_RUN_COLUMNS = (
+    "id",
+    "kind",
+    "parent_id",
+    "experiment",
+    "name",
+    "status",
+    "outcome",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "heartbeat_at",
+    "host",
+    "pid",
+    "python",
+    "git_commit",
+    "git_dirty",
+    "source",
+    "environment",
+    "cache_key",
+    "key_parts",
+    "reused_from",
+    "log_digest",
+    "error",
+)
+_SELECT = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
+
+
+def record_from_row(row: dict[str, Any]) -> RunRecord:
+    data = dict(row)
     for key in _JSON_FIELDS:
         data[key] = json.loads(data[key]) if data[key] else {}
+    if data["git_dirty"] is not None:
+        data["git_dirty"] = bool(data["git_dirty"])
     return RunRecord(**data)
 
 
@@ -82,7 +110,7 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(
-    conn: Connection,
+    conn: Transaction,
     *,
     kind: str,
     name: str,
@@ -93,48 +121,65 @@ def create(
 ) -> str:
     run_id = run_id or new_run_id()
     now = time.time()
-    values = {"created_at": now, "started_at": now if status == "running" else None, **fields}
-    conn.execute(
-        insert(runs).values(
-            id=run_id, kind=kind, name=name, experiment=experiment, status=status, **_encode(values)
-        )
-    )
+    values = {
+        "id": run_id,
+        "kind": kind,
+        "name": name,
+        "experiment": experiment,
+        "status": status,
+        "created_at": now,
+        "started_at": now if status == "running" else None,
+        **_encode(fields),
+    }
+    _check_columns(values)
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(values.values()))
     return run_id
 
 
-def update_run(conn: Connection, run_id: str, **fields: Any) -> None:
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**_encode(fields)))
+def _check_columns(values: dict[str, Any]) -> None:
+    unknown = set(values) - set(_RUN_COLUMNS)
+    if unknown:  # column names are interpolated into SQL: only known ones pass
+        raise ValueError(f"unknown run fields: {sorted(unknown)}")
 
 
-def get(conn: Connection, run_id: str) -> RunRecord:
+def update_run(conn: Transaction, run_id: str, **fields: Any) -> None:
+    values = _encode(fields)
+    _check_columns(values)
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*values.values(), run_id])
+
+
+def get(conn: Transaction, run_id: str) -> RunRecord:
     """Return the run with this id, or with this unique id prefix (at least 4 characters)."""
-    row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
-    if row is None and len(run_id) >= 4:
-        rows = conn.execute(select(runs).where(runs.c.id.startswith(run_id)).limit(2)).all()
+    row = conn.one(f"{_SELECT} WHERE id = ?", [run_id])
+    if row is None and len(run_id) >= 4 and run_id.isalnum():
+        rows = conn.all(f"{_SELECT} WHERE id LIKE ? LIMIT 2", [run_id + "%"])
         if len(rows) > 1:
             raise Conflict(f"Run id prefix {run_id!r} matches several runs; give more characters.")
         row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"No run with id {run_id!r}. 'gyre runs list' shows the runs that exist.")
-    return _record(row)
+    return record_from_row(row)
 
 
-def children(conn: Connection, run_id: str) -> list[RunRecord]:
-    rows = conn.execute(
-        select(runs).where(runs.c.parent_id == run_id).order_by(runs.c.created_at, runs.c.name)
-    )
-    return [_record(r) for r in rows]
+def children(conn: Transaction, run_id: str) -> list[RunRecord]:
+    rows = conn.all(f"{_SELECT} WHERE parent_id = ? ORDER BY created_at, name", [run_id])
+    return [record_from_row(r) for r in rows]
 
 
-def set_params(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
+def select_runs(
+    conn: Transaction, where: str = "", params: list[Any] | None = None
+) -> list[RunRecord]:
+    """Runs matching a WHERE clause written by the store's own callers (never user text)."""
+    return [record_from_row(r) for r in conn.all(f"{_SELECT} {where}", params or [])]
+
+
+def set_params(conn: Transaction, run_id: str, values: dict[str, Any]) -> None:
     if not values:
         return
-    existing = {
-        k: v
-        for k, v in conn.execute(
-            select(params.c.key, params.c.value).where(params.c.run_id == run_id)
-        ).all()
-    }
+    existing = dict(conn.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id]))
     rows = []
     for key, value in values.items():
         encoded = json.dumps(value, sort_keys=True, default=str)
@@ -145,29 +190,30 @@ def set_params(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
                 "or as a metric."
             )
         if key not in existing:
-            rows.append({"run_id": run_id, "key": key, "value": encoded})
+            rows.append((run_id, key, encoded))
     if rows:
-        conn.execute(insert(params), rows)
+        conn.executemany("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", rows)
 
 
-def get_params(conn: Connection, run_id: str) -> dict[str, Any]:
-    rows = conn.execute(select(params.c.key, params.c.value).where(params.c.run_id == run_id))
+def get_params(conn: Transaction, run_id: str) -> dict[str, Any]:
+    rows = conn.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id])
     return {key: json.loads(value) for key, value in rows}
 
 
-def set_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
+def set_tags(conn: Transaction, run_id: str, values: dict[str, str]) -> None:
     for key, value in values.items():
-        conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key == key))
-        conn.execute(insert(tags).values(run_id=run_id, key=key, value=str(value)))
+        conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
+        conn.execute(
+            "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)", [run_id, key, str(value)]
+        )
 
 
-def get_tags(conn: Connection, run_id: str) -> dict[str, str]:
-    rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.run_id == run_id))
-    return dict(rows.tuples().all())
+def get_tags(conn: Transaction, run_id: str) -> dict[str, str]:
+    return dict(conn.tuples("SELECT key, value FROM tags WHERE run_id = ?", [run_id]))
 
 
 def add_artifact(
-    conn: Connection,
+    conn: Transaction,
     run_id: str,
     name: str,
     *,
@@ -177,85 +223,89 @@ def add_artifact(
     size: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> None:
-    conn.execute(delete(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.name == name))
+    conn.execute("DELETE FROM artifacts WHERE run_id = ? AND name = ?", [run_id, name])
     conn.execute(
-        insert(artifacts).values(
-            run_id=run_id,
-            name=name,
-            role=role,
-            digest=digest,
-            materializer=materializer,
-            size=size,
-            meta=json.dumps(meta or {}, sort_keys=True),
-            created_at=time.time(),
+        "INSERT INTO artifacts (run_id, name, role, digest, materializer, size, meta, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            name,
+            role,
+            digest,
+            materializer,
+            size,
+            json.dumps(meta or {}, sort_keys=True),
+            time.time(),
+        ],
+    )
+
+
+_ARTIFACT_SELECT = (
+    "SELECT run_id, name, role, digest, materializer, size, meta, created_at FROM artifacts"
+)
+
+
+def get_artifacts(conn: Transaction, run_id: str, role: str | None = None) -> list[ArtifactRecord]:
+    if role is None:
+        rows = conn.all(f"{_ARTIFACT_SELECT} WHERE run_id = ? ORDER BY name", [run_id])
+    else:
+        rows = conn.all(
+            f"{_ARTIFACT_SELECT} WHERE run_id = ? AND role = ? ORDER BY name", [run_id, role]
         )
-    )
+    return [ArtifactRecord(**{**r, "meta": json.loads(r["meta"] or "{}")}) for r in rows]
 
 
-def get_artifacts(conn: Connection, run_id: str, role: str | None = None) -> list[ArtifactRecord]:
-    query = select(artifacts).where(artifacts.c.run_id == run_id)
-    if role is not None:
-        query = query.where(artifacts.c.role == role)
-    rows = conn.execute(query.order_by(artifacts.c.name))
-    return [
-        ArtifactRecord(**{**dict(r._mapping), "meta": json.loads(r.meta or "{}")}) for r in rows
-    ]
-
-
-def reusable_step_runs(conn: Connection, cache_key: str) -> list[RunRecord]:
+def reusable_step_runs(conn: Transaction, cache_key: str) -> list[RunRecord]:
     """Finished step runs that executed with this cache key, newest first."""
-    rows = conn.execute(
-        select(runs)
-        .where(runs.c.cache_key == cache_key, runs.c.kind == "step", runs.c.outcome == "ran")
-        .where(runs.c.status == "finished")
-        .order_by(desc(runs.c.ended_at))
-        .limit(5)
+    return select_runs(
+        conn,
+        "WHERE cache_key = ? AND kind = 'step' AND outcome = 'ran' AND status = 'finished' "
+        "ORDER BY ended_at DESC LIMIT 5",
+        [cache_key],
     )
-    return [_record(r) for r in rows]
 
 
-def latest_step_run(conn: Connection, pipeline: str, step: str) -> RunRecord | None:
+def latest_step_run(conn: Transaction, pipeline: str, step: str) -> RunRecord | None:
     """The newest finished run of ``step`` in a run of ``pipeline`` (to explain what changed)."""
-    parent = runs.alias("parent")
-    row = conn.execute(
-        select(runs)
-        .join(parent, parent.c.id == runs.c.parent_id)
-        .where(parent.c.name == pipeline, runs.c.name == step, runs.c.kind == "step")
-        .where(runs.c.status == "finished", runs.c.cache_key.is_not(None))
-        .order_by(desc(runs.c.created_at))
-        .limit(1)
-    ).first()
-    return _record(row) if row else None
+    rows = select_runs(
+        conn,
+        "WHERE name = ? AND kind = 'step' AND status = 'finished' AND cache_key IS NOT NULL "
+        "AND parent_id IN (SELECT id FROM runs WHERE name = ? AND kind = 'pipeline') "
+        "ORDER BY created_at DESC LIMIT 1",
+        [step, pipeline],
+    )
+    return rows[0] if rows else None
 
 
-def delete_runs(conn: Connection, run_ids: list[str]) -> int:
+def _in(ids: list[str]) -> str:
+    return "(" + ", ".join("?" for _ in ids) + ")"
+
+
+def delete_runs(conn: Transaction, run_ids: list[str]) -> int:
     """Delete runs and everything they own (children, params, tags, metrics, artifacts)."""
     if not run_ids:
         return 0
-    from gyre.store.schema import metrics
-
     ids = set(run_ids)
     frontier = list(ids)
     while frontier:
-        kids = conn.execute(select(runs.c.id).where(runs.c.parent_id.in_(frontier))).scalars()
+        kids = conn.scalars(f"SELECT id FROM runs WHERE parent_id IN {_in(frontier)}", frontier)
         frontier = [k for k in kids if k not in ids]
         ids.update(frontier)
     id_list = sorted(ids)
-    for table in (metrics, params, tags, artifacts):
-        conn.execute(delete(table).where(table.c.run_id.in_(id_list)))
-    conn.execute(update(runs).where(runs.c.reused_from.in_(id_list)).values(reused_from=None))
-    conn.execute(update(runs).where(runs.c.id.in_(id_list)).values(parent_id=None))
-    result = conn.execute(delete(runs).where(runs.c.id.in_(id_list)))
-    return int(result.rowcount or 0)
+    marks = _in(id_list)
+    for table in ("metrics", "params", "tags", "artifacts"):
+        conn.execute(f"DELETE FROM {table} WHERE run_id IN {marks}", id_list)
+    conn.execute(f"UPDATE runs SET reused_from = NULL WHERE reused_from IN {marks}", id_list)
+    conn.execute(f"UPDATE runs SET parent_id = NULL WHERE id IN {marks}", id_list)
+    return conn.execute(f"DELETE FROM runs WHERE id IN {marks}", id_list)
 
 
-def referenced_digests(conn: Connection) -> set[str]:
-    digests = set(conn.execute(select(artifacts.c.digest)).scalars())
-    digests.update(d for d in conn.execute(select(runs.c.log_digest)).scalars() if d)
+def referenced_digests(conn: Transaction) -> set[str]:
+    digests = set(conn.scalars("SELECT DISTINCT digest FROM artifacts"))
+    digests.update(conn.scalars("SELECT log_digest FROM runs WHERE log_digest IS NOT NULL"))
     return digests
 
 
-def artifact_manifests(conn: Connection) -> list[str]:
+def artifact_manifests(conn: Transaction) -> list[str]:
     """Digests of artifacts whose blob is a manifest naming further blobs (directories)."""
-    rows = conn.execute(select(artifacts.c.digest).where(artifacts.c.materializer == "dir"))
-    return sorted(set(rows.scalars()))
+    return sorted(set(conn.scalars("SELECT digest FROM artifacts WHERE materializer = 'dir'")))

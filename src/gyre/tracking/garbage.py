@@ -11,14 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from gyre.errors import CorruptBlob
 from gyre.pipelines.materializers import dir_manifest
-from gyre.store import Store
+from gyre.store import Store, published
 from gyre.store import runs as run_rows
 from gyre.store.blobs import LocalBlobStore
-from gyre.store.schema import pipelines
 
 GRACE_S = 3600.0
 
@@ -35,7 +32,7 @@ def referenced(store: Store) -> set[str]:
     with store.read() as conn:
         digests = run_rows.referenced_digests(conn)
         manifests = set(run_rows.artifact_manifests(conn))
-        manifests.update(conn.execute(select(pipelines.c.snapshot_digest)).scalars())
+        manifests.update(published.snapshot_digests(conn))
     digests.update(manifests)
     for manifest in manifests:
         try:

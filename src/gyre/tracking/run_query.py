@@ -13,14 +13,11 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from gyre.errors import InvalidParameter
 from gyre.store import Store
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
 from gyre.store.runs import RunRecord
-from gyre.store.schema import runs
 
 _CONDITION = re.compile(
     r"""^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*("[^"]*"|'[^']*'|[\w.+\-:]+)\s*$"""
@@ -148,11 +145,15 @@ def find_runs(
         _check_field(order_field)
         if len(parts) > 1:
             descending = parts[1].lower() != "asc"
-    query = select(runs).where(runs.c.kind.in_(kinds)).order_by(runs.c.created_at.desc())
+    where = f"WHERE kind IN ({', '.join('?' for _ in kinds)})"
+    params: list[Any] = list(kinds)
     if experiment:
-        query = query.where(runs.c.experiment == experiment)
+        where += " AND experiment = ?"
+        params.append(experiment)
     with store.read() as conn:
-        records = [run_rows._record(r) for r in conn.execute(query.limit(10_000))]
+        records = run_rows.select_runs(
+            conn, f"{where} ORDER BY created_at DESC LIMIT 10000", params
+        )
         latest = metric_rows.latest(conn, [r.id for r in records]) if records else {}
         rows = [
             RunRow(
