@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev,data,postgres]'
+	$(PY) -m compileall -q src > /dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -38,7 +38,7 @@ def run(
       gyre run examples/seer/pipeline.py:seer --param epochs=20 --tag build=1.42
       gyre run --resume 3f2a9c
     """
-    from gyre.cli.progress import LiveProgress
+    from gyre.cli.progress import make_progress
     from gyre.pipelines.loader import load_pipeline
     from gyre.pipelines.params import parse_cli_params
     from gyre.pipelines.runner import RunObserver, RunRequest, run_pipeline
@@ -63,7 +63,7 @@ def run(
         resume=resume,
         parallel=parallel,
     )
-    observer = RunObserver() if as_json else LiveProgress()
+    observer = RunObserver() if as_json else make_progress()
     result = run_pipeline(request, store, observer)
     if as_json:
         print_json(
