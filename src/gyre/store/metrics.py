@@ -19,8 +19,9 @@ def insert_points(conn: Transaction, points: Sequence[MetricPoint]) -> None:
     if not points:
         return
     if conn.dialect == "postgresql":
-        copy_sql = "COPY metrics (run_id, key, step, value, timestamp) FROM STDIN"
+        copy_sql = "COPY metrics (run_id, key, step, value, timestamp) FROM STDIN (FORMAT BINARY)"
         with conn.raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            copy.set_types(["text", "text", "int4", "float8", "float8"])
             for point in points:
                 copy.write_row(point)
         return

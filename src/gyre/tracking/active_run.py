@@ -39,9 +39,11 @@ class ActiveRun:
             metric_rows.insert_points(conn, points)
 
     def next_step(self, key: str, step: int | None) -> int:
+        last = self._steps.get(key, -1)
         if step is None:
-            step = self._steps.get(key, -1) + 1
-        self._steps[key] = max(step, self._steps.get(key, -1))
+            step = last + 1
+        if step > last:
+            self._steps[key] = step
         return step
 
     def close(self) -> None:

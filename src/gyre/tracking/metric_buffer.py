@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+
+_now = time.time
 from collections.abc import Callable, Sequence
 
 from gyre.store.metrics import MetricPoint
@@ -37,8 +39,9 @@ class MetricBuffer:
         self._thread.start()
 
     def add(self, run_id: str, key: str, step: int, value: float) -> None:
-        self._points.append((run_id, key, step, value, time.time()))
-        if len(self._points) >= self._max_batch:
+        points = self._points
+        points.append((run_id, key, step, value, _now()))
+        if len(points) >= self._max_batch:
             self._wake.set()
 
     def flush(self) -> None:
