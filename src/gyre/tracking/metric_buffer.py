@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-
-_now = time.time
 from collections.abc import Callable, Sequence
 
 from gyre.store.metrics import MetricPoint
+
+_now = time.time  # bound once: log_metric is a hot path
 
 FLUSH_INTERVAL_S = 1.0
 MAX_BATCH = 50_000
