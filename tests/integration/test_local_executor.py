@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import gyre
 from conftest import copy_resource
 from gyre.pipelines.loader import load_pipeline
@@ -190,3 +192,57 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_gpus_are_handed_out_as_cuda_visible_devices(
+    workspace: Store, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No GPU here: the executor reads the devices it may hand out from CUDA_VISIBLE_DEVICES.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    copy_resource("good/behaviours.py", project)
+    run = _run(workspace, "behaviours.py:gpus")
+    assert run.output("which_gpu") in ("0", "1")
+    assert run.output("no_gpu") == "", "a step without a GPU request sees no GPU"
+
+
+def test_a_gpu_request_no_device_can_meet_fails_before_running(
+    workspace: Store, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gyre.errors import InvalidPipeline
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    copy_resource("good/behaviours.py", project)
+    with pytest.raises(InvalidPipeline, match="asks for 3 GPU\\(s\\) and this machine has 1"):
+        _run(workspace, "behaviours.py:too_many_gpus")
+
+
+def test_ctrl_c_on_a_foreground_run_cancels_its_steps(project: Path) -> None:
+    copy_resource("good/behaviours.py", project)
+    gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
+    subprocess.run([*gyre_cmd, "init"], check=True, capture_output=True)
+    runner = subprocess.Popen(
+        [*gyre_cmd, "run", "behaviours.py:waiting", "--param", f"path={project / 'never'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from gyre.store import init_workspace
+
+    store = init_workspace(project / ".gyre")
+    deadline = time.monotonic() + 20
+    step_pid = None
+    while time.monotonic() < deadline and not step_pid:
+        with store.read() as conn:
+            running = [r for r in run_rows.select_runs(conn) if r.kind == "step" and r.pid]
+        step_pid = running[0].pid if running else None
+        time.sleep(0.05)
+    assert step_pid
+    runner.send_signal(signal.SIGINT)
+    out, _ = runner.communicate(timeout=30)
+    assert runner.returncode == 1
+    assert "cancelled" in out
+    with store.read() as conn:
+        runs = run_rows.select_runs(conn)
+    assert {r.kind: r.status for r in runs} == {"pipeline": "cancelled", "step": "cancelled"}
+    assert not _alive(step_pid)
+    store.close()

@@ -134,3 +134,29 @@ def wait_for_file(path: str = "", limit: float = 60) -> str:
 @gyre.pipeline
 def waiting(path: str = ""):
     wait_for_file(path=path)
+
+
+@step(resources={"gpus": 1})
+def which_gpu() -> str:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+
+
+@step
+def no_gpu() -> str:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+
+
+@gyre.pipeline
+def gpus():
+    which_gpu()
+    no_gpu()
+
+
+@step(resources={"gpus": 3})
+def greedy() -> int:
+    return 1
+
+
+@gyre.pipeline
+def too_many_gpus():
+    greedy()
