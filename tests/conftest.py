@@ -119,7 +119,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 def _truncate(store: Store) -> None:
     with store.write() as conn:
-        conn.execute("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines CASCADE")
+        conn.execute("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines, run_datasets, dataset_partitions, dataset_aliases, dataset_versions, datasets, datastores CASCADE")
 
 
 __all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "Dataset": "gyre.data.dataset",
     "Dir": "gyre.pipelines.dsl",
     "File": "gyre.pipelines.dsl",
     "GyreError": "gyre.errors",
@@ -44,6 +45,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Dataset",
     "Dir",
     "File",
     "GyreError",
@@ -66,6 +68,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from gyre.data.dataset import Dataset
     from gyre.errors import GyreError
     from gyre.pipelines.dsl import Dir, File, Output, ScriptStep, after, pipeline, step
     from gyre.pipelines.runner import PipelineRun

@@ -23,6 +23,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("gyre.cli.pipelines:pipeline", "Publish, submit, list and show pipelines."),
     "agent": ("gyre.cli.pipelines:agent", "Claim queued runs from the workspace and run them."),
     "events": ("gyre.cli.pipelines:events", "List the workspace's jobs and events."),
+    "data": ("gyre.cli.data:data", "Register, inspect, compare and fetch versioned datasets."),
+    "datastore": ("gyre.cli.datastores:datastore", "Named storage locations for datasets."),
+    "secret": ("gyre.cli.datastores:secret", "Credentials kept outside the metadata database."),
+    "lineage": ("gyre.cli.data:lineage", "What produced or used a dataset version or run."),
 }
 
 

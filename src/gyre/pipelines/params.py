@@ -52,6 +52,12 @@ def coerce(pipeline: str, key: str, annotation: Any, raw: Any) -> Any:
             f"Pass e.g. --param {key}={example}."
         )
 
+    if getattr(expected, "_gyre_dataset", False):
+        if isinstance(raw, str):
+            return expected.parse(raw)  # type: ignore[union-attr]
+        if getattr(raw, "_gyre_dataset", False):
+            return raw
+        raise bad()
     if expected is None or expected is type(None):
         return json.loads(raw) if isinstance(raw, str) and _is_json(raw) else raw
     if isinstance(raw, str) and expected is not str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from gyre.pipelines import reuse
 from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
+from gyre.pipelines.dataset_inputs import DatasetPins
 from gyre.pipelines.dsl import Pipeline
 from gyre.pipelines.graph import build_graph
 from gyre.pipelines.params import resolve_params
@@ -29,7 +30,8 @@ def plan(
     pipeline: Pipeline, store: Store, params: dict[str, Any] | None = None
 ) -> list[PlannedStep]:
     """What ``gyre.run(pipeline, params=...)`` would do now, step by step, in run order."""
-    values = resolve_params(pipeline, params or {})
+    pins = DatasetPins(store)
+    values = pins.pin_values(resolve_params(pipeline, params or {}))
     graph = build_graph(pipeline, values)
     fingerprinter = CodeFingerprinter(project_root(Path(pipeline.defined_at.rsplit(":", 1)[0])))
     done: dict[str, dict[str, ArtifactRecord]] = {}
@@ -47,7 +49,7 @@ def plan(
                     None,
                 )
                 continue
-            key = key_for(node, values, done, fingerprinter)
+            key = key_for(node, values, done, fingerprinter, pins)
             decision = reuse.decide(
                 conn,
                 store.blobs,

@@ -19,6 +19,7 @@ from gyre.errors import InvalidPipeline, RunCancelled, StepFailed
 from gyre.pipelines import reuse
 from gyre.pipelines.cache_key import CacheKey, compute
 from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
+from gyre.pipelines.dataset_inputs import DatasetPins, dataset_args, is_dataset
 from gyre.pipelines.dsl import Node, Output, Pipeline
 from gyre.pipelines.executors.local import Attempt, LocalExecutor
 from gyre.pipelines.graph import PipelineGraph, build_graph
@@ -102,13 +103,18 @@ def run_pipeline(
 
 
 def _node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
+    """The node's parameters (datasets excluded: they are inputs)."""
     out: dict[str, Any] = {}
     for arg, binding in node.bindings.items():
         if binding.kind == "param":
             assert binding.param is not None
-            out[arg] = values[binding.param]
+            value = values[binding.param]
         elif binding.kind == "const":
-            out[arg] = binding.value
+            value = binding.value
+        else:
+            continue
+        if not is_dataset(value):
+            out[arg] = value
     return out
 
 
@@ -117,8 +123,10 @@ def key_for(
     values: dict[str, Any],
     done: dict[str, dict[str, ArtifactRecord]],
     fingerprinter: CodeFingerprinter,
+    pins: DatasetPins | None = None,
 ) -> CacheKey:
     digests = {arg: done[ref.node][ref.output].digest for arg, ref in node.inputs.items()}
+    digests.update({arg: v.digest for arg, v in dataset_args(node, values, pins).items()})
     return compute(node, _node_params(node, values), digests, fingerprinter)
 
 
@@ -134,6 +142,8 @@ class _Runner:
             self.values = resolve_params(request.pipeline, stored)
         else:
             self.values = resolve_params(request.pipeline, request.params)
+        self.pins = DatasetPins(store)
+        self.values = self.pins.pin_values(self.values)
         self.graph = build_graph(request.pipeline, self.values)
         pipeline_file = Path(request.pipeline.defined_at.rsplit(":", 1)[0])
         self.fingerprinter = CodeFingerprinter(project_root(pipeline_file))
@@ -298,7 +308,7 @@ class _Runner:
             progressed = False
             for node in self._ready(started):
                 result = run.steps[node.name]
-                key = key_for(node, self.values, self.done, self.fingerprinter)
+                key = key_for(node, self.values, self.done, self.fingerprinter, self.pins)
                 self.keys[node.name] = key
                 with self.store.write() as conn:
                     decision = reuse.decide(
@@ -332,6 +342,12 @@ class _Runner:
             for arg, ref in node.inputs.items()
             for rec in [self.done[ref.node][ref.output]]
         }
+        for arg, version in dataset_args(node, self.values, self.pins).items():
+            inputs[arg] = InputSpec(
+                "dataset",
+                version.digest,
+                {"dataset": version.dataset, "version": version.version, "layout": version.layout},
+            )
         return StepTask(
             node=node,
             step_run_id=run.steps[node.name].run_id,
@@ -382,6 +398,20 @@ class _Runner:
         result.outputs = {o.name: o for o in decision.outputs}
 
     def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:
+        from gyre.store import datasets as dataset_rows
+
+        for arg, version in dataset_args(node, self.values, self.pins).items():
+            run_rows.add_artifact(
+                conn,
+                step_run_id,
+                f"input:{arg}",
+                role="input",
+                digest=version.digest,
+                materializer="dataset",
+                size=version.size,
+                meta={"dataset": version.dataset, "version": version.version},
+            )
+            dataset_rows.record_use(conn, step_run_id, version.dataset, version.version, "read")
         for arg, ref in node.inputs.items():
             rec = self.done[ref.node][ref.output]
             run_rows.add_artifact(

@@ -73,7 +73,9 @@ def run_task(task: StepTask, store: Store) -> int:
     where = f"step {task.node.name!r} ({task.node.defined_at})"
     try:
         loaded = {
-            arg: materializers.load(spec.materializer, spec.digest, spec.meta, store.blobs, cache)
+            arg: _load_dataset(spec, store, task.node.annotations.get(arg))
+            if spec.materializer == "dataset"
+            else materializers.load(spec.materializer, spec.digest, spec.meta, store.blobs, cache)
             for arg, spec in task.inputs.items()
         }
         step = task.node.step
@@ -95,6 +97,22 @@ def run_task(task: StepTask, store: Store) -> int:
         run.close()
     _write_result(task, {"outputs": {name: asdict(saved) for name, saved in outputs.items()}})
     return 0
+
+
+def _load_dataset(spec: InputSpec, store: Store, annotation: Any) -> Any:
+    """A dataset input: a folder for file sets, a pyarrow Table for tables."""
+    from gyre.data import versions
+    from gyre.data.dataset import DatasetVersion
+    from gyre.pipelines.dsl import Dir
+
+    record = versions.get(store, spec.meta["dataset"], spec.meta["version"])
+    name = getattr(annotation, "__name__", str(annotation))
+    if name == "DatasetVersion":
+        return DatasetVersion(record, store)
+    if record.layout in ("table", "partitions"):
+        table = versions.to_arrow(store, record)
+        return table.to_pandas() if name == "DataFrame" else table
+    return Dir(versions.local_path(store, record))
 
 
 def _save_outputs(

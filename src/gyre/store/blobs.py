@@ -28,6 +28,7 @@ class BlobStore(Protocol):
     url: str
 
     def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]: ...
+    def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]: ...
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str: ...
     def exists(self, digest: str) -> bool: ...
     def read_bytes(self, digest: str) -> bytes: ...
@@ -85,15 +86,19 @@ class LocalBlobStore:
         os.replace(temp, final)
 
     def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]:
+        with open(path, "rb") as source:
+            return self.put_stream(source, sync=sync)
+
+    def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]:
+        """Store what a binary file object yields, hashing while copying (constant memory)."""
         hasher = hashlib.sha256()
         size = 0
         handle, temp = self._temp()
         try:
-            with open(path, "rb") as source:
-                while chunk := source.read(CHUNK):
-                    hasher.update(chunk)
-                    handle.write(chunk)
-                    size += len(chunk)
+            while chunk := source.read(CHUNK):
+                hasher.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
             digest = hasher.hexdigest()
             self._publish(temp, digest, handle, sync)
         except BaseException:
@@ -191,6 +196,23 @@ class FsspecBlobStore:
             temp = self._temp_key(digest)
             self.fs.put_file(str(path), temp)
             self.fs.mv(temp, self._key(digest))
+        return digest, size
+
+    def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]:
+        """Spool to a local temporary file (hashing on the way), then upload it."""
+        with tempfile.NamedTemporaryFile(prefix="gyre-put-") as spool:
+            hasher = hashlib.sha256()
+            size = 0
+            while chunk := source.read(CHUNK):
+                hasher.update(chunk)
+                spool.write(chunk)
+                size += len(chunk)
+            spool.flush()
+            digest = hasher.hexdigest()
+            if not self.exists(digest):
+                temp = self._temp_key(digest)
+                self.fs.put_file(spool.name, temp)
+                self.fs.mv(temp, self._key(digest))
         return digest, size
 
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:

@@ -127,3 +127,78 @@ jobs = Table(
     UniqueConstraint("idempotency_key", name="uq_jobs_idempotency_key"),
     Index("ix_jobs_claim", "status", "run_after"),
 )
+
+datastores = Table(
+    "datastores",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=True),  # the name of a secret, never its value
+    Column("options", Text, nullable=True),  # JSON: non-secret fsspec options
+    Column("reference", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # files | table | append
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset", String(200), ForeignKey("datasets.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),  # manifest or Parquet blob
+    Column("layout", String(32), nullable=False),  # files | labeled-images | table | partitions
+    Column("source", Text, nullable=True),
+    Column("source_digest", String(64), nullable=True),  # to spot an unchanged re-add
+    Column("datastore", String(200), nullable=True),
+    Column("reference", Boolean, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("rows", Integer, nullable=True),
+    Column("schema", Text, nullable=True),  # JSON
+    Column("profile_digest", String(64), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("run_id", String(32), nullable=True),  # the run that wrote it, if any
+    UniqueConstraint("dataset", "digest", name="uq_dataset_versions_digest"),
+)
+
+dataset_aliases = Table(
+    "dataset_aliases",
+    metadata,
+    Column("dataset", String(200), ForeignKey("datasets.name"), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+dataset_partitions = Table(
+    "dataset_partitions",
+    metadata,
+    Column("dataset", String(200), ForeignKey("datasets.name"), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),  # e.g. 2026-11-26T18
+    Column("digest", String(64), nullable=False),  # Parquet blob
+    Column("rows", Integer, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("sealed_at", Float, nullable=False),
+)
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("dataset", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("direction", String(8), primary_key=True),  # read | write
+    Column("created_at", Float, nullable=False),
+    Index("ix_run_datasets_dataset", "dataset", "version"),
+)

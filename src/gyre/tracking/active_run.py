@@ -84,6 +84,19 @@ def current() -> ActiveRun:
     )
 
 
+def active_run_id() -> str | None:
+    """The id of the run that log calls would write to, or None outside any run."""
+    run = _ACTIVE.get()
+    if run is not None:
+        return run.run_id
+    return os.environ.get(RUN_ID_ENV) or None
+
+
+def active_store() -> Store | None:
+    run = _ACTIVE.get()
+    return run.store if run is not None else None
+
+
 @contextmanager
 def start_run(
     experiment: str = "default",

@@ -1,19 +1,21 @@
 """``gyre gc``: delete blobs that nothing references any more.
 
 Referenced: every artifact (step outputs and inputs, logged artifacts), every step log, the
-files listed in directory manifests, and published pipeline snapshots. Blobs younger than the
+files listed in directory manifests, published pipeline snapshots, and every dataset version
+(its manifest or table, its files, its profile) and append-only partition. Blobs younger than the
 grace period are kept too, since a running step may have written them and not yet committed
 the metadata that references them.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
 from gyre.errors import CorruptBlob
-from gyre.pipelines.materializers import dir_manifest
 from gyre.store import Store, published
+from gyre.store import datasets as dataset_rows
 from gyre.store import runs as run_rows
 from gyre.store.blobs import LocalBlobStore
 
@@ -33,12 +35,16 @@ def referenced(store: Store) -> set[str]:
         digests = run_rows.referenced_digests(conn)
         manifests = set(run_rows.artifact_manifests(conn))
         manifests.update(published.snapshot_digests(conn))
-    digests.update(manifests)
-    for manifest in manifests:
+        dataset_manifests, dataset_blobs = dataset_rows.referenced_digests(conn)
+    digests.update(manifests, dataset_manifests, dataset_blobs)
+    for manifest in manifests | dataset_manifests:
         try:
-            digests.update(d for d, _ in dir_manifest(store.blobs, manifest).values())
-        except CorruptBlob:
-            continue
+            listed = json.loads(store.blobs.read_bytes(manifest))
+        except (CorruptBlob, ValueError):
+            continue  # a missing blob: nothing further to keep
+        if isinstance(listed, dict):
+            digests.update(d for d, _ in listed.get("files", {}).values() if d)
+            digests.update(p["digest"] for p in listed.get("partitions", []))
     return digests
 
 

@@ -1,0 +1,449 @@
+"""``gyre data ...`` and ``gyre lineage``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gyre.cli.options import json_option, open_workspace, print_json
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A bytes-and-files progress bar on a terminal; nothing otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.fields[files]} files"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("add", total=None, files=0)
+        counts = {"files": 0}
+
+        def advance(nbytes: int, nfiles: int) -> None:
+            counts["files"] += nfiles
+            bar.update(task, advance=nbytes, files=counts["files"])
+
+        yield advance
+
+
+@click.group()
+def data() -> None:
+    """Register, inspect, compare and fetch versioned datasets."""
+
+
+@data.command("add")
+@click.argument("name")
+@click.argument("source", metavar="PATH_OR_URL")
+@click.option("--datastore", "-s", help="Read SOURCE relative to this datastore.")
+@click.option("--reference", is_flag=True, help="Record the source without copying it.")
+@click.option("--description", "-m", help="What this version is.")
+@click.option("--alias", help="Also give the new version this alias.")
+@json_option
+def add(
+    name: str,
+    source: str,
+    datastore: str | None,
+    reference: bool,
+    description: str | None,
+    alias: str | None,
+    as_json: bool,
+) -> None:
+    """Register a folder, a table file (.csv/.parquet/.jsonl) or a URL as a new version.
+
+    Unchanged content creates no new version and copies nothing.
+    """
+    from gyre.data import versions
+    from gyre.store import datasets as rows
+
+    store = open_workspace()
+    with _progress(not as_json) as progress:
+        result = versions.add(
+            store,
+            name,
+            source,
+            description=description,
+            datastore=datastore,
+            reference=reference,
+            progress=progress,
+        )
+    if alias:
+        with store.write() as tx:
+            rows.set_alias(tx, name, alias, result.version.version)
+    v = result.version
+    if as_json:
+        print_json({**v.__dict__, "created": result.created})
+        return
+    if result.created:
+        what = f"{v.rows} rows" if v.rows is not None else f"{v.files} files"
+        click.echo(f"Registered {v.ref} ({v.layout}, {what}, {_size(v.size)})")
+    else:
+        click.echo(f"Unchanged: {v.ref} already holds this content; no new version.")
+
+
+@data.command("list")
+@json_option
+def list_datasets(as_json: bool) -> None:
+    """List datasets with their newest version."""
+    from gyre.store import datasets as rows
+
+    with open_workspace().read() as tx:
+        found = rows.list_datasets(tx)
+    if as_json:
+        print_json(found)
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "kind", "latest", "versions", "created"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(
+            d["name"], d["kind"], str(d["latest"] or ""), str(d["versions"]), _when(d["created_at"])
+        )
+    Console().print(table)
+
+
+def _parse(reference: str) -> tuple[str, str | None]:
+    from gyre.data.versions import parse_ref
+
+    return parse_ref(reference)
+
+
+@data.command("show")
+@click.argument("reference", metavar="NAME[@VERSION]")
+@json_option
+def show(reference: str, as_json: bool) -> None:
+    """Show a dataset's versions, or one version (with classes for labeled image folders)."""
+    from gyre.data import versions
+    from gyre.store import datasets as rows
+
+    store = open_workspace()
+    name, ref = _parse(reference)
+    if ref is None:
+        with store.read() as tx:
+            dataset = rows.get_dataset(tx, name)
+            found = rows.versions(tx, name)
+        if as_json:
+            print_json({**dataset.__dict__, "versions": [v.__dict__ for v in found]})
+            return
+        table = Table(
+            box=None, pad_edge=False, title=f"{name} ({dataset.kind})", title_justify="left"
+        )
+        for column in (
+            "version",
+            "aliases",
+            "layout",
+            "files",
+            "rows",
+            "size",
+            "created",
+            "description",
+        ):
+            table.add_column(column)
+        for v in found:
+            table.add_row(
+                str(v.version),
+                ",".join(v.aliases),
+                v.layout,
+                str(v.files),
+                str(v.rows if v.rows is not None else ""),
+                _size(v.size),
+                _when(v.created_at),
+                v.description or "",
+            )
+        Console().print(table)
+        return
+    version = versions.get(store, name, ref)
+    profile = versions.profile(store, version)
+    if as_json:
+        print_json({**version.__dict__, "profile": profile})
+        return
+    console = Console()
+    console.print(
+        f"[bold]{version.ref}[/] {version.layout}"
+        + (f"  aliases: {', '.join(version.aliases)}" if version.aliases else "")
+    )
+    console.print(
+        f"  source   {version.source or ''}"
+        + (f" (datastore {version.datastore})" if version.datastore else "")
+    )
+    console.print(
+        f"  content  {version.files} files, {_size(version.size)}"
+        + (f", {version.rows} rows" if version.rows is not None else "")
+    )
+    console.print(f"  digest   {version.digest}")
+    console.print(
+        f"  created  {_when(version.created_at)} by {version.created_by}"
+        + (f" in run {version.run_id}" if version.run_id else "")
+    )
+    if version.description:
+        console.print(f"  about    {version.description}")
+    if version.schema:
+        console.print(
+            "  schema   " + ", ".join(f"{c['name']}: {c['type']}" for c in version.schema)
+        )
+    if profile.get("kind") == "labeled-images":
+        _print_classes(console, profile["classes"])
+
+
+def _print_classes(console: Console, classes: dict[str, int]) -> None:
+    total = sum(classes.values()) or 1
+    widest = max(classes.values() or [1])
+    table = Table(box=None, pad_edge=False, title="classes", title_justify="left")
+    for column in ("class", "images", "share", ""):
+        table.add_column(column, justify="right" if column in ("images", "share") else "left")
+    for label, count in classes.items():
+        bar = "█" * max(1 if count else 0, round(30 * count / widest))
+        table.add_row(label, str(count), f"{100 * count / total:.1f}%", bar)
+    console.print(table)
+
+
+@data.command("profile")
+@click.argument("reference", metavar="NAME[@VERSION]")
+@json_option
+def profile(reference: str, as_json: bool) -> None:
+    """Print the profile computed when the version was registered."""
+    from gyre.data import versions
+
+    store = open_workspace()
+    name, ref = _parse(reference)
+    version = versions.get(store, name, ref)
+    found = versions.profile(store, version)
+    if as_json:
+        print_json(found)
+        return
+    console = Console()
+    console.print(f"[bold]{version.ref}[/] profile ({found.get('kind')})")
+    if found.get("kind") == "table":
+        table = Table(box=None, pad_edge=False)
+        for column in ("column", "type", "count", "nulls", "min", "max", "mean", "std", "top"):
+            table.add_column(column)
+        for col, entry in found["columns"].items():
+            top = ", ".join(f"{t['value']} ({t['count']})" for t in entry.get("top", [])[:3])
+            table.add_row(
+                col,
+                entry["type"],
+                str(entry["count"]),
+                str(entry["nulls"]),
+                *(_num(entry.get(k)) for k in ("min", "max", "mean", "std")),
+                top,
+            )
+        console.print(table)
+    elif found.get("kind") == "labeled-images":
+        _print_classes(console, found["classes"])
+        stats = found.get("image_stats")
+        if stats:
+            console.print(
+                f"  sizes {stats['sizes']}  channel means "
+                f"{[round(c, 3) for c in stats['channel_means']]}  brightness "
+                f"{stats['brightness_mean']:.3f} ± {stats['brightness_std']:.3f} "
+                f"({stats['sampled']} sampled)"
+            )
+    else:
+        print_json(found)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
+
+
+@data.command("diff")
+@click.argument("old", metavar="NAME@N")
+@click.argument("new", metavar="NAME@M")
+@json_option
+def diff(old: str, new: str, as_json: bool) -> None:
+    """Files added/removed/changed, or for tables schema changes and row counts."""
+    from gyre.data import versions
+
+    store = open_workspace()
+    a = versions.get(store, *_parse(old))
+    b = versions.get(store, *_parse(new))
+    result = versions.diff(store, a, b)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"{a.ref} -> {b.ref}")
+    if result["kind"] == "table":
+        click.echo(f"  rows: {result['rows'][0]} -> {result['rows'][1]}")
+        schema = result["schema"]
+        for col in schema["columns_added"]:
+            click.echo(f"  + column {col}")
+        for col in schema["columns_removed"]:
+            click.echo(f"  - column {col}")
+        for col, (before, after) in schema["types_changed"].items():
+            click.echo(f"  ~ column {col}: {before} -> {after}")
+        return
+    for sign, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
+        for path in result[key]:
+            click.echo(f"  {sign} {path}")
+    click.echo(
+        f"  {len(result['added'])} added, {len(result['removed'])} removed, "
+        f"{len(result['changed'])} changed"
+    )
+
+
+@data.command("get")
+@click.argument("reference", metavar="NAME@N")
+@click.argument("dest", type=click.Path(path_type=Path))
+def get(reference: str, dest: Path) -> None:
+    """Copy a version's files (or its table, as Parquet or CSV) to DEST, verified."""
+    from gyre.data import versions
+
+    store = open_workspace()
+    version = versions.get(store, *_parse(reference))
+    written = versions.export(store, version, dest)
+    click.echo(f"Wrote {version.ref} to {written}")
+
+
+@data.command("delete")
+@click.argument("reference", metavar="NAME@N")
+@click.option("--force", is_flag=True, help="Delete even if runs used it or aliases point at it.")
+def delete(reference: str, force: bool) -> None:
+    """Delete a version (refused while a run used it, unless --force); blobs go with gyre gc."""
+    from gyre.data import versions
+
+    name, ref = _parse(reference)
+    if ref is None:
+        raise click.BadParameter("give the version to delete: NAME@N", param_hint="NAME@N")
+    version = versions.delete(open_workspace(), name, ref, force=force)
+    click.echo(f"Deleted {version.ref}. 'gyre gc' frees blobs nothing references now.")
+
+
+@data.command("tag")
+@click.argument("reference", metavar="NAME@N")
+@click.argument("alias")
+def tag(reference: str, alias: str) -> None:
+    """Point ALIAS (e.g. baseline) at a version: NAME@ALIAS then resolves to it."""
+    from gyre.data import versions
+    from gyre.store import datasets as rows
+
+    store = open_workspace()
+    version = versions.get(store, *_parse(reference))
+    with store.write() as tx:
+        rows.set_alias(tx, version.dataset, alias, version.version)
+    click.echo(f"{version.dataset}@{alias} -> {version.ref}")
+
+
+@data.command("describe")
+@click.argument("reference", metavar="NAME@N")
+@click.argument("text")
+def describe(reference: str, text: str) -> None:
+    """Set the description of a version."""
+    from gyre.data import versions
+    from gyre.store import datasets as rows
+
+    store = open_workspace()
+    version = versions.get(store, *_parse(reference))
+    with store.write() as tx:
+        rows.describe_version(tx, version.dataset, version.version, text)
+    click.echo(f"Described {version.ref}")
+
+
+@data.command("check")
+@click.argument("reference", metavar="NAME@N")
+def check(reference: str) -> None:
+    """For a version registered by reference: has its source changed since?"""
+    from gyre.data import versions
+
+    store = open_workspace()
+    version = versions.get(store, *_parse(reference))
+    if version.layout != "reference":
+        click.echo(f"{version.ref} is stored in the workspace: its content cannot change.")
+        return
+    changes = versions.check_reference(store, version)
+    if not changes:
+        click.echo(f"{version.ref}: the source is unchanged.")
+        return
+    click.echo(f"{version.ref}: the source changed since it was registered:")
+    for change in changes:
+        click.echo(f"  {change}")
+    raise SystemExit(1)
+
+
+@data.command("partitions")
+@click.argument("name")
+@json_option
+def partitions(name: str, as_json: bool) -> None:
+    """List the sealed partitions of an append-only dataset."""
+    from gyre.data import append_only
+
+    found = append_only.list_partitions(open_workspace(), name)
+    if as_json:
+        print_json([p.__dict__ for p in found])
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("partition", "rows", "from", "to"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(p.partition_key, str(p.rows), _when(p.starts_at), _when(p.ends_at))
+    Console().print(table)
+
+
+@data.command("snapshot")
+@click.argument("name")
+def snapshot(name: str) -> None:
+    """Make a version of an append-only dataset from the partitions sealed so far."""
+    from gyre.data import append_only
+
+    version = append_only.snapshot(open_workspace(), name)
+    click.echo(f"{version.ref}: {version.files} partitions, {version.rows} rows")
+
+
+@click.command()
+@click.argument("subject", metavar="RUN_ID | NAME@N")
+@json_option
+def lineage(subject: str, as_json: bool) -> None:
+    """What produced a dataset version and what used it; or what a run read and wrote."""
+    from gyre.data import lineage as graph_of
+
+    store = open_workspace()
+    graph = (
+        graph_of.of_version(store, subject) if "@" in subject else graph_of.of_run(store, subject)
+    )
+    if as_json:
+        print_json(graph.__dict__)
+        return
+    click.echo(graph.subject)
+    for title, entries in (("produced by", graph.produced_by), ("used by", graph.used_by)):
+        for e in entries:
+            parent = f" in pipeline run {e['parent']}" if e["parent"] else ""
+            click.echo(f"  {title}: {e['kind']} run {e['run']} ({e['name']}){parent}")
+    for title, entries in (("read", graph.read), ("wrote", graph.wrote)):
+        for e in entries:
+            click.echo(f"  {title}: {e['dataset']} (step run {e['step_run']})")
+    if not (graph.produced_by or graph.used_by or graph.read or graph.wrote):
+        click.echo("  no recorded lineage")

@@ -1,0 +1,156 @@
+"""``gyre datastore ...`` and ``gyre secret ...``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gyre.cli.options import json_option, open_workspace, print_json
+
+
+@click.group()
+def datastore() -> None:
+    """Named storage locations (any fsspec URL) that datasets are read from."""
+
+
+@datastore.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--secret", help="Name of a secret holding credentials (gyre secret set NAME).")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A non-secret fsspec option, e.g. endpoint_url=http://... (repeatable).",
+)
+@click.option("--reference", is_flag=True, help="Datasets from here are recorded, not copied.")
+def add(name: str, url: str, secret: str | None, options: tuple[str, ...], reference: bool) -> None:
+    """Add a datastore: a local folder, s3://, gs://, az:// or read-only https:// URL."""
+    from gyre.data.filesystems import check_url
+    from gyre.data.secrets import get_secret
+    from gyre.store import datasets as rows
+
+    check_url(url)
+    if secret:
+        get_secret(secret)  # fails now, naming the fix, rather than at first use
+    parsed: dict[str, object] = {}
+    for pair in options:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        if any(word in key.lower() for word in ("secret", "password", "token", "key")):
+            raise click.BadParameter(
+                f"{key!r} looks like a credential: keep it in a secret (gyre secret set NAME) "
+                "and pass --secret NAME, so it is never stored in the metadata database",
+                param_hint="--option",
+            )
+        parsed[key] = _option_value(value)
+    if "endpoint_url" in parsed:
+        parsed["client_kwargs"] = {"endpoint_url": parsed.pop("endpoint_url")}
+    with open_workspace().write() as tx:
+        rows.add_datastore(tx, name, url, secret=secret, options=parsed, reference=reference)
+    click.echo(f"Added datastore {name} -> {url}" + (" (by reference)" if reference else ""))
+
+
+def _option_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@datastore.command("list")
+@json_option
+def list_stores(as_json: bool) -> None:
+    from gyre.store import datasets as rows
+
+    with open_workspace().read() as tx:
+        found = rows.list_datastores(tx)
+    if as_json:
+        print_json([d.__dict__ for d in found])
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "url", "secret", "mode"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(d.name, d.url, d.secret or "", "reference" if d.reference else "copy")
+    Console().print(table)
+
+
+@datastore.command("show")
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    from gyre.store import datasets as rows
+
+    with open_workspace().read() as tx:
+        found = rows.get_datastore(tx, name)
+    if as_json:
+        print_json(found.__dict__)
+        return
+    click.echo(f"{found.name}: {found.url}")
+    click.echo(f"  secret   {found.secret or '(environment / default credential chain)'}")
+    click.echo(f"  options  {json.dumps(found.options)}")
+    click.echo(
+        f"  mode     {'reference (not copied)' if found.reference else 'copy into the workspace'}"
+    )
+
+
+@datastore.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    from gyre.store import datasets as rows
+
+    with open_workspace().write() as tx:
+        rows.remove_datastore(tx, name)
+    click.echo(f"Removed datastore {name}")
+
+
+@click.group()
+def secret() -> None:
+    """Credentials, kept in a file only you can read, never in the metadata database."""
+
+
+@secret.command("set")
+@click.argument("name")
+def set_secret(name: str) -> None:
+    """Read the value from standard input (a JSON object of storage options, or a string)."""
+    from gyre.data.secrets import secrets_file
+    from gyre.data.secrets import set_secret as store_secret
+
+    if sys.stdin.isatty():
+        value = click.prompt(f"Value of secret {name}", hide_input=True)
+    else:
+        value = sys.stdin.read().strip()
+    if not value:
+        raise click.BadParameter("the secret's value is empty", param_hint="stdin")
+    store_secret(name, value)
+    click.echo(f"Stored secret {name} in {secrets_file()} (mode 600)")
+
+
+@secret.command("list")
+@json_option
+def list_secrets(as_json: bool) -> None:
+    """List secret names (never values)."""
+    from gyre.data.secrets import list_secrets as names
+
+    found = names()
+    if as_json:
+        print_json(found)
+        return
+    for name in found:
+        click.echo(name)
+
+
+@secret.command("remove")
+@click.argument("name")
+def remove_secret(name: str) -> None:
+    from gyre.data.secrets import remove_secret as drop
+
+    drop(name)
+    click.echo(f"Removed secret {name}")

@@ -1,0 +1,1 @@
+"""Datastores and datasets: shared, versioned data with profiles and lineage."""

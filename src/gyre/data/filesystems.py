@@ -1,0 +1,69 @@
+"""Open fsspec filesystems for URLs and datastores, with credentials resolved at use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gyre.errors import GyreError, InvalidParameter, MissingExtra
+from gyre.store.datasets import DatastoreRecord
+
+_EXTRA_FOR = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
+
+
+def protocol_of(url: str) -> str:
+    return url.split("://", 1)[0] if "://" in url else "file"
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs whose scheme fsspec does not know, naming the ones it does."""
+    import fsspec
+
+    protocol = protocol_of(url)
+    known = set(fsspec.available_protocols())
+    if protocol not in known:
+        common = "file, s3, gs, az, https"
+        raise InvalidParameter(
+            f"URL {url!r} has the unknown scheme {protocol!r}. Use a local path or one of "
+            f"{common} (any fsspec protocol)."
+        )
+
+
+def open_fs(url: str, options: dict[str, Any] | None = None) -> tuple[Any, str]:
+    """(filesystem, path inside it) for ``url``."""
+    import fsspec
+
+    check_url(url)
+    protocol = protocol_of(url)
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(options or {}))
+        return fs, str(path)
+    except ImportError as exc:
+        package = _EXTRA_FOR.get(protocol, protocol)
+        raise MissingExtra(package, "data", f"Reading {protocol}:// URLs") from exc
+
+
+def datastore_options(store: DatastoreRecord) -> dict[str, Any]:
+    """The datastore's fsspec options with its secret merged in (never persisted merged)."""
+    from gyre.data.secrets import get_secret
+
+    options = dict(store.options)
+    if store.secret:
+        secret = get_secret(store.secret)
+        if not isinstance(secret, dict):
+            raise GyreError(
+                f"Secret {store.secret!r} of datastore {store.name!r} must be a JSON object of "
+                'storage options, e.g. {"key": "...", "secret": "..."}.'
+            )
+        options.update(secret)
+    return options
+
+
+def credential_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
+    hint = (
+        f"Set credentials for datastore {datastore!r} with 'gyre secret set NAME' and "
+        f"'gyre datastore add {datastore} URL --secret NAME'"
+        if datastore
+        else "Give credentials through the environment (e.g. AWS_ACCESS_KEY_ID) or a datastore "
+        "with a secret ('gyre datastore add NAME URL --secret NAME')"
+    )
+    return GyreError(f"Access to {url} was refused ({type(exc).__name__}: {exc}). {hint}.")

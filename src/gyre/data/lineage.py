@@ -1,0 +1,58 @@
+"""Lineage both ways: what a run read and wrote, and which runs produced or used a version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gyre.data.versions import parse_ref
+from gyre.store import Store
+from gyre.store import datasets as rows
+from gyre.store import runs as run_rows
+
+
+@dataclass
+class LineageGraph:
+    subject: str
+    produced_by: list[dict[str, Any]] = field(default_factory=list)
+    used_by: list[dict[str, Any]] = field(default_factory=list)
+    read: list[dict[str, Any]] = field(default_factory=list)
+    wrote: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _run_summary(record: run_rows.RunRecord) -> dict[str, Any]:
+    return {
+        "run": record.id,
+        "kind": record.kind,
+        "name": record.name,
+        "parent": record.parent_id,
+        "status": record.status,
+    }
+
+
+def of_version(store: Store, reference: str) -> LineageGraph:
+    name, ref = parse_ref(reference)
+    with store.read() as tx:
+        version = rows.get_version(tx, name, ref)
+        graph = LineageGraph(version.ref)
+        for use in rows.uses_of_version(tx, name, version.version):
+            record = run_rows.get(tx, use["run_id"])
+            target = graph.produced_by if use["direction"] == "write" else graph.used_by
+            target.append(_run_summary(record))
+    return graph
+
+
+def of_run(store: Store, run_id: str) -> LineageGraph:
+    with store.read() as tx:
+        record = run_rows.get(tx, run_id)
+        ids = [record.id, *(c.id for c in run_rows.children(tx, record.id))]
+        graph = LineageGraph(f"run {record.id}")
+        seen: set[tuple[str, int, str]] = set()
+        for use in rows.uses_of_run(tx, ids):
+            key = (use["dataset"], use["version"], use["direction"])
+            if key in seen:
+                continue
+            seen.add(key)
+            entry = {"dataset": f"{use['dataset']}@{use['version']}", "step_run": use["run_id"]}
+            (graph.wrote if use["direction"] == "write" else graph.read).append(entry)
+    return graph

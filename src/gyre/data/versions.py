@@ -1,0 +1,511 @@
+"""Register, read, compare and delete dataset versions (the capability behind ``gyre data``)."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gyre.data import file_sets, filesystems, profiles, tables
+from gyre.data.stat_cache import StatCache
+from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
+from gyre.store import Store
+from gyre.store import datasets as rows
+from gyre.store.datasets import DatastoreRecord, VersionRecord
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    version: VersionRecord
+    created: bool
+    """False when the content was already registered (no new version, nothing copied)."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    url: str  # a local path or a URL
+    options: dict[str, Any]
+    datastore: DatastoreRecord | None
+    reference: bool
+
+    @property
+    def local(self) -> bool:
+        return "://" not in self.url or self.url.startswith("file://")
+
+
+def parse_ref(text: str) -> tuple[str, str | None]:
+    """``products@3`` → ("products", "3"); ``products`` → ("products", None)."""
+    name, sep, ref = text.partition("@")
+    return name, (ref if sep else None)
+
+
+def _source(store: Store, source: str, datastore: str | None, reference: bool) -> _Source:
+    if datastore:
+        with store.read() as tx:
+            record = rows.get_datastore(tx, datastore)
+        url = record.url.rstrip("/") + "/" + source.lstrip("/") if source else record.url
+        return _Source(
+            url, filesystems.datastore_options(record), record, reference or record.reference
+        )
+    if "://" in source and not source.startswith("file://"):
+        filesystems.check_url(source)
+        return _Source(source, {}, None, reference)
+    path = Path(source.removeprefix("file://")).expanduser()
+    if not path.exists():
+        raise InvalidParameter(
+            f"{path} does not exist. Give the path of a folder or a table file "
+            "(.csv, .parquet, .jsonl), or a URL."
+        )
+    return _Source(str(path.resolve()), {}, None, reference)
+
+
+def add(
+    store: Store,
+    name: str,
+    source: str,
+    *,
+    description: str | None = None,
+    datastore: str | None = None,
+    reference: bool = False,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> AddResult:
+    """Register ``source`` (a folder, a table file or a URL) as the next version of ``name``."""
+    rows.check_name(name)
+    src = _source(store, source, datastore, reference)
+    if src.reference:
+        return _add_reference(store, name, src, description, run_id)
+    if src.local:
+        path = Path(src.url)
+        fmt = tables.table_format(path.name) if path.is_file() else None
+        if fmt:
+            _check_readable(path)
+            return _add_table(store, name, path.read_bytes(), fmt, src, description, run_id)
+        return _add_local_files(store, name, path, src, description, progress, run_id)
+    fs, remote = filesystems.open_fs(src.url, src.options)
+    try:
+        is_file = fs.isfile(remote)
+    except (PermissionError, OSError) as exc:
+        raise filesystems.credential_error(src.url, exc, datastore) from exc
+    fmt = tables.table_format(remote) if is_file else None
+    if fmt:
+        with fs.open(remote, "rb") as handle:
+            return _add_table(store, name, handle.read(), fmt, src, description, run_id)
+    return _add_remote_files(store, name, fs, remote, src, description, progress, run_id)
+
+
+def _check_readable(path: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise InvalidParameter(
+            f"{path} cannot be read (permission denied). Give this user read access "
+            f"(chmod u+r {path})."
+        )
+
+
+def _register(
+    store: Store,
+    name: str,
+    kind: str,
+    *,
+    digest: str,
+    layout: str,
+    src: _Source,
+    size: int,
+    files: int,
+    rows_count: int | None,
+    schema: Any,
+    profile: dict[str, Any] | None,
+    description: str | None,
+    run_id: str | None,
+    source_digest: str | None = None,
+) -> AddResult:
+    profile_digest = (
+        store.blobs.put_bytes(json.dumps(profile, sort_keys=True).encode()) if profile else None
+    )
+    with store.write() as tx:
+        rows.ensure_dataset(tx, name, kind)
+        existing = rows.find_by_digest(tx, name, digest)
+        if existing is not None:
+            if run_id:
+                rows.record_use(tx, run_id, name, existing.version, "write")
+            return AddResult(rows.get_version(tx, name, existing.version), False)
+        version = rows.add_version(
+            tx,
+            dataset=name,
+            digest=digest,
+            layout=layout,
+            source=src.url,
+            source_digest=source_digest,
+            datastore=src.datastore.name if src.datastore else None,
+            reference=src.reference,
+            size=size,
+            files=files,
+            rows=rows_count,
+            schema=schema,
+            profile_digest=profile_digest,
+            description=description,
+            created_by=getpass.getuser(),
+            run_id=run_id,
+        )
+        if run_id:
+            rows.record_use(tx, run_id, name, version.version, "write")
+    return AddResult(version, True)
+
+
+def _add_table(
+    store: Store,
+    name: str,
+    data: bytes,
+    fmt: str,
+    src: _Source,
+    description: str | None,
+    run_id: str | None,
+) -> AddResult:
+    table = tables.read_table(data, fmt, src.url)
+    stored = tables.store_table(table, store.blobs)
+    return _register(
+        store,
+        name,
+        "table",
+        digest=stored.digest,
+        layout="table",
+        src=src,
+        size=stored.size,
+        files=1,
+        rows_count=stored.rows,
+        schema=stored.schema,
+        profile=profiles.table_profile(table),
+        description=description,
+        run_id=run_id,
+        source_digest=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _add_local_files(
+    store: Store,
+    name: str,
+    path: Path,
+    src: _Source,
+    description: str | None,
+    progress: Progress | None,
+    run_id: str | None,
+) -> AddResult:
+    cache = StatCache(store.local_path("cache") / "stat-cache.db")
+    try:
+        if path.is_file():
+            _check_readable(path)
+            staging = store.local_path("tmp") / f"single-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            os.link(path, staging / path.name) if _same_device(path, staging) else shutil.copy2(
+                path, staging / path.name
+            )
+            result = file_sets.add_tree(staging, store.blobs, None, progress)
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            result = file_sets.add_tree(path, store.blobs, cache, progress)
+    finally:
+        cache.close()
+    profile = (
+        profiles.image_folder_profile(path, result.files)
+        if result.layout == "labeled-images"
+        else profiles.files_profile(result.files)
+    )
+    return _register(
+        store,
+        name,
+        "files",
+        digest=result.manifest_digest,
+        layout=result.layout,
+        src=src,
+        size=result.size,
+        files=len(result.files),
+        rows_count=None,
+        schema=None,
+        profile=profile,
+        description=description,
+        run_id=run_id,
+    )
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
+
+
+def _list_objects(fs: Any, root: str, url: str, datastore: str | None) -> dict[str, dict[str, Any]]:
+    try:
+        found = fs.find(root, detail=True)
+    except (PermissionError, OSError) as exc:
+        raise filesystems.credential_error(url, exc, datastore) from exc
+    objects: dict[str, dict[str, Any]] = {}
+    for key, info in found.items():
+        if info.get("type") == "directory":
+            continue
+        rel = str(key)[len(root) :].lstrip("/")
+        objects[rel] = {
+            "size": int(info.get("size") or 0),
+            "etag": str(info.get("ETag") or info.get("etag") or info.get("md5Hash") or "").strip(
+                '"'
+            )
+            or None,
+            "version_id": info.get("VersionId") or info.get("version_id"),
+            "mtime": _mtime(info),
+        }
+    if not objects:
+        raise InvalidParameter(f"{url} holds no files: an empty dataset cannot be registered.")
+    return dict(sorted(objects.items()))
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if value is None:
+        return None
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
+
+
+def _add_remote_files(
+    store: Store,
+    name: str,
+    fs: Any,
+    root: str,
+    src: _Source,
+    description: str | None,
+    progress: Progress | None,
+    run_id: str | None,
+) -> AddResult:
+    objects = _list_objects(fs, root, src.url, src.datastore.name if src.datastore else None)
+    listing = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+    with store.read() as tx:
+        try:
+            latest = rows.get_version(tx, name)
+        except GyreError:
+            latest = None
+    if latest is not None and latest.source_digest == listing and latest.source == src.url:
+        return AddResult(latest, False)  # unchanged listing (ETags, sizes): nothing downloaded
+    files: dict[str, list[Any]] = {}
+    for rel in objects:
+        with fs.open(f"{root}/{rel}", "rb") as handle:
+            digest, size = store.blobs.put_stream(handle, sync=False)
+        files[rel] = [digest, size]
+        if progress:
+            progress(size, 1)
+    manifest = json.dumps({"files": files}, sort_keys=True, separators=(",", ":")).encode()
+    digest = store.blobs.put_bytes(manifest, sync=False)
+    store.blobs.sync()
+    layout = file_sets.detect_layout(list(files))
+    return _register(
+        store,
+        name,
+        "files",
+        digest=digest,
+        layout=layout,
+        src=src,
+        size=sum(s for _, s in files.values()),
+        files=len(files),
+        rows_count=None,
+        schema=None,
+        profile=profiles.files_profile(files),
+        description=description,
+        run_id=run_id,
+        source_digest=listing,
+    )
+
+
+def _add_reference(
+    store: Store, name: str, src: _Source, description: str | None, run_id: str | None
+) -> AddResult:
+    fs, root = filesystems.open_fs(src.url, src.options)
+    objects = _list_objects(fs, root, src.url, src.datastore.name if src.datastore else None)
+    manifest = {"reference": src.url, "objects": objects}
+    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    digest = store.blobs.put_bytes(data)
+    return _register(
+        store,
+        name,
+        "files",
+        digest=digest,
+        layout="reference",
+        src=src,
+        size=sum(o["size"] for o in objects.values()),
+        files=len(objects),
+        rows_count=None,
+        schema=None,
+        profile=None,
+        description=description,
+        run_id=run_id,
+        source_digest=digest,
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def get(store: Store, name: str, ref: int | str | None = None) -> VersionRecord:
+    with store.read() as tx:
+        return rows.get_version(tx, name, ref)
+
+
+def manifest(store: Store, version: VersionRecord) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(store.blobs.read_bytes(version.digest))
+    return data
+
+
+def check_reference(store: Store, version: VersionRecord) -> list[str]:
+    """How the source of a by-reference version changed since it was registered (empty: not)."""
+    recorded = manifest(store, version)["objects"]
+    src = _source_for(store, version)
+    fs, root = filesystems.open_fs(src.url, src.options)
+    try:
+        current = _list_objects(fs, root, src.url, version.datastore)
+    except InvalidParameter:
+        current = {}
+    changes = [f"removed: {rel}" for rel in sorted(set(recorded) - set(current))]
+    changes += [f"added: {rel}" for rel in sorted(set(current) - set(recorded))]
+    for rel in sorted(set(recorded) & set(current)):
+        before, after = recorded[rel], current[rel]
+        same = (before["etag"], before["version_id"], before["size"]) == (
+            after["etag"],
+            after["version_id"],
+            after["size"],
+        )
+        if before["etag"] is None and before["version_id"] is None:
+            same = same and before.get("mtime") == after.get("mtime")
+        if not same:
+            changes.append(f"changed: {rel}")
+    return changes
+
+
+def _source_for(store: Store, version: VersionRecord) -> _Source:
+    if version.datastore:
+        with store.read() as tx:
+            record = rows.get_datastore(tx, version.datastore)
+        return _Source(
+            version.source or record.url, filesystems.datastore_options(record), record, True
+        )
+    return _Source(version.source or "", {}, None, True)
+
+
+def local_path(store: Store, version: VersionRecord) -> Path:
+    """A verified local copy of a file-set version (cached; shared by the steps that read it)."""
+    from gyre.pipelines.materializers import materialize_dir
+
+    cache = store.local_path("cache")
+    if version.layout == "table":
+        target = cache / "tables" / version.digest / f"{version.dataset}.parquet"
+        if not target.exists():
+            store.blobs.fetch(version.digest, target)
+        return target
+    if version.layout == "reference":
+        return _materialize_reference(store, version, cache)
+    if version.layout == "partitions":
+        raise InvalidParameter(
+            f"{version.ref} is an append-only dataset: read it as a table (to_arrow) or a "
+            "time window, not as a folder."
+        )
+    return materialize_dir(store.blobs, version.digest, cache)
+
+
+def _materialize_reference(store: Store, version: VersionRecord, cache: Path) -> Path:
+    target = cache / "dirs" / version.digest
+    if target.exists():
+        return target
+    changes = check_reference(store, version)
+    if changes:
+        raise CorruptBlob(
+            f"The source of {version.ref} ({version.source}) changed since it was registered: "
+            f"{'; '.join(changes[:5])}. Register the new content as a new version: "
+            f"gyre data add {version.dataset} ... --reference."
+        )
+    src = _source_for(store, version)
+    fs, root = filesystems.open_fs(src.url, src.options)
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    for rel in manifest(store, version)["objects"]:
+        dest = staging / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(f"{root}/{rel}", str(dest))
+    staging.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+    return target
+
+
+def to_arrow(store: Store, version: VersionRecord) -> Any:
+    if version.layout == "table":
+        return tables.load_table(store.blobs, version.digest)
+    if version.layout == "partitions":
+        parts = manifest(store, version)["partitions"]
+        return tables.concat([tables.load_table(store.blobs, p["digest"]) for p in parts])
+    raise InvalidParameter(
+        f"{version.ref} is a file set ({version.files} files), not a table; use .path()."
+    )
+
+
+def profile(store: Store, version: VersionRecord) -> dict[str, Any]:
+    if not version.profile_digest:
+        return {"kind": version.layout, "note": "no profile (registered by reference)"}
+    data: dict[str, Any] = json.loads(store.blobs.read_bytes(version.profile_digest))
+    return data
+
+
+def export(store: Store, version: VersionRecord, dest: Path) -> Path:
+    """Copy a version's content to ``dest`` (a folder, or a .parquet/.csv path for a table)."""
+    if version.layout in ("table", "partitions"):
+        table = to_arrow(store, version)
+        target = (
+            dest if dest.suffix in (".parquet", ".csv") else dest / f"{version.dataset}.parquet"
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix == ".csv":
+            import pyarrow.csv as pa_csv
+
+            pa_csv.write_csv(table, target)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, target)
+        return target
+    source = local_path(store, version)
+    shutil.copytree(source, dest, dirs_exist_ok=True)
+    return dest
+
+
+def diff(store: Store, old: VersionRecord, new: VersionRecord) -> dict[str, Any]:
+    if old.layout in ("table", "partitions") or new.layout in ("table", "partitions"):
+        return {
+            "kind": "table",
+            "rows": [old.rows, new.rows],
+            "schema": tables.diff_schemas(old.schema or [], new.schema or []),
+        }
+    old_files = _files_of(store, old)
+    new_files = _files_of(store, new)
+    return {"kind": "files", **file_sets.diff_manifests(old_files, new_files)}
+
+
+def _files_of(store: Store, version: VersionRecord) -> dict[str, list[Any]]:
+    data = manifest(store, version)
+    if "objects" in data:
+        return {
+            rel: [o["etag"] or o["version_id"] or o["size"], o["size"]]
+            for rel, o in data["objects"].items()
+        }
+    files: dict[str, list[Any]] = data["files"]
+    return files
+
+
+def delete(store: Store, name: str, ref: int | str, *, force: bool = False) -> VersionRecord:
+    with store.write() as tx:
+        version = rows.get_version(tx, name, ref)
+        if version.aliases and not force:
+            raise Conflict(
+                f"{version.ref} has the alias(es) {', '.join(version.aliases)}; move them first "
+                "or pass --force."
+            )
+        rows.delete_version(tx, name, version.version, force=force)
+    return version

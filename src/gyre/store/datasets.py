@@ -1,0 +1,437 @@
+"""Datasets, their immutable numbered versions, aliases, partitions, datastores and lineage."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
+from gyre.store.database import Transaction
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    if not NAME_PATTERN.match(name):
+        raise InvalidParameter(
+            f"{what.capitalize()} name {name!r} is not allowed: use letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit (e.g. products or seer-inference)."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    name: str
+    kind: str
+    description: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    dataset: str
+    version: int
+    digest: str
+    layout: str
+    source: str | None
+    source_digest: str | None
+    datastore: str | None
+    reference: bool
+    size: int
+    files: int
+    rows: int | None
+    schema: list[dict[str, str]] | None
+    profile_digest: str | None
+    description: str | None
+    created_at: float
+    created_by: str | None
+    run_id: str | None
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+
+@dataclass(frozen=True)
+class DatastoreRecord:
+    name: str
+    url: str
+    secret: str | None
+    options: dict[str, Any]
+    reference: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class PartitionRecord:
+    dataset: str
+    partition_key: str
+    digest: str
+    rows: int
+    starts_at: float
+    ends_at: float
+    sealed_at: float
+
+
+_VERSION_COLUMNS = (
+    "dataset, version, digest, layout, source, source_digest, datastore, reference, size, "
+    "files, rows, schema, profile_digest, description, created_at, created_by, run_id"
+)
+
+
+def _version(row: dict[str, Any], aliases: list[str] | None = None) -> VersionRecord:
+    data = dict(row)
+    data["reference"] = bool(data["reference"])
+    data["schema"] = json.loads(data["schema"]) if data["schema"] else None
+    return VersionRecord(**data, aliases=aliases or [])
+
+
+# -- datasets ----------------------------------------------------------------------------------
+
+
+def ensure_dataset(
+    tx: Transaction, name: str, kind: str, description: str | None = None
+) -> DatasetRecord:
+    check_name(name)
+    row = tx.one("SELECT name, kind, description, created_at FROM datasets WHERE name = ?", [name])
+    if row is not None:
+        if row["kind"] != kind:
+            raise Conflict(
+                f"Dataset {name!r} holds {row['kind']} versions; this is {kind}. Use another "
+                "dataset name, or add data of the same kind."
+            )
+        return DatasetRecord(**row)
+    record = DatasetRecord(name, kind, description, time.time())
+    tx.execute(
+        "INSERT INTO datasets (name, kind, description, created_at) VALUES (?, ?, ?, ?)",
+        [record.name, record.kind, record.description, record.created_at],
+    )
+    return record
+
+
+def get_dataset(tx: Transaction, name: str) -> DatasetRecord:
+    row = tx.one("SELECT name, kind, description, created_at FROM datasets WHERE name = ?", [name])
+    if row is None:
+        names = tx.scalars("SELECT name FROM datasets ORDER BY name")
+        listed = ", ".join(names) or "none yet"
+        raise NotFound(
+            f"No dataset named {name!r}.{did_you_mean(name, names)} Datasets: {listed}. "
+            "'gyre data add NAME PATH' registers one."
+        )
+    return DatasetRecord(**row)
+
+
+def list_datasets(tx: Transaction) -> list[dict[str, Any]]:
+    return tx.all(
+        "SELECT d.name, d.kind, d.description, d.created_at, "
+        "(SELECT max(version) FROM dataset_versions v WHERE v.dataset = d.name) AS latest, "
+        "(SELECT count(*) FROM dataset_versions v WHERE v.dataset = d.name) AS versions "
+        "FROM datasets d ORDER BY d.name"
+    )
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+def find_by_digest(tx: Transaction, name: str, digest: str) -> VersionRecord | None:
+    row = tx.one(
+        f"SELECT {_VERSION_COLUMNS} FROM dataset_versions WHERE dataset = ? AND digest = ?",
+        [name, digest],
+    )
+    return _version(row) if row else None
+
+
+def add_version(tx: Transaction, **values: Any) -> VersionRecord:
+    """Insert the next version of ``values['dataset']``; values name the columns."""
+    name = values["dataset"]
+    latest = tx.scalar("SELECT max(version) FROM dataset_versions WHERE dataset = ?", [name])
+    values = {
+        **values,
+        "version": (latest or 0) + 1,
+        "created_at": time.time(),
+        "schema": json.dumps(values["schema"]) if values.get("schema") is not None else None,
+    }
+    columns = [c.strip() for c in _VERSION_COLUMNS.split(",")]
+    row = {c: values.get(c) for c in columns}
+    row["reference"] = bool(row["reference"])
+    marks = ", ".join("?" for _ in columns)
+    tx.execute(
+        f"INSERT INTO dataset_versions ({_VERSION_COLUMNS}) VALUES ({marks})", list(row.values())
+    )
+    return get_version(tx, name, row["version"])
+
+
+def resolve(tx: Transaction, name: str, ref: int | str | None) -> int:
+    """A version number for ``ref``: a number, an alias, ``latest`` or None (latest)."""
+    get_dataset(tx, name)
+    if ref is None or ref == "latest":
+        version = tx.scalar("SELECT max(version) FROM dataset_versions WHERE dataset = ?", [name])
+        if version is None:
+            raise NotFound(f"Dataset {name!r} has no versions yet. 'gyre data add {name} PATH'.")
+        return int(version)
+    if isinstance(ref, int) or str(ref).isdigit():
+        number = int(ref)
+        exists = tx.scalar(
+            "SELECT version FROM dataset_versions WHERE dataset = ? AND version = ?", [name, number]
+        )
+        if exists is None:
+            versions = tx.scalars(
+                "SELECT version FROM dataset_versions WHERE dataset = ? ORDER BY version", [name]
+            )
+            raise NotFound(
+                f"Dataset {name!r} has no version {number}; it has "
+                f"{', '.join(str(v) for v in versions) or 'none'}."
+            )
+        return number
+    version = tx.scalar(
+        "SELECT version FROM dataset_aliases WHERE dataset = ? AND alias = ?", [name, str(ref)]
+    )
+    if version is None:
+        aliases = tx.scalars("SELECT alias FROM dataset_aliases WHERE dataset = ?", [name])
+        raise NotFound(
+            f"Dataset {name!r} has no version or alias {ref!r}.{did_you_mean(str(ref), aliases)} "
+            f"Aliases: {', '.join(['latest', *sorted(aliases)])}."
+        )
+    return int(version)
+
+
+def get_version(tx: Transaction, name: str, ref: int | str | None = None) -> VersionRecord:
+    number = resolve(tx, name, ref)
+    row = tx.one(
+        f"SELECT {_VERSION_COLUMNS} FROM dataset_versions WHERE dataset = ? AND version = ?",
+        [name, number],
+    )
+    assert row is not None
+    aliases = tx.scalars(
+        "SELECT alias FROM dataset_aliases WHERE dataset = ? AND version = ? ORDER BY alias",
+        [name, number],
+    )
+    return _version(row, aliases)
+
+
+def versions(tx: Transaction, name: str) -> list[VersionRecord]:
+    get_dataset(tx, name)
+    aliases: dict[int, list[str]] = {}
+    for alias, version in tx.tuples(
+        "SELECT alias, version FROM dataset_aliases WHERE dataset = ? ORDER BY alias", [name]
+    ):
+        aliases.setdefault(version, []).append(alias)
+    rows = tx.all(
+        f"SELECT {_VERSION_COLUMNS} FROM dataset_versions WHERE dataset = ? ORDER BY version",
+        [name],
+    )
+    return [_version(r, aliases.get(r["version"], [])) for r in rows]
+
+
+def set_alias(tx: Transaction, name: str, alias: str, version: int) -> None:
+    if not ALIAS_PATTERN.match(alias) or alias == "latest" or alias.isdigit():
+        raise InvalidParameter(
+            f"Alias {alias!r} is not allowed: a word of letters, digits, '_' and '-' that starts "
+            "with a letter, other than 'latest' (e.g. baseline, balanced)."
+        )
+    resolve(tx, name, version)
+    tx.execute("DELETE FROM dataset_aliases WHERE dataset = ? AND alias = ?", [name, alias])
+    tx.execute(
+        "INSERT INTO dataset_aliases (dataset, alias, version, updated_at) VALUES (?, ?, ?, ?)",
+        [name, alias, version, time.time()],
+    )
+
+
+def describe_version(tx: Transaction, name: str, version: int, description: str) -> None:
+    tx.execute(
+        "UPDATE dataset_versions SET description = ? WHERE dataset = ? AND version = ?",
+        [description, name, version],
+    )
+
+
+def delete_version(tx: Transaction, name: str, version: int, *, force: bool = False) -> None:
+    users = tx.scalars(
+        "SELECT DISTINCT run_id FROM run_datasets WHERE dataset = ? AND version = ? "
+        "AND direction = 'read' ORDER BY run_id",
+        [name, version],
+    )
+    if users and not force:
+        shown = ", ".join(users[:5]) + (" ..." if len(users) > 5 else "")
+        raise Conflict(
+            f"{name}@{version} is used by run(s) {shown}; deleting it would break their lineage. "
+            "Delete those runs first, or pass --force."
+        )
+    tx.execute("DELETE FROM dataset_aliases WHERE dataset = ? AND version = ?", [name, version])
+    tx.execute("DELETE FROM dataset_versions WHERE dataset = ? AND version = ?", [name, version])
+
+
+def referenced_digests(tx: Transaction) -> tuple[set[str], set[str]]:
+    """(manifests naming further blobs, other blobs: tables, partitions, profiles)."""
+    manifests = set(tx.scalars("SELECT digest FROM dataset_versions WHERE layout <> 'table'"))
+    other = set(tx.scalars("SELECT digest FROM dataset_versions WHERE layout = 'table'"))
+    other.update(tx.scalars("SELECT digest FROM dataset_partitions"))
+    other.update(
+        tx.scalars("SELECT profile_digest FROM dataset_versions WHERE profile_digest IS NOT NULL")
+    )
+    return manifests, other
+
+
+# -- partitions (append-only datasets) --------------------------------------------------------
+
+
+def add_partition(
+    tx: Transaction,
+    name: str,
+    partition: str,
+    *,
+    digest: str,
+    rows: int,
+    starts_at: float,
+    ends_at: float,
+) -> PartitionRecord:
+    existing = tx.one(
+        "SELECT digest FROM dataset_partitions WHERE dataset = ? AND partition_key = ?",
+        [name, partition],
+    )
+    if existing is not None:
+        if existing["digest"] == digest:
+            return partitions(tx, name, partition_names=[partition])[0]
+        raise Conflict(
+            f"Partition {partition!r} of {name!r} is sealed and immutable. Write new rows to a "
+            "new partition."
+        )
+    tx.execute(
+        "INSERT INTO dataset_partitions "
+        "(dataset, partition_key, digest, rows, starts_at, ends_at, sealed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [name, partition, digest, rows, starts_at, ends_at, time.time()],
+    )
+    return partitions(tx, name, partition_names=[partition])[0]
+
+
+def partitions(
+    tx: Transaction,
+    name: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    partition_names: list[str] | None = None,
+    sealed_before: float | None = None,
+) -> list[PartitionRecord]:
+    sql = (
+        "SELECT dataset, partition_key, digest, rows, starts_at, ends_at, sealed_at "
+        "FROM dataset_partitions WHERE dataset = ?"
+    )
+    params: list[Any] = [name]
+    if start is not None:
+        sql += " AND ends_at > ?"
+        params.append(start)
+    if end is not None:
+        sql += " AND starts_at < ?"
+        params.append(end)
+    if sealed_before is not None:
+        sql += " AND sealed_at <= ?"
+        params.append(sealed_before)
+    if partition_names:
+        sql += f" AND partition_key IN ({', '.join('?' for _ in partition_names)})"
+        params.extend(partition_names)
+    return [
+        PartitionRecord(**r) for r in tx.all(sql + " ORDER BY starts_at, partition_key", params)
+    ]
+
+
+# -- datastores ---------------------------------------------------------------------------------
+
+
+def add_datastore(
+    tx: Transaction,
+    name: str,
+    url: str,
+    *,
+    secret: str | None,
+    options: dict[str, Any],
+    reference: bool,
+) -> DatastoreRecord:
+    check_name(name, "datastore")
+    if tx.scalar("SELECT name FROM datastores WHERE name = ?", [name]) is not None:
+        raise Conflict(f"Datastore {name!r} exists. 'gyre datastore remove {name}' first.")
+    record = DatastoreRecord(name, url, secret, options, reference, time.time())
+    tx.execute(
+        "INSERT INTO datastores (name, url, secret, options, reference, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [name, url, secret, json.dumps(options, sort_keys=True), reference, record.created_at],
+    )
+    return record
+
+
+def _datastore(row: dict[str, Any]) -> DatastoreRecord:
+    return DatastoreRecord(
+        row["name"],
+        row["url"],
+        row["secret"],
+        json.loads(row["options"] or "{}"),
+        bool(row["reference"]),
+        row["created_at"],
+    )
+
+
+def get_datastore(tx: Transaction, name: str) -> DatastoreRecord:
+    row = tx.one("SELECT * FROM datastores WHERE name = ?", [name])
+    if row is None:
+        names = tx.scalars("SELECT name FROM datastores ORDER BY name")
+        raise NotFound(
+            f"No datastore named {name!r}.{did_you_mean(name, names)} Datastores: "
+            f"{', '.join(names) or 'none yet'}. 'gyre datastore add NAME URL' adds one."
+        )
+    return _datastore(row)
+
+
+def list_datastores(tx: Transaction) -> list[DatastoreRecord]:
+    return [_datastore(r) for r in tx.all("SELECT * FROM datastores ORDER BY name")]
+
+
+def remove_datastore(tx: Transaction, name: str) -> None:
+    get_datastore(tx, name)
+    used = tx.scalar("SELECT count(*) FROM dataset_versions WHERE datastore = ?", [name])
+    if used:
+        raise Conflict(
+            f"Datastore {name!r} holds {used} dataset version(s) registered by reference; "
+            "delete those versions first."
+        )
+    tx.execute("DELETE FROM datastores WHERE name = ?", [name])
+
+
+# -- lineage ------------------------------------------------------------------------------------
+
+
+def record_use(tx: Transaction, run_id: str, name: str, version: int, direction: str) -> None:
+    tx.execute(
+        "DELETE FROM run_datasets WHERE run_id = ? AND dataset = ? AND version = ? "
+        "AND direction = ?",
+        [run_id, name, version, direction],
+    )
+    tx.execute(
+        "INSERT INTO run_datasets (run_id, dataset, version, direction, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [run_id, name, version, direction, time.time()],
+    )
+
+
+def uses_of_run(tx: Transaction, run_ids: list[str]) -> list[dict[str, Any]]:
+    if not run_ids:
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    return tx.all(
+        f"SELECT run_id, dataset, version, direction FROM run_datasets WHERE run_id IN ({marks}) "
+        "ORDER BY dataset, version",
+        run_ids,
+    )
+
+
+def uses_of_version(tx: Transaction, name: str, version: int) -> list[dict[str, Any]]:
+    return tx.all(
+        "SELECT run_id, dataset, version, direction FROM run_datasets "
+        "WHERE dataset = ? AND version = ? ORDER BY created_at",
+        [name, version],
+    )
