@@ -119,7 +119,72 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 def _truncate(store: Store) -> None:
     with store.write() as conn:
-        conn.execute("TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines, run_datasets, dataset_partitions, dataset_aliases, dataset_versions, datasets, datastores CASCADE")
+        conn.execute(
+            "TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines, run_datasets, dataset_partitions, dataset_aliases, dataset_versions, datasets, datastores CASCADE"
+        )
 
 
 __all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """An S3 API server on 127.0.0.1: moto's server mode, a stand-in for S3 (no network)."""
+    import subprocess
+    import time
+    import urllib.request
+
+    port = _free_port()
+    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
+        "moto_server"
+    )
+    if moto is None:
+        pytest.fail("moto_server is not installed: it comes with the dev dependencies (make test).")
+    process = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)  # noqa: S310 - loopback test server
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("moto's S3 server did not start within 30 s")
+            time.sleep(0.2)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+
+
+S3_KEYS = {"key": "testing", "secret": "testing"}
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket; credentials only through the options the tests pass, not the environment."""
+    import s3fs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"bucket-{secrets.token_hex(4)}"
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_server}, **S3_KEYS)
+    fs.mkdir(name)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield name

@@ -102,11 +102,11 @@ def image_folder_profile(root: Path, files: dict[str, list[Any]]) -> dict[str, A
         try:
             with Image.open(root / rel) as image:
                 sizes[f"{image.width}x{image.height}"] += 1
-                rgb = image.convert("RGB").resize((32, 32))
-                pixels = list(rgb.getdata())
+                raw = image.convert("RGB").resize((32, 32)).tobytes()
         except OSError:
             continue
-        means = [sum(p[c] for p in pixels) / len(pixels) / 255 for c in range(3)]
+        pixels = len(raw) // 3
+        means = [sum(raw[c::3]) / pixels / 255 for c in range(3)]
         for c in range(3):
             channel_sums[c] += means[c]
         brightness.append(0.299 * means[0] + 0.587 * means[1] + 0.114 * means[2])

@@ -71,6 +71,14 @@ def open_store(settings: WorkspaceSettings, *, create: bool = False) -> Store:
     location = settings.local_dir if settings.embedded else settings.db_url.split("@")[-1]
     if settings.embedded:
         db_file = settings.local_dir / "gyre.db"
+        try:
+            db_file.exists()
+        except PermissionError:
+            raise WorkspaceError(
+                f"The workspace {settings.local_dir} cannot be read by this user (permission "
+                "denied). Ask its owner for access (chmod -R u+rwX on the folder) or use "
+                "another workspace."
+            ) from None
         if not create and not db_file.exists():
             raise WorkspaceError(
                 f"No gyre workspace at {settings.local_dir} (no gyre.db there). "
