@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gyre.errors import WorkspaceError
 
@@ -26,6 +27,9 @@ class WorkspaceSettings:
     artifacts_url: str
     local_dir: Path
     """Local folder for caches, live logs and temp files (the workspace folder when embedded)."""
+    artifacts_options: dict[str, Any] = field(default_factory=dict)
+    """fsspec options for the artifact store (e.g. an S3 endpoint); credentials come from the
+    environment or the filesystem's own credential chain, never from here."""
 
     @property
     def embedded(self) -> bool:
@@ -94,7 +98,7 @@ def resolve(start: Path | None = None) -> WorkspaceSettings:
     uri = os.environ.get("GYRE_URI")
     artifacts = os.environ.get("GYRE_ARTIFACTS")
     if uri:
-        return _settings_for_uri(uri, artifacts, "GYRE_URI")
+        return _with_options(_settings_for_uri(uri, artifacts, "GYRE_URI"), _env_options())
     config_file = _find_upwards(start, CONFIG_FILE)
     if config_file is not None:
         return _from_config_file(config_file, artifacts)
@@ -126,4 +130,32 @@ def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSett
         )
     if not uri.startswith(("postgres", "/", "~")) and "://" not in uri:
         uri = str(config_file.parent / uri)
-    return _settings_for_uri(uri, artifacts or data.get("artifacts"), str(config_file))
+    settings = _settings_for_uri(uri, artifacts or data.get("artifacts"), str(config_file))
+    options = data.get("artifacts_options") or {}
+    if not isinstance(options, dict):
+        raise WorkspaceError(f"{config_file}: 'artifacts_options' must be a mapping.")
+    return _with_options(settings, {**options, **_env_options()})
+
+
+def _env_options() -> dict[str, Any]:
+    import json
+
+    raw = os.environ.get("GYRE_ARTIFACTS_OPTIONS")
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise WorkspaceError(
+            f"GYRE_ARTIFACTS_OPTIONS is not JSON ({exc}). Set it like "
+            '{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}.'
+        ) from None
+    if not isinstance(options, dict):
+        raise WorkspaceError("GYRE_ARTIFACTS_OPTIONS must be a JSON object.")
+    return options
+
+
+def _with_options(settings: WorkspaceSettings, options: dict[str, Any]) -> WorkspaceSettings:
+    if not options:
+        return settings
+    return WorkspaceSettings(settings.db_url, settings.artifacts_url, settings.local_dir, options)

@@ -58,6 +58,26 @@ def datastore_options(store: DatastoreRecord) -> dict[str, Any]:
     return options
 
 
+_ACCESS_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                  "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
+
+
+def is_access_error(exc: BaseException) -> bool:
+    """Missing or refused credentials, whichever library raised it (botocore, gcsfs, adlfs)."""
+    names = {type(c).__name__ for c in (exc, exc.__cause__, exc.__context__) if c is not None}
+    text = str(exc)
+    return isinstance(exc, PermissionError) or bool(names & set(_ACCESS_ERRORS)) or any(
+        word in text for word in _ACCESS_ERRORS
+    )
+
+
+def access_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
+    """A clear error for a failed listing or read: credentials, or what else went wrong."""
+    if is_access_error(exc):
+        return credential_error(url, exc, datastore)
+    return GyreError(f"Could not read {url}: {type(exc).__name__}: {exc}")
+
+
 def credential_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
     hint = (
         f"Set credentials for datastore {datastore!r} with 'gyre secret set NAME' and "

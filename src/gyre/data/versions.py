@@ -93,8 +93,8 @@ def add(
     fs, remote = filesystems.open_fs(src.url, src.options)
     try:
         is_file = fs.isfile(remote)
-    except (PermissionError, OSError) as exc:
-        raise filesystems.credential_error(src.url, exc, datastore) from exc
+    except Exception as exc:  # each fsspec backend raises its own errors
+        raise filesystems.access_error(src.url, exc, datastore) from exc
     fmt = tables.table_format(remote) if is_file else None
     if fmt:
         with fs.open(remote, "rb") as handle:
@@ -243,8 +243,8 @@ def _same_device(a: Path, b: Path) -> bool:
 def _list_objects(fs: Any, root: str, url: str, datastore: str | None) -> dict[str, dict[str, Any]]:
     try:
         found = fs.find(root, detail=True)
-    except (PermissionError, OSError) as exc:
-        raise filesystems.credential_error(url, exc, datastore) from exc
+    except Exception as exc:  # each fsspec backend raises its own errors
+        raise filesystems.access_error(url, exc, datastore) from exc
     objects: dict[str, dict[str, Any]] = {}
     for key, info in found.items():
         if info.get("type") == "directory":

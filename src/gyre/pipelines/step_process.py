@@ -168,6 +168,7 @@ def _run_script(
         if not store.settings.embedded
         else str(store.settings.local_dir),
         "GYRE_ARTIFACTS": store.settings.artifacts_url,
+        "GYRE_ARTIFACTS_OPTIONS": json.dumps(store.settings.artifacts_options),
         "PYTHONUNBUFFERED": "1",
     }
     sys.stdout.flush()

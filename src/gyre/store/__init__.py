@@ -50,6 +50,9 @@ class Store:
     def after_fork(self) -> None:
         """Drop connections inherited from a parent process (call first thing in a child)."""
         self.db.forget_connections()
+        reconnect = getattr(self.blobs, "after_fork", None)
+        if reconnect is not None:
+            reconnect()
 
     def close(self) -> None:
         self.db.close()
@@ -109,7 +112,7 @@ def open_store(settings: WorkspaceSettings, *, create: bool = False) -> Store:
             f"{type(exc).__name__}: {first_line}. "
             "Check that the file or server exists and this user may use it."
         ) from exc
-    blobs = open_blob_store(settings.artifacts_url)
+    blobs = open_blob_store(settings.artifacts_url, settings.artifacts_options)
     return Store(settings, db, blobs)
 
 

@@ -175,11 +175,21 @@ def _copy_verified(source: Any, dest: Path, digest: str, url: str) -> None:
 class FsspecBlobStore:
     """Blobs on any fsspec filesystem (S3, GCS, Azure, a shared mount): ``url/ab/<digest>``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._options = dict(options or {})
+        self._connect()
+
+    def _connect(self) -> None:
         import fsspec
 
-        self.url = url.rstrip("/")
-        self.fs, self._root = fsspec.core.url_to_fs(self.url)
+        self.fs, self._root = fsspec.core.url_to_fs(
+            self.url, skip_instance_cache=True, **self._options
+        )
+
+    def after_fork(self) -> None:
+        """Async filesystems (s3fs, gcsfs) hold an event loop that a child must not share."""
+        self._connect()
 
     def _key(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}"
@@ -258,7 +268,7 @@ class FsspecBlobStore:
         """Object stores make a blob durable when the upload returns."""
 
 
-def open_blob_store(url: str) -> BlobStore:
+def open_blob_store(url: str, options: dict[str, Any] | None = None) -> BlobStore:
     if "://" not in url or url.startswith("file://"):
         return LocalBlobStore(Path(url.removeprefix("file://")))
-    return FsspecBlobStore(url)
+    return FsspecBlobStore(url, options)
