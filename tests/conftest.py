@@ -157,7 +157,7 @@ def s3_server() -> Iterator[str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(endpoint, timeout=1)  # noqa: S310 - loopback test server
+            urllib.request.urlopen(endpoint, timeout=1)
             break
         except OSError:
             if time.monotonic() > deadline:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import copy_resource
 from test_datasets import make_images, write
 
 import gyre
+from conftest import copy_resource
 from gyre.data import lineage, versions
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import S3_KEYS
 from test_datasets import make_images, write
 
+from conftest import S3_KEYS
 from gyre.data import versions
 from gyre.data.secrets import set_secret
 from gyre.errors import CorruptBlob, GyreError
@@ -158,9 +158,8 @@ def test_the_secrets_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_a_workspace_keeps_its_blobs_on_s3(
     project: Path, s3_server: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import copy_resource
-
     import gyre
+    from conftest import copy_resource
     from gyre import config
     from gyre.pipelines.loader import load_pipeline
     from gyre.store import init_workspace, open_store
