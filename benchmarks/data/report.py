@@ -1,0 +1,90 @@
+"""Medians as a readable table, then the one-line JSON summary (the benchmark's last line)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from inputs import Input
+from suite import Conditions, Samples
+
+TARGETS = {"vs_dvc": 2.0, "vs_hash_bound": 0.4, "peak_rss_mb": 200.0}
+
+
+def figures(items: list[Input], samples: Samples) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        out[f"{item.key}_mb"] = round(item.size / 2**20, 1)
+        out[f"{item.key}_files"] = item.files
+        out[f"{item.key}_hash_s"] = round(samples.median(item.key, "sha256", "hash"), 3)
+        for tool in ("gyre", "DVC"):
+            for what in ("first_add", "readd"):
+                name = f"{item.key}_{tool.lower()}_{what}"
+                out[f"{name}_s"] = round(samples.median(item.key, tool, what), 3)
+                out[f"{name}_peak_rss_mb"] = round(samples.median(item.key, tool, f"{what}_rss"), 1)
+    return out
+
+
+def ratios(fig: dict[str, float]) -> dict[str, float]:
+    def dvc_over_gyre(key: str, what: str) -> float:
+        return round(fig[f"{key}_dvc_{what}_s"] / fig[f"{key}_gyre_{what}_s"], 2)
+
+    return {
+        "first_add_small_vs_dvc": dvc_over_gyre("small", "first_add"),
+        "readd_small_vs_dvc": dvc_over_gyre("small", "readd"),
+        "first_add_large_vs_dvc": dvc_over_gyre("large", "first_add"),
+        "readd_large_vs_dvc": dvc_over_gyre("large", "readd"),
+        "first_add_large_vs_hash_bound": round(
+            fig["large_hash_s"] / fig["large_gyre_first_add_s"], 2
+        ),
+    }
+
+
+def print_table(
+    items: list[Input], fig: dict[str, float], rat: dict[str, float], header: str
+) -> None:
+    print(f"\n{header}")
+    print(
+        f"{'input':24} {'step':10} {'gyre':>9} {'DVC':>9} {'DVC/gyre':>9} "
+        f"{'sha256':>9} {'gyre MB':>8} {'DVC MB':>8}"
+    )
+    for item in items:
+        for what, step in (("first_add", "first add"), ("readd", "re-add")):
+            gyre, dvc = fig[f"{item.key}_gyre_{what}_s"], fig[f"{item.key}_dvc_{what}_s"]
+            bound = f"{fig[f'{item.key}_hash_s']:8.2f}s" if what == "first_add" else ""
+            print(
+                f"{item.label if what == 'first_add' else '':24} {step:10} {gyre:8.2f}s "
+                f"{dvc:8.2f}s {dvc / gyre:8.2f}x {bound:>9} "
+                f"{fig[f'{item.key}_gyre_{what}_peak_rss_mb']:8.0f} "
+                f"{fig[f'{item.key}_dvc_{what}_peak_rss_mb']:8.0f}"
+            )
+    print("\nratios (> 1: gyre ahead), against targets:")
+    for name, value in rat.items():
+        target = TARGETS["vs_hash_bound" if name.endswith("hash_bound") else "vs_dvc"]
+        print(f"  {name:32} {value:6.2f}   target >= {target:<4} {_verdict(value >= target)}")
+    peak = fig["large_gyre_first_add_peak_rss_mb"]
+    print(
+        f"  {'large_gyre_first_add_peak_rss_mb':32} {peak:6.0f}   "
+        f"target < {TARGETS['peak_rss_mb']:.0f}   {_verdict(peak < TARGETS['peak_rss_mb'])}"
+    )
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def summary(fig: dict[str, float], rat: dict[str, float]) -> str:
+    payload: dict[str, Any] = {"benchmark": "data", "figures": fig, "ratios": rat}
+    return json.dumps(payload, sort_keys=False)
+
+
+def describe(conditions: Conditions, dvc_version: str) -> str:
+    cache = (
+        "page cache emptied before each timed command (cold)"
+        if conditions.cold
+        else "input read once before each timed command (warm page cache, both tools)"
+    )
+    return (
+        f"medians of {conditions.reps} run(s), each a fresh process; DVC {dvc_version}; {cache}; "
+        "times in seconds from spawn to exit, memory = peak RSS in MB (2**20 bytes)"
+    )
