@@ -34,3 +34,31 @@ def test_the_pipeline_docs_commands_run_as_written(project: Path) -> None:
         outputs.append(done.stdout)
     assert "finished: 3 reused" in outputs[2]
     assert "param epochs: 20 -> 40" in outputs[3]
+
+
+def test_the_data_docs_commands_run_as_written(project: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    from test_datasets import make_images
+
+    make_images(project / "products", {"dress": 6, "shoe": 1})
+    (project / "sales.csv").write_text("price,region\n1.5,north\n2.5,south\n")
+    subprocess.run([sys.executable, "-m", "gyre.cli.main", "init"], check=True, capture_output=True)
+    text = (ROOT / "docs" / "data.md").read_text()
+    section = text.split("## Registering and inspecting", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.strip()[2:] for line in section.splitlines() if line.strip().startswith("$ gyre")
+    ]
+    assert len(commands) >= 6
+    outputs = []
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "gyre.cli.main", *shlex.split(command)[1:]],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        outputs.append(done.stdout)
+    assert "Unchanged: products@1" in outputs[1]
+    assert "dress" in outputs[2] and "shoe" in outputs[2]

@@ -58,16 +58,24 @@ def datastore_options(store: DatastoreRecord) -> dict[str, Any]:
     return options
 
 
-_ACCESS_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
-                  "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
+_ACCESS_ERRORS = (
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "CredentialRetrievalError",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+)
 
 
 def is_access_error(exc: BaseException) -> bool:
     """Missing or refused credentials, whichever library raised it (botocore, gcsfs, adlfs)."""
     names = {type(c).__name__ for c in (exc, exc.__cause__, exc.__context__) if c is not None}
     text = str(exc)
-    return isinstance(exc, PermissionError) or bool(names & set(_ACCESS_ERRORS)) or any(
-        word in text for word in _ACCESS_ERRORS
+    return (
+        isinstance(exc, PermissionError)
+        or bool(names & set(_ACCESS_ERRORS))
+        or any(word in text for word in _ACCESS_ERRORS)
     )
 
 

@@ -52,6 +52,15 @@ def detect_gpus() -> list[str]:
     return sorted(p.name.removeprefix("nvidia") for p in Path("/dev").glob("nvidia[0-9]*"))
 
 
+def _address_space() -> int:
+    """Virtual memory this process has mapped now (bytes); 0 where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return 0
+
+
 def _die_with_parent() -> None:
     """Linux: SIGKILL this step process when the run's process dies (no orphaned steps)."""
     if not sys.platform.startswith("linux"):
@@ -149,7 +158,10 @@ class LocalExecutor:
             os.environ.update(task.env)
             memory = task.node.options.resources.memory
             if memory:
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+                # The child inherits the run process's address space: the step gets `memory`
+                # bytes on top of what it starts with, not an absolute cap it may start above.
+                limit = _address_space() + memory
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             self.store.after_fork()
             code = run_task(task, self.store)
         except BaseException:
