@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench bench-pipelines clean
+.PHONY: demo test lint unit bench bench-pipelines bench-data clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,13 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines
+bench: bench-pipelines bench-data
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
+
+bench-data: $(STAMP)
+	$(PY) benchmarks/data/run.py
 
 clean:
 	rm -rf $(VENV) .demo .bench-cache
