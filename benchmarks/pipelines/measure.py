@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -242,7 +243,7 @@ def run_measured(
     )
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, os.struct_rusage]:
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, resource.struct_rusage]:
     """Blocking ``wait4`` (exact end time and peak memory); past the deadline the command's
     session is killed."""
 

@@ -41,11 +41,18 @@ class ToolResult:
     max_rss_mb: float | None = None
     tree_rss_mb: float | None = None
     reps: int = 0
+    commands: int = 0
+    """How many commands ran (each checked for left-over processes)."""
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.first_s is not None
+
+    def summary(self) -> str:
+        if self.first_s is None or self.reuse_s is None:
+            return "; ".join(self.notes)
+        return f"first run {self.first_s:.2f} s, re-run {self.reuse_s:.2f} s"
 
 
 def python_of(peer: Peer) -> Path:
@@ -135,6 +142,7 @@ def _run_reps(peer: Peer, project: Project, reps: int, logs: Path, result: ToolR
 
 def _check(done: Result, what: str, result: ToolResult) -> bool:
     """Record left-over processes and failures on ``result``; False when the command failed."""
+    result.commands += 1
     if done.leftovers:
         shown = "; ".join(f"{p.pid}: {p.cmdline[:120]}" for p in done.leftovers[:3])
         note = f"{what} left {len(done.leftovers)} process(es) running: {shown}"

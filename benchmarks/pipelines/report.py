@@ -63,9 +63,14 @@ def pipeline_table(results: Sequence[ToolResult]) -> list[str]:
                 f"{_fmt(r.step_overhead_s, 3):>15} {_fmt(r.max_rss_mb, 0):>10} "
                 f"{_fmt(r.tree_rss_mb, 0):>11}  {BY_NAME[r.tool].reuse}{marks}"
             )
-    if notes:
-        lines.append("")
-        lines.extend(notes)
+    commands = sum(r.commands for r in results)
+    lines.append("")
+    leftover = any("left" in note for note in notes)
+    lines.append(
+        f"Left-over processes after the {commands} commands (set-up, warm-up, timed runs): "
+        + ("see the notes." if leftover else "none.")
+    )
+    lines.extend(notes)
     return lines
 
 

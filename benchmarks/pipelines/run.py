@@ -29,7 +29,7 @@ SECTIONS = [peer.name for peer in PEERS] + ["metrics"]
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="one repetition, skip slow peers (ZenML)"
+        "--quick", action="store_true", help="one repetition, skip the slow peers (ZenML, Prefect)"
     )
     parser.add_argument(
         "--only",
@@ -60,12 +60,7 @@ def main(argv: list[str]) -> int:
             print(f"- {peer.name}: {workload.title} ...", flush=True)
             result = pipeline_runs.measure(peer, workload, reps, keep=args.keep)
             results.append(result)
-            status = (
-                f"first {result.first_s:.2f} s, re-run {result.reuse_s:.2f} s"
-                if (result.ok and result.first_s is not None and result.reuse_s is not None)
-                else "; ".join(result.notes)
-            )
-            print(f"  {status}", flush=True)
+            print(f"  {result.summary()}", flush=True)
     metrics = None
     if "metrics" in chosen:
         print("- metrics: gyre vs MLflow ...", flush=True)

@@ -49,6 +49,7 @@ class Prefect(Peer):
     name = "prefect"
     requirements = ("prefect==3.9.1",)
     reuse = "same command again (tasks cached on inputs + source)"
+    slow = True
     reuse_marker = "Finished in state Cached("
 
     def env(self, project: Project) -> dict[str, str]:

@@ -14,9 +14,10 @@ import json
 import sys
 import time
 
-import mlflow
+# Runs in MLflow's own environment, which the type checker does not see.
+import mlflow  # type: ignore[import-not-found]
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import Metric  # type: ignore[import-not-found]
 
 KEY = "loss"
 BATCH = 1000
