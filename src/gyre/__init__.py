@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineRun": "gyre.pipelines.runner",
     "ScriptStep": "gyre.pipelines.dsl",
     "after": "gyre.pipelines.dsl",
+    "load_model": "gyre.registry.models",
     "log_artifact": "gyre.tracking.logging_api",
     "log_metric": "gyre.tracking.logging_api",
     "log_metrics": "gyre.tracking.logging_api",
@@ -38,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "output_dir": "gyre.pipelines.step_process",
     "pipeline": "gyre.pipelines.dsl",
     "plan": "gyre.sdk",
+    "register_model": "gyre.registry.models",
     "run": "gyre.sdk",
     "set_tag": "gyre.tracking.logging_api",
     "start_run": "gyre.tracking.active_run",
@@ -53,6 +55,7 @@ __all__ = [
     "PipelineRun",
     "ScriptStep",
     "after",
+    "load_model",
     "log_artifact",
     "log_metric",
     "log_metrics",
@@ -61,6 +64,7 @@ __all__ = [
     "output_dir",
     "pipeline",
     "plan",
+    "register_model",
     "run",
     "set_tag",
     "start_run",
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
     from gyre.pipelines.dsl import Dir, File, Output, ScriptStep, after, pipeline, step
     from gyre.pipelines.runner import PipelineRun
     from gyre.pipelines.step_process import output_dir
+    from gyre.registry.models import load_model, register_model
     from gyre.sdk import plan, run
     from gyre.tracking.active_run import start_run
     from gyre.tracking.logging_api import (

@@ -47,7 +47,11 @@ class PipelineImportError(InvalidPipeline):
 
 
 class InvalidParameter(GyreError):
-    """A parameter is unknown or has the wrong type."""
+    """A parameter (or a request field) is unknown or has the wrong type."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StepFailed(GyreError):

@@ -380,6 +380,7 @@ class _Runner:
         )
         run_rows.set_params(conn, result.run_id, key.parts["params"])
         self._record_inputs(conn, node, result.run_id)
+        self._carry_registrations(conn, decision.source.id, result.run_id)
         for output in decision.outputs:
             run_rows.add_artifact(
                 conn,
@@ -396,6 +397,15 @@ class _Runner:
         result.reason = decision.reason
         result.duration = 0.0
         result.outputs = {o.name: o for o in decision.outputs}
+
+    def _carry_registrations(self, conn: Any, source_run: str, step_run_id: str) -> None:
+        """A reused registration step: the model versions it registered get this run's tags
+        (a new build number, say) and are linked to this run; no second version is made."""
+        from gyre.store import models as model_rows
+
+        for name, version in model_rows.registered_by(conn, source_run):
+            model_rows.set_tags(conn, name, version, self.request.tags)
+            model_rows.record_registration(conn, step_run_id, name, version)
 
     def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:
         from gyre.store import datasets as dataset_rows

@@ -202,3 +202,71 @@ run_datasets = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_run_datasets_dataset", "dataset", "version"),
 )
+
+models = Table(
+    "models",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(200), ForeignKey("models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),  # manifest of the model folder
+    Column("flavor", String(32), nullable=False),
+    Column("signature", Text, nullable=True),  # JSON
+    Column("metrics", Text, nullable=True),  # JSON
+    Column("run_id", String(32), nullable=True),
+    Column("pipeline_run_id", String(32), nullable=True),
+    Column("pipeline", String(200), nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("datasets", Text, nullable=True),  # JSON list of NAME@N
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    UniqueConstraint("name", "digest", name="uq_model_versions_digest"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(200), nullable=True),
+)
+
+model_alias_history = Table(
+    "model_alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("version", Integer, nullable=True),  # NULL: the alias was removed
+    Column("previous", Integer, nullable=True),
+    Column("changed_by", String(200), nullable=True),
+    Column("changed_at", Float, nullable=False),
+    Index("ix_model_alias_history_name", "name", "changed_at"),
+)
+
+run_models = Table(
+    "run_models",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+)

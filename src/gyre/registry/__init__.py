@@ -1,0 +1,1 @@
+"""The model registry: versions with flavor, signature, metrics and lineage; aliases; loading."""

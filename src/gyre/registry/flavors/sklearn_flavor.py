@@ -1,0 +1,53 @@
+"""scikit-learn models, saved with skops (not bare pickle) and loaded only with trusted types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gyre.errors import GyreError
+
+FILE = "model.skops"
+
+
+def detect(obj: Any) -> bool:
+    return type(obj).__module__.startswith("sklearn")
+
+
+def save(model: Any, dest: Path, **_: Any) -> dict[str, Any]:
+    import skops.io as sio
+
+    dest.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, dest / FILE)
+    return {"file": FILE}
+
+
+class _Estimator:
+    def __init__(self, model: Any, columns: list[str] | None) -> None:
+        self.model = model
+        self.columns = columns
+
+    def predict(self, batch: Any) -> Any:
+        import numpy as np
+
+        if isinstance(batch, list) and batch and isinstance(batch[0], dict):
+            columns = self.columns or list(batch[0])
+            batch = np.array([[row[c] for c in columns] for row in batch], dtype=float)
+        return self.model.predict(batch)
+
+
+def load(path: Path, meta: dict[str, Any]) -> Any:
+    import skops.io as sio
+
+    file = path / meta.get("file", FILE)
+    untrusted = sio.get_untrusted_types(file=file)
+    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
+    if unexpected and not meta.get("trusted"):
+        raise GyreError(
+            f"The model file holds types that skops does not trust: {', '.join(unexpected)}. "
+            "If you trust where it came from, register it again with trusted=True."
+        )
+    model = sio.load(file, trusted=untrusted)
+    signature = meta.get("signature") or {}
+    columns = [i["name"] for i in signature.get("inputs", [])] or None
+    return _Estimator(model, columns)

@@ -1,0 +1,237 @@
+"""Register, find, alias, load and delete model versions (the capability behind ``gyre model``)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gyre.errors import InvalidParameter
+from gyre.registry import signature as signatures
+from gyre.registry.flavors import detect, flavor_module
+from gyre.store import Store, jobs
+from gyre.store import datasets as dataset_rows
+from gyre.store import models as rows
+from gyre.store import runs as run_rows
+from gyre.store.models import ModelVersionRecord
+
+MANIFEST = "gyre-model.json"
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+REGISTERED_EVENT = "model.registered"
+
+
+def parse_ref(text: str) -> tuple[str, str | None]:
+    name, sep, ref = text.partition("@")
+    return name, (ref if sep else None)
+
+
+def _store(store: Store | None) -> Store:
+    if store is not None:
+        return store
+    from gyre.tracking.active_run import active_store
+
+    active = active_store()
+    if active is not None:
+        return active
+    from gyre import config
+    from gyre.store import open_store
+
+    return open_store(config.resolve())
+
+
+def _refuse_pickles(folder: Path, trusted: bool) -> None:
+    if trusted:
+        return
+    found = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if found:
+        raise InvalidParameter(
+            f"{folder} holds pickle files ({', '.join(found[:3])}): loading a pickle from "
+            "outside the workspace runs whatever code it contains. Save the model with its "
+            "flavor (skops for scikit-learn, TorchScript, ONNX), or pass trusted=True "
+            "(--trusted) if you trust where it came from."
+        )
+
+
+def _lineage(store: Store, run_id: str | None) -> dict[str, Any]:
+    if not run_id:
+        return {}
+    with store.read() as tx:
+        run = run_rows.get(tx, run_id)
+        top = run_rows.get(tx, run.parent_id) if run.parent_id else run
+        ids = [top.id, *(c.id for c in run_rows.children(tx, top.id))]
+        used = dataset_rows.uses_of_run(tx, ids)
+    datasets = sorted({f"{u['dataset']}@{u['version']}" for u in used if u["direction"] == "read"})
+    return {
+        "run_id": run.id,
+        "pipeline_run_id": top.id if top.kind == "pipeline" else None,
+        "pipeline": top.name if top.kind == "pipeline" else None,
+        "git_commit": run.git_commit or top.git_commit,
+        "datasets": datasets,
+    }
+
+
+def register_model(
+    name: str,
+    model: Any,
+    *,
+    flavor: str | None = None,
+    signature: dict[str, Any] | None = None,
+    input_example: Any = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    entry: str | None = None,
+    trusted: bool = False,
+    store: Store | None = None,
+) -> ModelVersionRecord:
+    """Register a model version; the same content under the same name returns that version.
+
+    Args:
+        name: the model's name, e.g. ``"seer"``.
+        model: a folder or file (``.onnx``, ``.skops``, ``.pt``) or an in-memory model
+            (scikit-learn estimator, torch module).
+        flavor: python, sklearn, torch or onnx (inferred when not given).
+        signature: ``{"inputs": [{"name", "type", "shape"?}], "outputs": [...]}``; inferred
+            from ``input_example`` when not given.
+        metrics, tags, description: recorded with the version (tags, e.g. the build number,
+            may be added later; content may not change).
+        entry: for the python flavor, the scoring module (default ``score.py``) or
+            ``module:Class``.
+        trusted: accept pickle files in a registered folder.
+
+    Returns:
+        The version record. Registering emits a ``model.registered`` event, once per version.
+    """
+    from gyre.pipelines.materializers import save_dir
+    from gyre.store.datasets import check_name
+    from gyre.tracking.active_run import active_run_id
+
+    check_name(name, "model")
+    store = _store(store)
+    if signature is None and input_example is not None:
+        signature = signatures.infer(input_example)
+    if signature is not None:
+        signatures.check(signature)
+    is_path = isinstance(model, str | Path)
+    if flavor is None:
+        flavor = _flavor_of_path(Path(model)) if is_path else detect(model)
+    module = flavor_module(flavor)
+    with tempfile.TemporaryDirectory(prefix="gyre-model-") as staging:
+        dest = Path(staging) / "model"
+        if is_path:
+            source = Path(model)
+            if not source.exists():
+                raise InvalidParameter(f"{source} does not exist. Give the model's folder or file.")
+            if source.is_dir():
+                _refuse_pickles(source, trusted)
+            elif source.suffix.lower() in PICKLE_SUFFIXES and not trusted:
+                _refuse_pickles(source.parent, trusted)
+        if is_path and flavor != "python" and Path(model).is_file():
+            dest.mkdir()
+            target = getattr(module, "FILE", Path(model).name)
+            shutil.copy(model, dest / target)
+            meta: dict[str, Any] = {"file": target}
+        elif flavor == "python":
+            meta = module.save(model, dest, entry=entry)
+        else:
+            meta = module.save(model, dest, example=input_example)
+        manifest = {"flavor": flavor, "signature": signature, "trusted": trusted, **meta}
+        (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        saved = save_dir(dest, store.blobs, where=f"register_model({name!r})")
+    run_id = active_run_id()
+    lineage = _lineage(store, run_id)
+    with store.write() as tx:
+        existing = rows.find_by_digest(tx, name, saved.digest)
+        if existing is not None:
+            rows.set_tags(tx, name, existing.version, tags or {})
+            if run_id:
+                rows.record_registration(tx, run_id, name, existing.version)
+            return rows.get_version(tx, name, existing.version)
+        version = rows.add_version(
+            tx,
+            name=name,
+            digest=saved.digest,
+            flavor=flavor,
+            signature=signature,
+            metrics=metrics,
+            description=description,
+            created_by=getpass.getuser(),
+            **lineage,
+        )
+        rows.set_tags(tx, name, version.version, tags or {})
+        if run_id:
+            rows.record_registration(tx, run_id, name, version.version)
+        jobs.enqueue(
+            tx,
+            REGISTERED_EVENT,
+            {"model": name, "version": version.version, "run_id": run_id, "digest": saved.digest},
+            idempotency_key=f"{REGISTERED_EVENT}:{name}@{version.version}",
+        )
+        return rows.get_version(tx, name, version.version)
+
+
+def _flavor_of_path(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix == ".skops":
+        return "sklearn"
+    if suffix in (".pt", ".pth"):
+        return "torch"
+    if path.is_dir() and (path / MANIFEST).exists():
+        return str(json.loads((path / MANIFEST).read_text())["flavor"])
+    return "python"
+
+
+def get(store: Store, reference: str) -> ModelVersionRecord:
+    name, ref = parse_ref(reference)
+    with store.read() as tx:
+        return rows.get_version(tx, name, ref)
+
+
+@dataclass
+class LoadedModel:
+    """A model version ready to predict: its record, files, signature and predictor."""
+
+    record: ModelVersionRecord
+    path: Path
+    manifest: dict[str, Any]
+    predictor: Any
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        return self.manifest.get("signature")
+
+    def predict(self, batch: Any) -> Any:
+        return self.predictor.predict(batch)
+
+
+def load_model(reference: str, store: Store | None = None) -> LoadedModel:
+    """Load ``NAME@N`` / ``NAME@ALIAS`` / ``NAME`` (latest); blob digests are verified."""
+    from gyre.pipelines.materializers import materialize_dir
+
+    store = _store(store)
+    record = get(store, reference)
+    path = materialize_dir(store.blobs, record.digest, store.local_path("cache"))
+    manifest = json.loads((path / MANIFEST).read_text())
+    predictor = flavor_module(record.flavor).load(path, manifest)
+    return LoadedModel(record, path, manifest, predictor)
+
+
+def set_alias(store: Store, name: str, alias: str, version: int) -> int | None:
+    with store.write() as tx:
+        return rows.set_alias(tx, name, alias, version, getpass.getuser())
+
+
+def delete(store: Store, reference: str) -> ModelVersionRecord:
+    name, ref = parse_ref(reference)
+    if ref is None:
+        raise InvalidParameter(f"Give the version to delete: {name}@N.")
+    with store.write() as tx:
+        record = rows.get_version(tx, name, ref)
+        rows.delete_version(tx, name, record.version)
+    return record
