@@ -27,6 +27,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "datastore": ("gyre.cli.datastores:datastore", "Named storage locations for datasets."),
     "secret": ("gyre.cli.datastores:secret", "Credentials kept outside the metadata database."),
     "lineage": ("gyre.cli.data:lineage", "What produced or used a dataset version or run."),
+    "model": ("gyre.cli.models:model", "Register, alias, compare and delete model versions."),
+    "serve": (
+        "gyre.cli.serving:serve",
+        "Serve a model version over HTTP: gyre serve seer@production.",
+    ),
 }
 
 

@@ -1,8 +1,9 @@
 """``gyre gc``: delete blobs that nothing references any more.
 
 Referenced: every artifact (step outputs and inputs, logged artifacts), every step log, the
-files listed in directory manifests, published pipeline snapshots, and every dataset version
-(its manifest or table, its files, its profile) and append-only partition. Blobs younger than the
+files listed in directory manifests, published pipeline snapshots, model versions (and their
+files), every dataset version (its manifest or table, its files, its profile) and append-only
+partition. Blobs younger than the
 grace period are kept too, since a running step may have written them and not yet committed
 the metadata that references them.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from gyre.errors import CorruptBlob
 from gyre.store import Store, published
 from gyre.store import datasets as dataset_rows
+from gyre.store import models as model_rows
 from gyre.store import runs as run_rows
 from gyre.store.blobs import LocalBlobStore
 
@@ -36,6 +38,7 @@ def referenced(store: Store) -> set[str]:
         manifests = set(run_rows.artifact_manifests(conn))
         manifests.update(published.snapshot_digests(conn))
         dataset_manifests, dataset_blobs = dataset_rows.referenced_digests(conn)
+        manifests.update(model_rows.digests(conn))
     digests.update(manifests, dataset_manifests, dataset_blobs)
     for manifest in manifests | dataset_manifests:
         try:

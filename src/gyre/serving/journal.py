@@ -1,0 +1,130 @@
+"""The collector's journal: every scored request is appended before its response is sent.
+
+Each record is one JSON line written with a single ``os.write`` (so it is in the operating
+system's hands, and survives SIGTERM or SIGKILL of the server), and the file is fsynced at
+least once a second by a background thread (so at most a second is exposed to power loss).
+Segments rotate at a size; the converter turns closed and open segments into Parquet
+partitions and remembers how far it got, so a restart replays exactly what is left.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SEGMENT_BYTES = 16 << 20
+SYNC_INTERVAL_S = 1.0
+
+
+class Journal:
+    def __init__(self, folder: Path, *, limit_bytes: int = 1 << 30) -> None:
+        self.folder = folder
+        self.limit_bytes = limit_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.written = 0
+        self._stop = threading.Event()
+        self._dirty = False
+        self._fd = -1
+        self._segment = self._latest_segment()
+        self._size = self.pending_bytes()
+        self._open(self._segment)
+        self._syncer = threading.Thread(
+            target=self._sync_loop, name="gyre-journal-sync", daemon=True
+        )
+        self._syncer.start()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _latest_segment(self) -> int:
+        numbers = [int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl")]
+        return max(numbers, default=1)
+
+    def path(self, segment: int) -> Path:
+        return self.folder / f"segment-{segment:08d}.jsonl"
+
+    def _open(self, segment: int) -> None:
+        self._fd = os.open(self.path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def pending_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.glob("segment-*.jsonl"))
+
+    def append(self, record: dict[str, Any]) -> bool:
+        """Write one record; False (and counted) when the journal is full or the disk is."""
+        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        with self._lock:
+            if self._size + len(line) > self.limit_bytes:
+                self.dropped += 1
+                return False
+            try:
+                os.write(self._fd, line)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    self.dropped += 1
+                    return False
+                raise
+            self.written += 1
+            self._size += len(line)
+            self._dirty = True
+            if os.fstat(self._fd).st_size >= SEGMENT_BYTES:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._segment += 1
+                self._open(self._segment)
+        return True
+
+    def release(self, segment: int) -> None:
+        """The converter is done with a closed segment: delete it and free its bytes."""
+        path = self.path(segment)
+        with self._lock:
+            if segment == self._segment:
+                return
+            size = path.stat().st_size if path.exists() else 0
+            path.unlink(missing_ok=True)
+            self._size -= size
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(SYNC_INTERVAL_S):
+            self.sync()
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._dirty and self._fd >= 0:
+                os.fsync(self._fd)
+                self._dirty = False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._syncer.join(timeout=5)
+        self.sync()
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    # -- reading (for the converter) ---------------------------------------------------------
+
+    @property
+    def current_segment(self) -> int:
+        return self._segment
+
+    def segments(self) -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
+
+
+def read_from(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(end offset, record) for every complete line after ``offset``."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        position = offset
+        for line in handle:
+            if not line.endswith(b"\n"):
+                return  # a line still being written
+            position += len(line)
+            yield position, json.loads(line)

@@ -1,0 +1,70 @@
+"""Run the scoring app under uvicorn: ``gyre serve seer@production --port 8000``.
+
+SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish, then convert
+what is left of the journal and sync it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+from gyre.registry.models import load_model
+from gyre.serving.app import Models, ServedModel, ServerOptions, create_app
+from gyre.serving.collector import Converter, journal_folder
+from gyre.serving.journal import Journal
+from gyre.store import Store
+
+GRACEFUL_SHUTDOWN_S = 30
+
+
+@dataclass
+class ServeConfig:
+    references: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    endpoint: str | None = None
+    collect: bool = True
+    max_batch: int = 64
+    max_wait_ms: float = 5.0
+    max_body_bytes: int = 10 << 20
+    journal_limit_bytes: int = 1 << 30
+    workers_log_level: str = "info"
+
+
+def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
+    """Load the models and make the app (without starting a server): tests use this too."""
+    models = Models()
+    for reference in config.references:
+        models.add(ServedModel(load_model(reference, store)))
+    first = next(iter(models.default))
+    endpoint = config.endpoint or first
+    journal = converter = None
+    if config.collect:
+        journal = Journal(journal_folder(store, endpoint), limit_bytes=config.journal_limit_bytes)
+        converter = Converter(store, journal, f"{endpoint}-inference")
+    options = ServerOptions(
+        max_batch=config.max_batch,
+        max_wait_ms=config.max_wait_ms,
+        max_body_bytes=config.max_body_bytes,
+        collect=config.collect,
+    )
+    return create_app(models, options, journal=journal, converter=converter), models
+
+
+def serve(store: Store, config: ServeConfig) -> None:
+    import uvicorn
+
+    app, models = build(store, config)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    served = ", ".join(f"{n}@{v}" for n, v in models.by_version)
+    print(f"serving {served} on http://{config.host}:{config.port}", file=sys.stderr, flush=True)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.workers_log_level,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
