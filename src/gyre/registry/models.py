@@ -104,7 +104,9 @@ def register_model(
         trusted: accept pickle files in a registered folder.
 
     Returns:
-        The version record. Registering emits a ``model.registered`` event, once per version.
+        The version record. The same content under the same name, or a second registration of
+        the name from the same run (a retried step), returns the existing version with the new
+        tags added. Registering emits a ``model.registered`` event, once per version.
     """
     from gyre.pipelines.materializers import save_dir
     from gyre.store.datasets import check_name
@@ -146,6 +148,11 @@ def register_model(
     lineage = _lineage(store, run_id)
     with store.write() as tx:
         existing = rows.find_by_digest(tx, name, saved.digest)
+        if existing is None and run_id:
+            # A retried step may rebuild a model whose bytes differ (zip timestamps, training
+            # noise): one run registers one version of a name, however often it tries.
+            mine = [v for n, v in rows.registered_by(tx, run_id) if n == name]
+            existing = rows.get_version(tx, name, mine[0]) if mine else None
         if existing is not None:
             rows.set_tags(tx, name, existing.version, tags or {})
             if run_id:

@@ -1,7 +1,13 @@
-"""PyTorch models as TorchScript: no model class is needed to load them."""
+"""PyTorch models as TorchScript: no model class is needed to load them.
+
+torch 2.13 marks TorchScript as deprecated in favour of torch.export; it still works and still
+needs no model code at load time, so gyre keeps it and silences the notice. A state_dict with
+its model class goes through the python flavor (a score.py that builds the class and loads it).
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +23,15 @@ def save(model: Any, dest: Path, *, example: Any = None, **_: Any) -> dict[str, 
 
     dest.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    if isinstance(model, torch.jit.ScriptModule):
-        scripted = model
-    elif example is not None:
-        scripted = torch.jit.trace(model, torch.as_tensor(example))
-    else:
-        scripted = torch.jit.script(model)
-    scripted.save(str(dest / FILE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if isinstance(model, torch.jit.ScriptModule):
+            scripted = model
+        elif example is not None:
+            scripted = torch.jit.trace(model, torch.as_tensor(example))
+        else:
+            scripted = torch.jit.script(model)
+        scripted.save(str(dest / FILE))
     return {"file": FILE}
 
 
@@ -45,5 +53,7 @@ def load(path: Path, meta: dict[str, Any]) -> Any:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = torch.jit.load(str(path / meta.get("file", FILE)), map_location=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(str(path / meta.get("file", FILE)), map_location=device)
     return _Scripted(module.eval(), device)

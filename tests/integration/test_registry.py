@@ -1,0 +1,165 @@
+"""The model registry: idempotent versions, aliases with history, flavors, lineage, events."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import RESOURCES, copy_resource
+from test_datasets import write
+
+import gyre
+from gyre.data import versions as dataset_versions
+from gyre.errors import Conflict, InvalidParameter, NotFound
+from gyre.pipelines.loader import load_pipeline
+from gyre.registry import models as registry
+from gyre.store import Store, jobs
+from gyre.store import models as rows
+
+
+def _sklearn_model():  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
+    y = np.array([0, 1, 1, 1] * 5)
+    return LogisticRegression().fit(x, y)
+
+
+def test_registering_the_same_model_twice_gives_the_same_version_and_one_event(
+    workspace: Store,
+) -> None:
+    model = _sklearn_model()
+    with gyre.start_run(experiment="retry", store=workspace):  # a step that registers twice
+        v1 = registry.register_model(
+            "clf", model, input_example=[{"a": 0.0, "b": 1.0}], tags={"build": "1"}, store=workspace
+        )
+        again = registry.register_model(
+            "clf", _sklearn_model(), tags={"build": "2"}, store=workspace
+        )
+    assert (v1.version, again.version) == (1, 1)
+    assert again.tags == {"build": "2"}
+    assert v1.signature == {
+        "inputs": [{"name": "a", "type": "float64"}, {"name": "b", "type": "float64"}]
+    }
+    with workspace.read() as tx:
+        events = jobs.list_jobs(tx, kind="model.registered")
+    assert [e.payload["version"] for e in events] == [1]
+    loaded = gyre.load_model("clf@1", store=workspace)
+    assert list(loaded.predict([{"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 1.0}])) == [0, 1]
+
+
+def test_aliases_resolve_everywhere_and_every_change_is_recorded(workspace: Store) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    for constant in (0, 1):
+        model = DummyClassifier(strategy="constant", constant=constant).fit([[0]], [constant])
+        registry.register_model("dummy", model, store=workspace)
+    assert registry.set_alias(workspace, "dummy", "production", 1) is None
+    assert registry.set_alias(workspace, "dummy", "production", 2) == 1
+    assert registry.get(workspace, "dummy@production").version == 2
+    assert registry.get(workspace, "dummy@latest").version == 2
+    with workspace.read() as tx:
+        history = rows.alias_history(tx, "dummy")
+    assert [(h["alias"], h["previous"], h["version"]) for h in history] == [
+        ("production", None, 1),
+        ("production", 1, 2),
+    ]
+    assert all(h["changed_by"] for h in history)
+    with pytest.raises(Conflict, match="dummy@production points at"):
+        registry.delete(workspace, "dummy@2")
+    registry.delete(workspace, "dummy@1")
+    with pytest.raises(NotFound, match="has no version 1; it has 2"):
+        registry.get(workspace, "dummy@1")
+    with pytest.raises(NotFound, match="Did you mean 'production'"):
+        registry.get(workspace, "dummy@prodution")
+
+
+def test_a_python_flavor_folder_follows_the_score_py_contract(
+    workspace: Store, tmp_path: Path
+) -> None:
+    folder = shutil.copytree(RESOURCES / "good" / "score_model", tmp_path / "m")
+    version = registry.register_model("sizer", folder, store=workspace)
+    assert version.flavor == "python"
+    loaded = registry.load_model("sizer", workspace)
+    assert loaded.predict({"size": 4}) == {"label": "big"}
+    assert loaded.predict([{"size": 1}, {"size": 3}]) == [{"label": "small"}, {"label": "big"}]
+
+
+def test_a_folder_with_pickles_is_refused_unless_trusted(workspace: Store, tmp_path: Path) -> None:
+    folder = shutil.copytree(RESOURCES / "good" / "score_model", tmp_path / "m")
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(InvalidParameter, match="pickle files.*trusted=True"):
+        registry.register_model("pickled", folder, store=workspace)
+    assert registry.register_model("pickled", folder, trusted=True, store=workspace).version == 1
+
+
+def test_torch_and_onnx_flavors_load_and_predict(workspace: Store, tmp_path: Path) -> None:
+    import onnx
+    import torch
+    from onnx import TensorProto, helper
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    example = np.ones((1, 3), dtype=np.float32)
+    registry.register_model("net", net, input_example=example, store=workspace)
+    loaded = registry.load_model("net@1", workspace)
+    expected = net(torch.ones(1, 3)).detach().numpy()
+    assert np.allclose(loaded.predict(example), expected, atol=1e-6)
+    assert loaded.signature == {"inputs": [{"name": "input", "type": "float32", "shape": [-1, 3]}]}
+    node = helper.make_node("Relu", ["x"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    )
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    registry.register_model("relu", path, store=workspace)
+    assert registry.load_model("relu", workspace).predict([[-1.0, 2.0]]).tolist() == [[0.0, 2.0]]
+
+
+def test_loading_verifies_the_model_files(workspace: Store) -> None:
+    from gyre.errors import CorruptBlob
+    from gyre.pipelines.materializers import dir_manifest
+
+    version = registry.register_model("clf", _sklearn_model(), store=workspace)
+    skops_digest = dir_manifest(workspace.blobs, version.digest)["model.skops"][0]
+    path = workspace.blobs.path(skops_digest)  # type: ignore[attr-defined]
+    path.chmod(0o644)
+    path.write_bytes(b"not the model")
+    with pytest.raises(CorruptBlob, match="does not match its digest"):
+        registry.load_model("clf", workspace)
+
+
+def test_a_registration_records_run_pipeline_datasets_and_commit_and_reuse_adds_build_tags(
+    workspace: Store, project: Path
+) -> None:
+    copy_resource("good/registry_pipeline.py", project)
+    dataset_versions.add(
+        workspace, "sales", str(write(project / "sales.csv", "x,y\n1,2\n2,4\n3,6\n"))
+    )
+    pipeline = load_pipeline("registry_pipeline.py:registry_pipeline")
+    first = gyre.run(pipeline, tags={"build": "1.41"}, workspace=workspace, quiet=True)
+    assert first.status == "finished", first.error
+    version = registry.get(workspace, "pricer@1")
+    assert version.run_id == first.steps["train"].run_id
+    assert (version.pipeline_run_id, version.pipeline) == (first.id, "registry_pipeline")
+    assert version.datasets == ["sales@1"]
+    assert version.metrics and version.metrics["r2"] == pytest.approx(1.0)
+    second = gyre.run(pipeline, tags={"build": "1.42"}, workspace=workspace, quiet=True)
+    assert second.steps["train"].outcome == "reused"
+    with workspace.read() as tx:
+        assert [v.version for v in rows.versions(tx, "pricer")] == [1], "no second version"
+        assert rows.registered_by(tx, second.steps["train"].run_id) == [("pricer", 1)]
+    assert registry.get(workspace, "pricer@1").tags == {"build": "1.42", "stage": "trained"}
+
+
+def test_unknown_models_and_flavors_are_named(workspace: Store) -> None:
+    with pytest.raises(NotFound, match="No model named 'nope'"):
+        registry.get(workspace, "nope@1")
+    with pytest.raises(InvalidParameter, match="Unknown model flavor 'tensorflow'"):
+        registry.register_model("x", _sklearn_model(), flavor="tensorflow", store=workspace)
+    with pytest.raises(InvalidParameter, match="cannot tell the flavor of a dict"):
+        registry.register_model("x", {"a": 1}, store=workspace)
