@@ -63,7 +63,8 @@ def python_of(peer: Peer) -> Path:
 
 
 def environment(peer: Peer, project: Project) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    dropped = {"VIRTUAL_ENV", "PYTHONPATH", *peer.unset}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     home = project.dir / "home"
     home.mkdir(exist_ok=True)
     env.update(QUIET_ENV)

@@ -16,6 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".bench-cache"
 INSTALL_TIMEOUT_S = 900
+_failed: dict[str, str] = {}
+"""Tools whose install failed in this process, with why: not retried for the next workload."""
 
 
 class Unavailable(Exception):
@@ -28,6 +30,16 @@ def python_for(tool: str, requirements: list[str]) -> Path:
     Raises:
         Unavailable: the environment could not be created or the install failed.
     """
+    if tool in _failed:
+        raise Unavailable(_failed[tool])
+    try:
+        return _install(tool, requirements)
+    except Unavailable as exc:
+        _failed[tool] = str(exc)
+        raise
+
+
+def _install(tool: str, requirements: list[str]) -> Path:
     home = CACHE / tool
     venv = home / "venv"
     python = venv / "bin" / "python"

@@ -45,6 +45,8 @@ class Peer(ABC):
     """Whether the tool competes for "best peer" (a reference tool does not)."""
     slow: bool = False
     """Skipped by ``--quick``."""
+    unset: tuple[str, ...] = ()
+    """Inherited environment variables removed for the tool's commands (its default mode)."""
 
     def reused_steps(self, log: str) -> int:
         """How many steps a run's output says were reused."""

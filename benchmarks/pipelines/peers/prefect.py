@@ -50,13 +50,14 @@ class Prefect(Peer):
     requirements = ("prefect==3.9.1",)
     reuse = "same command again (tasks cached on inputs + source)"
     slow = True
+    # Unset, not empty: an empty PREFECT_API_URL breaks Prefect's event worker.
+    unset = ("PREFECT_API_URL", "PREFECT_API_KEY")
     reuse_marker = "Finished in state Cached("
 
     def env(self, project: Project) -> dict[str, str]:
         return {
             "PREFECT_HOME": str(project.dir / "prefect-home"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_API_URL": "",
         }
 
     def write(self, project: Project) -> None:
