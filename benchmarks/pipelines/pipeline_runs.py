@@ -1,9 +1,11 @@
-"""Measure one tool on one workload: first runs and reused re-runs, each in a fresh process.
+"""Measure the tools on one workload: first runs and reused re-runs, each in a fresh process.
 
 Per tool and workload one temp project is generated and initialised (untimed), then warmed up
 by one untimed run with a throw-away parameter value, so that one-time costs (creating a
 database, registering a pipeline, a cold disk cache) stay out of every tool's figures alike.
-Each repetition then times a first run with a never-seen value and the tool's reused re-run.
+Each repetition then times, tool after tool, a first run with a never-seen value and the
+tool's reused re-run. Going round the tools once per repetition spreads any load from other
+work on the machine over all tools instead of one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +65,105 @@ def python_of(peer: Peer) -> Path:
     return venvs.python_for(peer.name, list(peer.requirements))
 
 
+def measure(
+    peers: Sequence[Peer],
+    workload: Workload,
+    reps: int,
+    *,
+    keep: bool = False,
+    progress: Callable[[str], None] = print,
+) -> list[ToolResult]:
+    """Measure every peer on ``workload``; a tool that fails says why in its notes."""
+    runs = [_ToolRun(peer, workload) for peer in peers]
+    active = []
+    for run in runs:
+        progress(f"- {run.peer.name}: setting up {workload.title} ...")
+        if run.prepare():
+            active.append(run)
+        else:
+            progress(f"  {run.result.summary()}")
+    for rep in range(reps):
+        progress(f"- {workload.title}: repetition {rep + 1} of {reps}")
+        for run in list(active):
+            if not run.repeat(rep):
+                progress(f"  {run.peer.name}: {run.result.notes[-1]}")
+                active.remove(run)
+    results = [run.finish(keep) for run in runs]
+    for result in results:
+        if result.ok:
+            progress(f"  {result.tool}: {result.summary()}")
+    return results
+
+
+class _ToolRun:
+    """One tool's project for one workload, and the runs measured in it."""
+
+    def __init__(self, peer: Peer, workload: Workload) -> None:
+        self.peer = peer
+        self.result = ToolResult(peer.name, workload)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"gyre-bench-{peer.name}-{workload.name}-"))
+        self.logs = self.folder / "logs"
+        self.project: Project | None = None
+        self.env: dict[str, str] = {}
+        self.firsts: list[Result] = []
+        self.reuses: list[Result] = []
+
+    def prepare(self) -> bool:
+        """Install the tool if needed, write its project, set it up, warm it up (untimed)."""
+        try:
+            python = python_of(self.peer)
+        except venvs.Unavailable as exc:
+            self.result.notes.append(f"not installed: {exc}")
+            return False
+        project = Project(dir=self.folder / "project", python=python, workload=self.result.workload)
+        project.dir.mkdir()
+        self.project = project
+        self.env = environment(self.peer, project)
+        self.peer.write(project)
+        for number, argv in enumerate(self.peer.setup(project)):
+            if not self._run(argv, f"setup-{number}", "set-up").ok:
+                return False
+        warmup = self.peer.first_run(project, f"warmup-{uuid.uuid4().hex[:8]}")
+        return self._run(warmup, "warmup", "warm-up run").ok
+
+    def repeat(self, rep: int) -> bool:
+        """One timed first run with a never-seen value, then the tool's reused re-run."""
+        assert self.project is not None
+        value = f"r{rep}-{uuid.uuid4().hex[:8]}"
+        first = self._run(self.peer.first_run(self.project, value), f"first-{rep}", "first run")
+        if not first.ok:
+            return False
+        again = self._run(self.peer.rerun(self.project, value), f"reuse-{rep}", "re-run")
+        if not again.ok:
+            return False
+        _check_reuse(self.peer, first, again, self.result)
+        self.firsts.append(first)
+        self.reuses.append(again)
+        return True
+
+    def finish(self, keep: bool) -> ToolResult:
+        if self.firsts:
+            _summarise(self.result, self.firsts, self.reuses)
+        if self.result.notes:
+            self.result.notes.append(f"logs in {self.logs}")
+        elif not keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        return self.result
+
+    def _run(self, argv: list[str], name: str, what: str) -> Result:
+        assert self.project is not None
+        done = run_measured(
+            argv,
+            cwd=self.project.dir,
+            env=self.env,
+            log=self.logs / f"{name}.log",
+            timeout_s=COMMAND_TIMEOUT_S,
+            marker=str(self.project.dir),
+        )
+        _check(done, what, self.result)
+        return done
+
+
 def environment(peer: Peer, project: Project) -> dict[str, str]:
     dropped = {"VIRTUAL_ENV", "PYTHONPATH", *peer.unset}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -74,86 +176,17 @@ def environment(peer: Peer, project: Project) -> dict[str, str]:
     return env
 
 
-def measure(peer: Peer, workload: Workload, reps: int, keep: bool = False) -> ToolResult:
-    """Run ``reps`` first runs and re-runs of ``workload`` with ``peer``; never raises for a
-    tool that fails: the result says why in its notes."""
-    result = ToolResult(peer.name, workload)
-    try:
-        python = python_of(peer)
-    except venvs.Unavailable as exc:
-        result.notes.append(f"not installed: {exc}")
-        return result
-    folder = Path(tempfile.mkdtemp(prefix=f"gyre-bench-{peer.name}-{workload.name}-"))
-    project = Project(dir=folder / "project", python=python, workload=workload)
-    project.dir.mkdir()
-    logs = folder / "logs"
-    try:
-        _run_reps(peer, project, reps, logs, result)
-    finally:
-        if result.notes:
-            result.notes.append(f"logs in {logs}")
-        elif not keep:
-            shutil.rmtree(folder, ignore_errors=True)
-    return result
-
-
-def _run_reps(peer: Peer, project: Project, reps: int, logs: Path, result: ToolResult) -> None:
-    env = environment(peer, project)
-    peer.write(project)
-    for number, argv in enumerate(peer.setup(project)):
-        log = logs / f"setup-{number}.log"
-        done = run_measured(argv, cwd=project.dir, env=env, log=log, marker=str(project.dir))
-        if not _check(done, "set-up", result):
-            return
-    warmup = peer.first_run(project, f"warmup-{uuid.uuid4().hex[:8]}")
-    done = run_measured(
-        warmup, cwd=project.dir, env=env, log=logs / "warmup.log", marker=str(project.dir)
-    )
-    if not _check(done, "warm-up run", result):
-        return
-    firsts: list[Result] = []
-    reuses: list[Result] = []
-    for rep in range(reps):
-        value = f"r{rep}-{uuid.uuid4().hex[:8]}"
-        first = run_measured(
-            peer.first_run(project, value),
-            cwd=project.dir,
-            env=env,
-            log=logs / f"first-{rep}.log",
-            timeout_s=COMMAND_TIMEOUT_S,
-            marker=str(project.dir),
-        )
-        if not _check(first, "first run", result):
-            return
-        again = run_measured(
-            peer.rerun(project, value),
-            cwd=project.dir,
-            env=env,
-            log=logs / f"reuse-{rep}.log",
-            timeout_s=COMMAND_TIMEOUT_S,
-            marker=str(project.dir),
-        )
-        if not _check(again, "re-run", result):
-            return
-        _check_reuse(peer, first, again, result)
-        firsts.append(first)
-        reuses.append(again)
-    _summarise(result, firsts, reuses)
-
-
-def _check(done: Result, what: str, result: ToolResult) -> bool:
-    """Record left-over processes and failures on ``result``; False when the command failed."""
+def _check(done: Result, what: str, result: ToolResult) -> None:
+    """Record left-over processes and a failure on ``result``."""
     result.commands += 1
     if done.leftovers:
         shown = "; ".join(f"{p.pid}: {p.cmdline[:120]}" for p in done.leftovers[:3])
         note = f"{what} left {len(done.leftovers)} process(es) running: {shown}"
         if note not in result.notes:
             result.notes.append(note)
-    if done.ok:
-        return True
-    tail = done.tail(3).replace("\n", " | ")
-    result.notes.append(f"{what} failed (exit {done.returncode}): {tail[:400]} [{done.log}]")
-    return False
+    if not done.ok:
+        tail = done.tail(3).replace("\n", " | ")
+        result.notes.append(f"{what} failed (exit {done.returncode}): {tail[:400]} [{done.log}]")
 
 
 def _check_reuse(peer: Peer, first: Result, again: Result, result: ToolResult) -> None:

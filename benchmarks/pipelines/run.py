@@ -10,6 +10,7 @@ Prints a table, then as its last line one JSON object:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,30 +46,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     reps = args.reps or (1 if args.quick else 3)
     chosen = set(args.only or SECTIONS)
     if not become_subreaper():
         print("note: could not become a child subreaper; orphaned processes may go unseen")
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     results = []
+    peers = [p for p in PEERS if p.name in chosen and not (args.quick and p.slow)]
     for workload in WORKLOADS:
-        for peer in PEERS:
-            if peer.name not in chosen or (args.quick and peer.slow):
-                continue
-            print(f"- {peer.name}: {workload.title} ...", flush=True)
-            result = pipeline_runs.measure(peer, workload, reps, keep=args.keep)
-            results.append(result)
-            print(f"  {result.summary()}", flush=True)
+        if peers:
+            results += pipeline_runs.measure(peers, workload, reps, keep=args.keep, progress=say)
     metrics = None
     if "metrics" in chosen:
-        print("- metrics: gyre vs MLflow ...", flush=True)
+        say("- metrics: gyre vs MLflow ...")
         metrics = tracking.measure(reps, keep=args.keep)
     figures, ratios, best = report.figures_and_ratios(results, metrics)
     lines = report.pipeline_table(results) + report.tracking_table(metrics)
     lines += report.ratio_lines(ratios, best)
-    lines.append(f"\nTotal {time.perf_counter() - started:.0f} s.")
+    lines.append(
+        f"\nTotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores; 1-minute load "
+        f"average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end."
+    )
     print("\n".join(lines))
     print(report.json_line(figures, ratios), flush=True)
     return 0
