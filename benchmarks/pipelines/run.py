@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     metrics = None
     if "metrics" in chosen:
         say("- metrics: gyre vs MLflow ...")
-        metrics = tracking.measure(reps, keep=args.keep)
+        metrics = tracking.measure(reps, keep=args.keep, progress=say)
     figures, ratios, best = report.figures_and_ratios(results, metrics)
     lines = report.pipeline_table(results) + report.tracking_table(metrics)
     lines += report.ratio_lines(ratios, best)

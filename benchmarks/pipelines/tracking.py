@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,16 +72,17 @@ class _Runner:
         return result
 
 
-def measure(reps: int, *, mlflow: bool = True, keep: bool = False) -> TrackingResult:
+def measure(
+    reps: int, *, keep: bool = False, progress: Callable[[str], None] = print
+) -> TrackingResult:
     result = TrackingResult(reps)
     folder = Path(tempfile.mkdtemp(prefix="gyre-bench-tracking-"))
     env = {k: v for k, v in os.environ.items() if k not in ("GYRE_URI", "GYRE_ARTIFACTS")}
     env.update({"DO_NOT_TRACK": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(folder)})
     run = _Runner(folder, env)
-    sections = [_gyre_log_and_history, _million_sqlite, _million_postgres]
-    if mlflow:
-        sections.append(_mlflow)
+    sections = [_gyre_log_and_history, _million_sqlite, _million_postgres, _mlflow]
     for section in sections:
+        progress(f"  {(section.__doc__ or section.__name__).splitlines()[0]}")
         try:
             section(run, reps, result)
         except (StepFailed, venvs.Unavailable) as exc:
@@ -109,6 +110,7 @@ def _init_workspace(run: _Runner, name: str) -> dict[str, str]:
 
 
 def _gyre_log_and_history(run: _Runner, reps: int, result: TrackingResult) -> None:
+    """gyre: 10,000 log_metric calls; reading back a 100,000-point history."""
     env = _init_workspace(run, "gyre-sqlite")
     times = [_gyre(run, "log", str(LOG_CALLS), env=env)["seconds"] for _ in range(reps)]
     result.figures["log_metric_10k_gyre_s"] = median(times)
@@ -124,12 +126,14 @@ def _read(out: dict[str, Any]) -> float:
 
 
 def _million_sqlite(run: _Runner, reps: int, result: TrackingResult) -> None:
+    """gyre: 1,000,000 points from one run on SQLite."""
     env = _init_workspace(run, "gyre-million")
     times = [_gyre(run, "log", str(MILLION), env=env)["seconds"] for _ in range(reps)]
     result.figures["million_points_sqlite_s"] = median(times)
 
 
 def _million_postgres(run: _Runner, reps: int, result: TrackingResult) -> None:
+    """gyre: 1,000,000 points from one run on PostgreSQL (a fresh database, dropped after)."""
     with _postgres_database() as url:
         env = {"GYRE_URI": url, "GYRE_ARTIFACTS": str(run.folder / "pg-blobs")}
         gyre = str(Path(sys.executable).parent / "gyre")
@@ -172,6 +176,7 @@ def _postgres_database() -> Iterator[str]:
 
 
 def _mlflow(run: _Runner, reps: int, result: TrackingResult) -> None:
+    """MLflow on SQLite: 10,000 log_metric calls; reading back a 100,000-point history."""
     python = str(venvs.python_for("mlflow", MLFLOW_REQUIREMENTS))
     uri = f"sqlite:///{run.folder / 'mlflow.db'}"
 
