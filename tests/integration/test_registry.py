@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RESOURCES, copy_resource
 from test_datasets import write
 
 import gyre
+from conftest import RESOURCES, copy_resource
 from gyre.data import versions as dataset_versions
 from gyre.errors import Conflict, InvalidParameter, NotFound
 from gyre.pipelines.loader import load_pipeline

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import RESOURCES, _free_port
 
+from conftest import RESOURCES, _free_port
 from gyre.data import append_only
 from gyre.registry import models as registry
 from gyre.store import Store
@@ -30,9 +30,9 @@ class Server:
         self.log = project / f"server-{self.port}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gyre.cli.main", "serve", *args, "--port", str(self.port)],
-            stdout=open(self.log, "w"),
+            stdout=open(self.log, "w"),  # noqa: SIM115 - the server's own log, kept open
             stderr=subprocess.STDOUT,
-            cwd=project,  # noqa: SIM115
+            cwd=project,
         )
         deadline = time.monotonic() + 60
         while True:
