@@ -78,7 +78,7 @@ def summary(fig: dict[str, float], rat: dict[str, float]) -> str:
     return json.dumps(payload, sort_keys=False)
 
 
-def describe(conditions: Conditions, dvc_version: str) -> str:
+def describe(conditions: Conditions, dvc_version: str, load: tuple[float, float]) -> str:
     cache = (
         "page cache emptied before each timed command (cold)"
         if conditions.cold
@@ -86,5 +86,7 @@ def describe(conditions: Conditions, dvc_version: str) -> str:
     )
     return (
         f"medians of {conditions.reps} run(s), each a fresh process; DVC {dvc_version}; {cache}; "
-        "times in seconds from spawn to exit, memory = peak RSS in MB (2**20 bytes)"
+        "times in seconds from spawn to exit, memory = peak RSS in MB (2**20 bytes); "
+        f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after (2 cores: above ~0.5, "
+        "other work shared the machine)"
     )
