@@ -56,14 +56,16 @@ def _refuse_pickles(folder: Path, trusted: bool) -> None:
         )
 
 
-def _lineage(store: Store, run_id: str | None) -> dict[str, Any]:
+def _lineage(store: Store, run_id: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """(lineage columns, the run's tags) for a registration made inside ``run_id``."""
     if not run_id:
-        return {}
+        return {}, {}
     with store.read() as tx:
         run = run_rows.get(tx, run_id)
         top = run_rows.get(tx, run.parent_id) if run.parent_id else run
         ids = [top.id, *(c.id for c in run_rows.children(tx, top.id))]
         used = dataset_rows.uses_of_run(tx, ids)
+        run_tags = {**run_rows.get_tags(tx, top.id), **run_rows.get_tags(tx, run.id)}
     datasets = sorted({f"{u['dataset']}@{u['version']}" for u in used if u["direction"] == "read"})
     return {
         "run_id": run.id,
@@ -71,7 +73,7 @@ def _lineage(store: Store, run_id: str | None) -> dict[str, Any]:
         "pipeline": top.name if top.kind == "pipeline" else None,
         "git_commit": run.git_commit or top.git_commit,
         "datasets": datasets,
-    }
+    }, run_tags
 
 
 def register_model(
@@ -97,8 +99,8 @@ def register_model(
         flavor: python, sklearn, torch or onnx (inferred when not given).
         signature: ``{"inputs": [{"name", "type", "shape"?}], "outputs": [...]}``; inferred
             from ``input_example`` when not given.
-        metrics, tags, description: recorded with the version (tags, e.g. the build number,
-            may be added later; content may not change).
+        metrics, tags, description: recorded with the version. The tags of the run that
+            registers (e.g. ``build=1.42``) are added too; tags may change later, content never.
         entry: for the python flavor, the scoring module (default ``score.py``) or
             ``module:Class``.
         trusted: accept pickle files in a registered folder.
@@ -145,7 +147,8 @@ def register_model(
         (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         saved = save_dir(dest, store.blobs, where=f"register_model({name!r})")
     run_id = active_run_id()
-    lineage = _lineage(store, run_id)
+    lineage, run_tags = _lineage(store, run_id)
+    tags = {**run_tags, **(tags or {})}  # the run's tags (its build number) mark the model too
     with store.write() as tx:
         existing = rows.find_by_digest(tx, name, saved.digest)
         if existing is None and run_id:
