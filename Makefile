@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench bench-pipelines bench-data clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(PY) examples/seer/demo.py
+
+demo-quickstart: $(STAMP)
 	bash scripts/demo.sh
 
 lint: $(STAMP)

@@ -153,7 +153,7 @@ def test_a_registration_records_run_pipeline_datasets_and_commit_and_reuse_adds_
     with workspace.read() as tx:
         assert [v.version for v in rows.versions(tx, "pricer")] == [1], "no second version"
         assert rows.registered_by(tx, second.steps["train"].run_id) == [("pricer", 1)]
-    assert registry.get(workspace, "pricer@1").tags == {"build": "1.42", "stage": "trained"}
+    assert registry.get(workspace, "pricer@1").tags == {"build": "1.41,1.42", "stage": "trained"}
 
 
 def test_unknown_models_and_flavors_are_named(workspace: Store) -> None:

@@ -400,11 +400,18 @@ class _Runner:
 
     def _carry_registrations(self, conn: Any, source_run: str, step_run_id: str) -> None:
         """A reused registration step: the model versions it registered get this run's tags
-        (a new build number, say) and are linked to this run; no second version is made."""
+        (build=3 met by build 4 becomes build=3,4) and are linked to this run; no second
+        version is made."""
         from gyre.store import models as model_rows
 
         for name, version in model_rows.registered_by(conn, source_run):
-            model_rows.set_tags(conn, name, version, self.request.tags)
+            current = model_rows.get_version(conn, name, version).tags
+            merged = {
+                key: value if not current.get(key) or value in current[key].split(",")
+                else f"{current[key]},{value}"
+                for key, value in self.request.tags.items()
+            }
+            model_rows.set_tags(conn, name, version, merged)
             model_rows.record_registration(conn, step_run_id, name, version)
 
     def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:

@@ -137,7 +137,7 @@ def _save_outputs(
 
 
 def _script_arg(binding: Binding, task: StepTask, arg: str, loaded: dict[str, Any]) -> str:
-    if binding.kind == "input":
+    if arg in loaded:  # a step output or a dataset: its local path
         return str(loaded[arg])
     value = task.params.get(arg, binding.value)
     if isinstance(value, Output):
