@@ -163,3 +163,75 @@ def test_unknown_models_and_flavors_are_named(workspace: Store) -> None:
         registry.register_model("x", _sklearn_model(), flavor="tensorflow", store=workspace)
     with pytest.raises(InvalidParameter, match="cannot tell the flavor of a dict"):
         registry.register_model("x", {"a": 1}, store=workspace)
+
+
+def test_an_exported_model_scores_in_a_fresh_virtualenv_without_gyre(
+    workspace: Store, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import _free_port
+    from gyre.registry.export import export
+
+    folder = shutil.copytree(RESOURCES / "good" / "score_model", tmp_path / "m")
+    registry.register_model("sizer", folder, store=workspace)
+    exported = export(workspace, "sizer@1", tmp_path / "export")
+    assert (exported / "requirements.txt").read_text() == ""  # the python flavor needs nothing
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    no_gyre = subprocess.run([str(python), "-c", "import gyre"], capture_output=True)
+    assert no_gyre.returncode != 0, "the fresh environment must not see gyre"
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(python), str(exported / "serve.py"), "--port", str(port)], cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the exported server did not start"
+                time.sleep(0.1)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/score",
+            data=json.dumps({"size": 5}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=10).read())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert answer == {"predictions": {"label": "big"}, "model": "sizer@1"}
+
+
+def test_a_signature_that_does_not_match_the_example_is_refused(workspace: Store) -> None:
+    signature = {"inputs": [{"name": "a", "type": "float64"}]}
+    with pytest.raises(InvalidParameter, match=r"names inputs \['a'\] but the example has \['b'\]"):
+        registry.register_model(
+            "x", _sklearn_model(), signature=signature, input_example=[{"b": 1.0}], store=workspace
+        )
+    with pytest.raises(InvalidParameter, match="'a' is float64 but the example gives string"):
+        registry.register_model(
+            "x",
+            _sklearn_model(),
+            signature=signature,
+            input_example=[{"a": "text"}],
+            store=workspace,
+        )
+
+
+def test_a_flavor_that_cannot_load_the_artifact_says_so(workspace: Store, tmp_path: Path) -> None:
+    from gyre.errors import GyreError
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not an onnx model")
+    registry.register_model("broken", broken, store=workspace)
+    with pytest.raises(GyreError, match="The onnx flavor could not load broken@1"):
+        registry.load_model("broken@1", workspace)

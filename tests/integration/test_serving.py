@@ -284,3 +284,49 @@ def test_collection_can_be_switched_off(models: Store, project: Path) -> None:
     with pytest.raises(NotFound):
         append_only.window(models, "pricer-inference")
     assert os.environ.get("GYRE_URI") is None
+
+
+def test_a_port_already_in_use_is_named(models: Store, project: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "gyre.cli.main", "serve", "pricer@1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"Cannot serve on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_models_versions_and_aliases_list_what_exists(models: Store, project: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "serve", "pricer@staging"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "no version or alias 'staging'" in done.stderr
+    assert "latest, production" in done.stderr
+
+
+def test_data_show_lists_what_the_collector_gathered(models: Store, project: Path) -> None:
+    server = Server(project, "pricer@production")
+    for _ in range(3):
+        server.post("/score", {"size": 2.0, "rooms": 1.0})
+    server.stop()
+    shown = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "data", "show", "pricer-inference"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        check=True,
+    ).stdout
+    assert "pricer-inference (append-only): 1 sealed partitions, 3 rows" in shown

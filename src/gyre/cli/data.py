@@ -157,9 +157,24 @@ def show(reference: str, as_json: bool) -> None:
         with store.read() as tx:
             dataset = rows.get_dataset(tx, name)
             found = rows.versions(tx, name)
+            parts = rows.partitions(tx, name) if dataset.kind == "append" else []
         if as_json:
-            print_json({**dataset.__dict__, "versions": [v.__dict__ for v in found]})
+            print_json(
+                {
+                    **dataset.__dict__,
+                    "versions": [v.__dict__ for v in found],
+                    "partitions": [p.__dict__ for p in parts],
+                }
+            )
             return
+        if dataset.kind == "append":
+            rows_total = sum(p.rows for p in parts)
+            span = (
+                f" from {_when(parts[0].starts_at)} to {_when(parts[-1].ends_at)}" if parts else ""
+            )
+            click.echo(
+                f"{name} (append-only): {len(parts)} sealed partitions, {rows_total} rows{span}"
+            )
         table = Table(
             box=None, pad_edge=False, title=f"{name} ({dataset.kind})", title_justify="left"
         )

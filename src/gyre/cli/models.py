@@ -236,3 +236,16 @@ def delete(reference: str) -> None:
 
     record = delete_version(open_workspace(), reference)
     click.echo(f"Deleted {record.ref}. 'gyre gc' frees blobs nothing references now.")
+
+
+@model.command("export")
+@click.argument("reference", metavar="NAME@VERSION|NAME@ALIAS")
+@click.argument("dest", type=click.Path(path_type=Path))
+def export(reference: str, dest: Path) -> None:
+    """Write a folder that scores without gyre: model files, pinned requirements, serve.py."""
+    from gyre.registry.export import export as write_export
+
+    folder = write_export(open_workspace(), reference, dest)
+    click.echo(
+        f"Exported {reference} to {folder}: pip install -r requirements.txt; python serve.py"
+    )

@@ -407,7 +407,8 @@ class _Runner:
         for name, version in model_rows.registered_by(conn, source_run):
             current = model_rows.get_version(conn, name, version).tags
             merged = {
-                key: value if not current.get(key) or value in current[key].split(",")
+                key: value
+                if not current.get(key) or value in current[key].split(",")
                 else f"{current[key]},{value}"
                 for key, value in self.request.tags.items()
             }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import InvalidParameter
+from gyre.errors import GyreError, InvalidParameter
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
 from gyre.store import Store, jobs
@@ -118,6 +118,8 @@ def register_model(
     store = _store(store)
     if signature is None and input_example is not None:
         signature = signatures.infer(input_example)
+    elif signature is not None and input_example is not None:
+        signatures.check_example(signatures.check(signature), input_example)
     if signature is not None:
         signatures.check(signature)
     is_path = isinstance(model, str | Path)
@@ -228,7 +230,16 @@ def load_model(reference: str, store: Store | None = None) -> LoadedModel:
     record = get(store, reference)
     path = materialize_dir(store.blobs, record.digest, store.local_path("cache"))
     manifest = json.loads((path / MANIFEST).read_text())
-    predictor = flavor_module(record.flavor).load(path, manifest)
+    try:
+        predictor = flavor_module(record.flavor).load(path, manifest)
+    except GyreError:
+        raise
+    except Exception as exc:  # each flavor's library raises its own errors
+        raise GyreError(
+            f"The {record.flavor} flavor could not load {record.ref}: {type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}. The artifact may "
+            "not be what its flavor expects; register it again with the right flavor."
+        ) from exc
     return LoadedModel(record, path, manifest, predictor)
 
 

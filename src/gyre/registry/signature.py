@@ -129,3 +129,23 @@ def _flatten(value: list[Any]) -> list[Any]:
     for item in value:
         out.extend(_flatten(item) if isinstance(item, list) else [item])
     return out
+
+
+def check_example(signature: dict[str, Any], example: Any) -> None:
+    """Refuse an example that does not fit the signature given with it."""
+    inferred = infer(example)
+    given = {i["name"]: i["type"] for i in signature["inputs"]}
+    found = {i["name"]: i["type"] for i in inferred["inputs"]}
+    if set(given) != set(found):
+        raise InvalidParameter(
+            f"The signature names inputs {sorted(given)} but the example has {sorted(found)}. "
+            "Make them agree, or leave signature= out to infer it from the example."
+        )
+    for name, kind in given.items():
+        numeric = {"float64", "float32", "int64", "int32"}
+        if kind != found[name] and not (kind in numeric and found[name] in numeric):
+            raise InvalidParameter(
+                f"Signature input {name!r} is {kind} but the example gives {found[name]}. "
+                "Make them agree.",
+                field=name,
+            )

@@ -53,9 +53,26 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
     return create_app(models, options, journal=journal, converter=converter), models
 
 
+def check_port(host: str, port: int) -> None:
+    import socket
+
+    from gyre.errors import GyreError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GyreError(
+                f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Another process uses "
+                "the port; pick another with --port."
+            ) from None
+
+
 def serve(store: Store, config: ServeConfig) -> None:
     import uvicorn
 
+    check_port(config.host, config.port)
     app, models = build(store, config)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     served = ", ".join(f"{n}@{v}" for n, v in models.by_version)
