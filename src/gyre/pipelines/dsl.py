@@ -153,6 +153,8 @@ class StepOptions:
     resources: Resources = field(default_factory=Resources)
     requirements: str | None = None
     outputs: tuple[str, ...] = ("output",)
+    compute: str | None = None
+    isolate: bool = False
 
 
 class Step(Generic[F]):
@@ -193,6 +195,8 @@ def step(
     resources: dict[str, Any] | None = None,
     requirements: str | None = None,
     outputs: tuple[str, ...] | list[str] | None = None,
+    compute: str | None = None,
+    isolate: bool = False,
 ) -> Callable[[F], Step[F]]: ...
 
 
@@ -206,6 +210,8 @@ def step(
     resources: dict[str, Any] | None = None,
     requirements: str | None = None,
     outputs: tuple[str, ...] | list[str] | None = None,
+    compute: str | None = None,
+    isolate: bool = False,
 ) -> Step[F] | Callable[[F], Step[F]]:
     """Declare a pipeline step.
 
@@ -217,6 +223,8 @@ def step(
         resources: ``{"cpus": 2, "gpus": 1, "memory": "8GB"}``.
         requirements: a requirements file; its content is part of the cache key.
         outputs: names of the outputs when the step returns a tuple.
+        compute: a compute target (``gyre compute add``) to run on instead of local processes.
+        isolate: on a Ray target, run in a fresh worker process (``max_calls=1``).
 
     Example:
         >>> @step
@@ -236,6 +244,8 @@ def step(
             resources=Resources.parse(resources, where),
             requirements=requirements,
             outputs=tuple(outputs) if outputs else ("output",),
+            compute=compute,
+            isolate=isolate,
         )
         return Step(f, options)
 

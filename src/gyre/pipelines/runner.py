@@ -22,6 +22,7 @@ from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
 from gyre.pipelines.dataset_inputs import DatasetPins, dataset_args, is_dataset
 from gyre.pipelines.dsl import Node, Output, Pipeline
 from gyre.pipelines.executors.local import Attempt, LocalExecutor
+from gyre.pipelines.executors.pool import ExecutorPool
 from gyre.pipelines.graph import PipelineGraph, build_graph
 from gyre.pipelines.params import resolve_params
 from gyre.pipelines.step_process import InputSpec, StepTask, read_result
@@ -94,6 +95,7 @@ class RunRequest:
     resume: str | None = None
     parallel: float | None = None
     run_id: str | None = None
+    compute: str | None = None
 
 
 def run_pipeline(
@@ -102,7 +104,7 @@ def run_pipeline(
     return _Runner(request, store, observer or RunObserver()).run()
 
 
-def _node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
+def node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
     """The node's parameters (datasets excluded: they are inputs)."""
     out: dict[str, Any] = {}
     for arg, binding in node.bindings.items():
@@ -127,7 +129,7 @@ def key_for(
 ) -> CacheKey:
     digests = {arg: done[ref.node][ref.output].digest for arg, ref in node.inputs.items()}
     digests.update({arg: v.digest for arg, v in dataset_args(node, values, pins).items()})
-    return compute(node, _node_params(node, values), digests, fingerprinter)
+    return compute(node, node_params(node, values), digests, fingerprinter)
 
 
 class _Runner:
@@ -252,9 +254,10 @@ class _Runner:
     def run(self) -> PipelineRun:
         run = self._resume_run(self.request.resume) if self.request.resume else self._create_run()
         self.observer.run_started(run, self.graph)
-        executor = LocalExecutor(
+        local = LocalExecutor(
             self.store, slots=self.request.parallel, on_output=self.observer.step_output
         )
+        executor = ExecutorPool(local, self._remote_executor, self.request.compute)
         scratch_root = self.store.local_path("scratch", run.id)
         self.log_dir = self.store.local_path("logs", run.id)
         started: set[str] = set(self.done)
@@ -281,7 +284,25 @@ class _Runner:
         self.observer.run_finished(run)
         return run
 
-    def _heartbeat(self, run: PipelineRun, executor: LocalExecutor) -> None:
+    def _remote_executor(self, name: str) -> Any:
+        from gyre.pipelines.code_fingerprint import project_root
+        from gyre.pipelines.executors.ray import RayExecutor
+        from gyre.store import compute
+
+        with self.store.read() as conn:
+            target = compute.get(conn, name)
+        pipeline_file = Path(self.pipeline.defined_at.rsplit(":", 1)[0])
+        return RayExecutor(
+            self.store,
+            target,
+            project_root=project_root(pipeline_file),
+            pipeline_file=pipeline_file,
+            pipeline_name=self.pipeline.name,
+            params=self.values,
+            on_output=self.observer.step_output,
+        )
+
+    def _heartbeat(self, run: PipelineRun, executor: ExecutorPool) -> None:
         with self.store.write() as conn:
             status = run_rows.get(conn, run.id).status
             run_rows.update_run(conn, run.id, heartbeat_at=time.time())
@@ -301,7 +322,7 @@ class _Runner:
         ]
 
     def _start_ready(
-        self, run: PipelineRun, executor: LocalExecutor, started: set[str], scratch_root: Path
+        self, run: PipelineRun, executor: ExecutorPool, started: set[str], scratch_root: Path
     ) -> None:
         progressed = True
         while progressed:
@@ -351,7 +372,7 @@ class _Runner:
         return StepTask(
             node=node,
             step_run_id=run.steps[node.name].run_id,
-            params=_node_params(node, self.values),
+            params=node_params(node, self.values),
             inputs=inputs,
             scratch=scratch_root / node.name,
         )
@@ -444,7 +465,7 @@ class _Runner:
             )
 
     def _launch(
-        self, executor: LocalExecutor, task: StepTask, result: StepResult, key: CacheKey
+        self, executor: ExecutorPool, task: StepTask, result: StepResult, key: CacheKey
     ) -> None:
         result.attempts += 1
         if result.attempts == 1:
@@ -472,11 +493,11 @@ class _Runner:
             run_rows.update_run(conn, result.run_id, pid=attempt.pid)
 
     def _finish_attempt(
-        self, run: PipelineRun, executor: LocalExecutor, attempt: Attempt, scratch_root: Path
+        self, run: PipelineRun, executor: ExecutorPool, attempt: Attempt, scratch_root: Path
     ) -> None:
         node = attempt.task.node
         result = run.steps[node.name]
-        outcome = read_result(attempt.task)
+        outcome = getattr(attempt, "result", None) or read_result(attempt.task)
         succeeded = attempt.exit_code == 0 and attempt.killed_for is None
         if succeeded and outcome is not None and "outputs" in outcome:
             self._record_success(result, attempt, outcome["outputs"])

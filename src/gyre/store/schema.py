@@ -270,3 +270,13 @@ run_models = Table(
     Column("name", String(200), primary_key=True),
     Column("version", Integer, primary_key=True),
 )
+
+compute_targets = Table(
+    "compute_targets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("type", String(32), nullable=False),  # ray
+    Column("address", Text, nullable=False),
+    Column("options", Text, nullable=True),  # JSON
+    Column("created_at", Float, nullable=False),
+)

@@ -1,0 +1,143 @@
+"""What a Ray worker runs for one step attempt.
+
+The worker imports the pipeline from the run's working directory (shipped by Ray's runtime
+environment), traces it with the run's parameters to find its step, opens the workspace
+itself (the same SQLite file on one host; PostgreSQL plus an object store across hosts), and
+runs the step exactly as a local step process would: outputs go through gyre's blob store, so
+reuse, lineage and digests are the same on both executors. stdout and stderr (including those
+of script steps' child processes) are streamed back through a Ray queue while the step runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+FLUSH_S = 0.2
+
+
+def _store(settings: dict[str, Any]) -> Any:
+    from gyre.config import WorkspaceSettings, _settings_for_uri, embedded_settings
+    from gyre.store import open_store
+
+    if settings["embedded"]:
+        resolved = embedded_settings(Path(settings["local_dir"]))
+        if settings["artifacts_url"] != resolved.artifacts_url:
+            resolved = WorkspaceSettings(
+                resolved.db_url,
+                settings["artifacts_url"],
+                resolved.local_dir,
+                settings["artifacts_options"],
+            )
+    else:
+        base = _settings_for_uri(settings["db_url"], settings["artifacts_url"], "ray worker")
+        resolved = WorkspaceSettings(
+            base.db_url, base.artifacts_url, base.local_dir, settings["artifacts_options"]
+        )
+    return open_store(resolved)
+
+
+class _Streamer:
+    """Reads a pipe that fds 1 and 2 point at; sends chunks to the driver's queue."""
+
+    def __init__(self, queue: Any, key: str) -> None:
+        self.queue = queue
+        self.key = key
+        self.captured: list[bytes] = []
+        self._read, self._write = os.pipe()
+        self._saved = (os.dup(1), os.dup(2))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._write, 1)
+        os.dup2(self._write, 2)
+        self._pending: list[bytes] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
+        self._reader.start()
+        self._flusher.start()
+
+    def _pump(self) -> None:
+        while chunk := os.read(self._read, 65536):
+            with self._lock:
+                self._pending.append(chunk)
+            self.captured.append(chunk)
+
+    def _flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending and self.queue is not None:
+            try:
+                self.queue.put((self.key, b"".join(pending)), timeout=5)
+            except Exception:  # the driver may be gone; the log is still returned at the end
+                return
+
+    def _flush_loop(self) -> None:
+        while not self._done.wait(FLUSH_S):
+            self._flush()
+
+    def close(self) -> bytes:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        os.close(self._write)
+        self._reader.join(timeout=10)
+        os.close(self._read)
+        for fd in self._saved:
+            os.close(fd)
+        self._done.set()
+        self._flusher.join(timeout=10)
+        self._flush()
+        return b"".join(self.captured)
+
+
+def run_step(spec: dict[str, Any], queue: Any) -> dict[str, Any]:
+    """Run one attempt; returns {"outputs": ...} or {"error": ...} and the step's log."""
+    from gyre.pipelines.dataset_inputs import DatasetPins
+    from gyre.pipelines.dsl import trace
+    from gyre.pipelines.loader import load_pipeline
+    from gyre.pipelines.params import resolve_params
+    from gyre.pipelines.runner import node_params
+    from gyre.pipelines.step_process import InputSpec, StepTask, read_result, run_task
+
+    streamer = _Streamer(queue, spec["key"])
+    result: dict[str, Any]
+    try:
+        os.environ.update(spec.get("env", {}))
+        store = _store(spec["settings"])
+        pipeline = load_pipeline(f"{spec['pipeline_file']}:{spec['pipeline']}")
+        values = resolve_params(pipeline, spec["params"])
+        values = DatasetPins(store).pin_values(values)
+        node = trace(pipeline, values)[spec["node"]]
+        scratch = Path(tempfile.mkdtemp(prefix="gyre-ray-step-"))
+        task = StepTask(
+            node=node,
+            step_run_id=spec["step_run_id"],
+            params=node_params(node, values),
+            inputs={k: InputSpec(**v) for k, v in spec["inputs"].items()},
+            scratch=scratch,
+        )
+        code = run_task(task, store)
+        result = read_result(task) or {"error": f"the step exited with code {code} and no result"}
+        store.close()
+    except BaseException as exc:  # reported as the attempt's error; the traceback is in the log
+        import traceback
+
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        log = streamer.close()
+    result["log"] = log.decode(errors="replace")
+    result["host"] = os.uname().nodename
+    result["pid"] = os.getpid()
+    result["finished"] = time.time()
+    cleaned: dict[str, Any] = json.loads(json.dumps(result, default=str))
+    return cleaned
