@@ -48,6 +48,7 @@ def run(
     resume: str | None = None,
     quiet: bool = False,
     observer: RunObserver | None = None,
+    compute: str | None = None,
 ) -> PipelineRun:
     """Run a pipeline now and block until it ends.
 
@@ -59,6 +60,7 @@ def run(
         workspace: a workspace folder or open store (default: the configured workspace).
         resume: id of a failed or killed run to continue, reusing what finished.
         quiet: print nothing.
+        compute: run every step on this compute target (default: each step's own, or local).
 
     Returns:
         The :class:`PipelineRun`; check ``.status`` and ``.steps[name].outcome``.
@@ -71,6 +73,7 @@ def run(
         tags={k: str(v) for k, v in (tags or {}).items()},
         experiment=experiment,
         resume=resume,
+        compute=compute,
     )
     return run_pipeline(request, _store(workspace), observer)
 

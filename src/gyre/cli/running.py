@@ -21,6 +21,7 @@ from gyre.cli.options import (
 @click.option("--experiment", "-e", help="Experiment name (default: the pipeline's name).")
 @click.option("--resume", metavar="RUN_ID", help="Continue a failed or killed run.")
 @click.option("--parallel", type=float, help="How many CPU slots steps may use at once.")
+@click.option("--compute", help="Run every step on this compute target (gyre compute list).")
 @json_option
 def run(
     reference: str | None,
@@ -29,6 +30,7 @@ def run(
     experiment: str | None,
     resume: str | None,
     parallel: float | None,
+    compute: str | None,
     as_json: bool,
 ) -> None:
     """Run a pipeline now, reusing every step whose inputs, code and params did not change.
@@ -62,6 +64,7 @@ def run(
         source=reference if ":" in reference else f"{reference}:{pipeline.name}",
         resume=resume,
         parallel=parallel,
+        compute=compute,
     )
     observer = RunObserver() if as_json else make_progress()
     result = run_pipeline(request, store, observer)

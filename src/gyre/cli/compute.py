@@ -1,0 +1,104 @@
+"""``gyre compute ...``."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gyre.cli.options import json_option, open_workspace, print_json
+
+
+@click.group()
+def compute() -> None:
+    """Compute targets: where steps run (local processes, or a Ray cluster)."""
+
+
+@compute.command("add")
+@click.argument("name")
+@click.option("--type", "type_", type=click.Choice(["ray"]), default="ray", show_default=True)
+@click.option("--address", required=True, help="ray://HOST:10001, or auto for a local cluster.")
+def add(name: str, type_: str, address: str) -> None:
+    """Add a compute target; steps use it with @step(compute=NAME) or gyre run --compute NAME."""
+    from gyre.store import compute as targets
+
+    with open_workspace().write() as tx:
+        targets.add(tx, name, type_, address, {})
+    click.echo(f"Added compute target {name} ({type_} at {address})")
+
+
+@compute.command("list")
+@json_option
+def list_targets(as_json: bool) -> None:
+    from gyre.store import compute as targets
+
+    with open_workspace().read() as tx:
+        found = targets.list_targets(tx)
+    if as_json:
+        print_json(
+            [
+                {"name": "local", "type": "local", "address": "this machine"},
+                *(t.__dict__ for t in found),
+            ]
+        )
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "type", "address"):
+        table.add_column(column)
+    table.add_row("local", "local", "processes on this machine (default)")
+    for t in found:
+        table.add_row(t.name, t.type, t.address)
+    Console().print(table)
+
+
+@compute.command("show")
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    """Show a target and, for Ray, the cluster's nodes and resources."""
+    from gyre.store import compute as targets
+
+    with open_workspace().read() as tx:
+        target = targets.get(tx, name)
+    info = {**target.__dict__}
+    try:
+        from gyre.pipelines.executors.ray import _ray, check_reachable
+
+        check_reachable(target.address)
+        ray = _ray()
+        ray.init(
+            address=target.address,
+            namespace="gyre",
+            ignore_reinit_error=True,
+            logging_level="ERROR",
+        )
+        info["nodes"] = [
+            {"host": n["NodeManagerAddress"], "alive": n["Alive"], "resources": n["Resources"]}
+            for n in ray.nodes()
+        ]
+        ray.shutdown()
+    except Exception as exc:  # shown, not raised: show works for unreachable clusters too
+        info["error"] = str(exc)
+    if as_json:
+        print_json(info)
+        return
+    click.echo(f"{target.name}: {target.type} at {target.address}")
+    if "error" in info:
+        click.echo(f"  {info['error']}")
+    for node in info.get("nodes", []):
+        res = node["resources"]
+        click.echo(
+            f"  node {node['host']} {'alive' if node['alive'] else 'dead'}: "
+            f"{res.get('CPU', 0):g} CPU, "
+            f"{res.get('GPU', 0):g} GPU, {res.get('memory', 0) / 1e9:.1f} GB"
+        )
+
+
+@compute.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    from gyre.store import compute as targets
+
+    with open_workspace().write() as tx:
+        targets.remove(tx, name)
+    click.echo(f"Removed compute target {name}")
