@@ -106,3 +106,15 @@ def test_editing_a_transitively_imported_helper_changes_the_file_digests(tmp_pat
     (tmp_path / "second.py").write_text("Y = 2\n")
     _, after = fingerprint(mod, "step_a")
     assert before["second.py"] != after["second.py"]
+
+
+def test_gyre_itself_is_never_project_code_even_from_a_checkout_under_the_project(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "gyre").mkdir()
+    (tmp_path / "gyre" / "__init__.py").write_text("X = 1\n")
+    mod = tmp_path / "mod.py"
+    mod.write_text("import gyre\n\n\ndef step_a(x):\n    return gyre.X\n")
+    _, files = fingerprint(mod, "step_a")
+    assert files == {}

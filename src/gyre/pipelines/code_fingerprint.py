@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _SKIP_DIRS = ("site-packages", "dist-packages", ".venv", "venv")
+FRAMEWORK = frozenset({"gyre"})
+"""gyre itself is never project code, even from a source checkout under the project root."""
 _PROJECT_MARKERS = ("pyproject.toml", "gyre.yaml", ".git", "setup.py", ".gyre-snapshot")
 
 
@@ -169,6 +171,8 @@ class CodeFingerprinter:
 
     def _locate_top(self, name: str, importer: Path) -> Path | None:
         """The folder holding top-level module ``name`` when it lies in the project."""
+        if name in FRAMEWORK:
+            return None
         for folder in (importer.parent, self.root):
             if (folder / f"{name}.py").is_file() or (folder / name / "__init__.py").is_file():
                 return folder if self._in_project(folder) else None
