@@ -125,6 +125,7 @@ class RayExecutor:
         from gyre.pipelines.executors.ray_worker import run_step
 
         self._remote = self.ray.remote(run_step)
+        self._isolated = self.ray.remote(max_calls=1)(run_step)  # a fresh worker per task
         self._nodes = [n["Resources"] for n in self.ray.nodes() if n["Alive"]]
 
     # -- the executor interface the runner uses ---------------------------------------------
@@ -161,8 +162,6 @@ class RayExecutor:
         }
         if resources.memory:
             task_options["memory"] = resources.memory
-        if getattr(options, "isolate", False):
-            task_options["max_calls"] = 1
         if options.requirements:
             base = Path(task.node.defined_at.rsplit(":", 1)[0]).parent
             lines = (base / options.requirements).read_text().splitlines()
@@ -182,7 +181,8 @@ class RayExecutor:
         attempt.log_file = open(log_path, "ab")  # noqa: SIM115 - closed when the attempt ends
         if number > 1:
             attempt.log_file.write(f"--- attempt {number} ---\n".encode())
-        attempt.ref = self._remote.options(**task_options).remote(spec, self.queue)
+        remote = self._isolated if options.isolate else self._remote
+        attempt.ref = remote.options(**task_options).remote(spec, self.queue)
         self.running[attempt.ref] = attempt
         return attempt
 

@@ -1,0 +1,302 @@
+"""Steps on a real local Ray cluster: a head node and a second worker node on this machine.
+
+The cluster is started with `ray start --block` processes (2 CPUs on the head, 1 on the
+worker, capped object stores) and torn down by process group at the end. A last test adds a
+node on 127.0.0.2, a second "host": embedded workspaces are then refused, and PostgreSQL plus
+an S3 API server (moto, a stand-in for S3) serve instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gyre
+from conftest import S3_KEYS, _free_port, copy_resource
+from gyre.errors import GyreError, InvalidPipeline, WorkspaceError
+from gyre.pipelines.loader import load_pipeline
+from gyre.store import Store
+from gyre.store import compute as targets
+from gyre.store import runs as run_rows
+
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [RAY, "start", "--block", "--disable-usage-stats", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[dict[str, object]]:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port()
+    head = _start(
+        [
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--node-ip-address=127.0.0.1",
+            "--object-store-memory=100000000",
+            f"--ray-client-server-port={_free_port()}",
+            f"--node-manager-port={_free_port()}",
+            f"--object-manager-port={_free_port()}",
+        ],
+        env,
+    )
+    address = f"127.0.0.1:{port}"
+    processes = [head]
+    worker = _start(
+        [
+            f"--address={address}",
+            "--num-cpus=1",
+            "--node-ip-address=127.0.0.1",
+            "--object-store-memory=80000000",
+            f"--node-manager-port={_free_port()}",
+            f"--object-manager-port={_free_port()}",
+        ],
+        env,
+    )
+    processes.append(worker)
+    _wait_for_nodes(address, 2)
+    info: dict[str, object] = {"address": address, "processes": processes, "env": env}
+    yield info
+    import ray
+
+    ray.shutdown()
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_for_nodes(address: str, count: int) -> None:
+    probe = (
+        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+        "print(sum(1 for n in ray.nodes() if n['Alive']))"
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, address], capture_output=True, text=True
+        )
+        if done.returncode == 0 and done.stdout.strip() == str(count):
+            return
+        time.sleep(1)
+    raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
+
+
+@pytest.fixture
+def ray_workspace(workspace: Store, project: Path, ray_cluster: dict[str, object]) -> Store:
+    copy_resource("good/ray_pipelines.py", project)
+    copy_resource("good/helper.py", project)
+    with workspace.write() as tx:
+        targets.add(tx, "cluster", "ray", str(ray_cluster["address"]), {})
+    return workspace
+
+
+def _run(store: Store, name: str, params: dict | None = None, **kw) -> gyre.PipelineRun:
+    return gyre.run(
+        load_pipeline(f"ray_pipelines.py:{name}"), params or {}, workspace=store, quiet=True, **kw
+    )
+
+
+def _digests(store: Store, run: gyre.PipelineRun) -> dict[str, str]:
+    return {name: step.outputs["output"].digest for name, step in run.steps.items()}
+
+
+def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
+    ray_workspace: Store,
+) -> None:
+    local = _run(ray_workspace, "chain", {"n": 4})
+    with ray_workspace.write() as tx:  # forget the local run so the Ray run really runs
+        run_rows.delete_runs(tx, [local.id])
+    remote = _run(ray_workspace, "chain", {"n": 4}, compute="cluster")
+    assert remote.status == "finished", remote.error
+    assert [s.outcome for s in remote.steps.values()] == ["ran", "ran", "ran"]
+    assert _digests(ray_workspace, remote) == _digests(ray_workspace, local)
+    with ray_workspace.read() as tx:
+        from gyre.store import metrics as metric_rows
+
+        assert len(metric_rows.history(tx, remote.steps["total"].run_id, "value")) == 4
+        log = ray_workspace.blobs.read_bytes(
+            run_rows.get(tx, remote.steps["produce"].run_id).log_digest or ""
+        )
+    assert b"produce on" in log
+    again = _run(ray_workspace, "chain", {"n": 4}, compute="cluster")
+    assert {s.outcome for s in again.steps.values()} == {"reused"}
+
+
+def test_a_killed_worker_is_retried_then_the_step_succeeds(
+    ray_workspace: Store, project: Path
+) -> None:
+    run = _run(ray_workspace, "crashing", {"marker": str(project / "crashed")}, compute="cluster")
+    assert run.status == "finished", run.error
+    assert run.steps["crash_once"].attempts == 2
+
+
+def test_a_worker_that_always_dies_fails_the_run_with_the_workers_error(
+    ray_workspace: Store,
+) -> None:
+    run = _run(ray_workspace, "doomed", compute="cluster")
+    assert run.status == "failed"
+    assert "the Ray worker failed" in (run.steps["always_crash"].error or "")
+    with ray_workspace.read() as tx:
+        record = run_rows.get(tx, run.steps["always_crash"].run_id)
+    assert (
+        record.log_digest and b"died" in ray_workspace.blobs.read_bytes(record.log_digest).lower()
+    )
+
+
+def test_resource_requests_no_node_can_meet_fail_clearly(ray_workspace: Store) -> None:
+    with pytest.raises(
+        InvalidPipeline, match="asks for 64 CPU.*no node of compute target 'cluster'"
+    ):
+        _run(ray_workspace, "too_big", compute="cluster")
+
+
+def test_an_unreachable_cluster_fails_fast_naming_the_address(
+    workspace: Store, project: Path
+) -> None:
+    copy_resource("good/ray_pipelines.py", project)
+    copy_resource("good/helper.py", project)
+    port = _free_port()
+    with workspace.write() as tx:
+        targets.add(tx, "gone", "ray", f"ray://127.0.0.1:{port}", {})
+    started = time.monotonic()
+    with pytest.raises(GyreError, match=f"ray://127.0.0.1:{port} cannot be reached"):
+        _run(workspace, "chain", compute="gone")
+    assert time.monotonic() - started < 30
+
+
+def test_logs_reach_the_run_while_the_step_runs_and_cancel_stops_it(
+    ray_workspace: Store, project: Path
+) -> None:
+    gate = project / "gate"
+    cmd = [
+        sys.executable,
+        "-m",
+        "gyre.cli.main",
+        "run",
+        "ray_pipelines.py:gated",
+        "--compute",
+        "cluster",
+        "--param",
+        f"gate={gate}",
+    ]
+    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        log_text = ""
+        run_id = None
+        while time.monotonic() < deadline and "first line from the worker" not in log_text:
+            with ray_workspace.read() as tx:
+                pipelines = [r for r in run_rows.select_runs(tx) if r.kind == "pipeline"]
+            if pipelines:
+                run_id = pipelines[0].id
+                live = ray_workspace.settings.local_dir / "logs" / run_id / "chatty.log"
+                log_text = live.read_text() if live.exists() else ""
+            time.sleep(0.2)
+        assert "first line from the worker" in log_text, (
+            "the step's output did not arrive while it ran"
+        )
+        assert run_id is not None
+        done = subprocess.run(
+            [sys.executable, "-m", "gyre.cli.main", "runs", "cancel", run_id],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    with ray_workspace.read() as tx:
+        statuses = {r.kind: r.status for r in run_rows.select_runs(tx)}
+    assert statuses == {"pipeline": "cancelled", "step": "cancelled"}
+
+
+def test_isolated_steps_get_fresh_worker_processes(ray_workspace: Store) -> None:
+    run = _run(ray_workspace, "isolated", compute="cluster")
+    assert run.status == "finished", run.error
+    assert run.output("a") != run.output("b")
+
+
+def test_a_second_host_refuses_the_embedded_workspace_and_postgres_with_s3_serve_instead(
+    ray_cluster: dict[str, object],
+    workspace: Store,
+    project: Path,
+    pg_database: str,
+    s3_server: str,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    address = str(ray_cluster["address"])
+    third = _start(
+        [
+            f"--address={address}",
+            "--num-cpus=1",
+            "--node-ip-address=127.0.0.2",
+            "--object-store-memory=80000000",
+            f"--node-manager-port={_free_port()}",
+            f"--object-manager-port={_free_port()}",
+        ],
+        ray_cluster["env"],  # type: ignore[arg-type]
+    )
+    ray_cluster["processes"].append(third)  # type: ignore[attr-defined]
+    _wait_for_nodes(address, 3)
+    import ray
+
+    ray.shutdown()
+    copy_resource("good/ray_pipelines.py", project)
+    copy_resource("good/helper.py", project)
+    with workspace.write() as tx:
+        targets.add(tx, "cluster", "ray", address, {})
+    with pytest.raises(WorkspaceError, match="spans 2 hosts, but this workspace is embedded"):
+        _run(workspace, "chain", compute="cluster")
+    ray.shutdown()
+    from conftest import _truncate
+    from gyre import config
+    from gyre.store import open_store
+
+    monkeypatch.setenv("GYRE_URI", pg_database)
+    monkeypatch.setenv("GYRE_ARTIFACTS", f"s3://{s3_bucket}/artifacts")
+    monkeypatch.setenv(
+        "GYRE_ARTIFACTS_OPTIONS",
+        json.dumps({"client_kwargs": {"endpoint_url": s3_server}, **S3_KEYS}),
+    )
+    monkeypatch.setenv("GYRE_CACHE_DIR", str(project / "cache"))
+    shared = open_store(config.resolve(), create=True)
+    _truncate(shared)
+    with shared.write() as tx:
+        targets.add(tx, "cluster", "ray", address, {})
+    run = gyre.run(
+        load_pipeline("ray_pipelines.py:chain"),
+        {"n": 5},
+        workspace=shared,
+        quiet=True,
+        compute="cluster",
+    )
+    assert run.status == "finished", run.error
+    assert (run.output("report") / "total.txt").read_text() == "100"
+    shared.close()
