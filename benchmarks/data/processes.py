@@ -26,6 +26,7 @@ class CommandFailed(Exception):
 @dataclass(frozen=True)
 class Measured:
     seconds: float
+    cpu_seconds: float  # user + system, of the process and the children it waited for
     peak_rss_mb: float
     stdout: str
 
@@ -33,7 +34,7 @@ class Measured:
 def measure(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, log: Path
 ) -> Measured:
-    """Run ``argv`` in a fresh process; wall-clock seconds, peak RSS and stdout.
+    """Run ``argv`` in a fresh process; wall-clock and CPU seconds, peak RSS and stdout.
 
     Output goes to a file (``log``), not a pipe, so a chatty command never blocks on us.
 
@@ -53,7 +54,8 @@ def measure(
     if child.returncode != 0:
         tail = "\n".join(text.strip().splitlines()[-15:])
         raise CommandFailed(f"{' '.join(argv)} exited with {child.returncode}:\n{tail}")
-    return Measured(elapsed, usage.ru_maxrss / 1024, text)  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(elapsed, cpu, usage.ru_maxrss / 1024, text)  # ru_maxrss: KiB on Linux
 
 
 def _wait4(

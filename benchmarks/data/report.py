@@ -21,6 +21,7 @@ def figures(items: list[Input], samples: Samples) -> dict[str, float]:
             for what in ("first_add", "readd"):
                 name = f"{item.key}_{tool.lower()}_{what}"
                 out[f"{name}_s"] = round(samples.median(item.key, tool, what), 3)
+                out[f"{name}_cpu_s"] = round(samples.median(item.key, tool, f"{what}_cpu"), 3)
                 out[f"{name}_peak_rss_mb"] = round(samples.median(item.key, tool, f"{what}_rss"), 1)
     return out
 
@@ -45,18 +46,24 @@ def print_table(
 ) -> None:
     print(f"\n{header}")
     print(
-        f"{'input':24} {'step':10} {'gyre':>9} {'DVC':>9} {'DVC/gyre':>9} "
-        f"{'sha256':>9} {'gyre MB':>8} {'DVC MB':>8}"
+        f"{'':24} {'':10} {'wall clock':^29} {'sha256':>8}   {'cpu (user+sys)':^17}"
+        f"   {'peak RSS MB':^15}"
+    )
+    print(
+        f"{'input':24} {'step':10} {'gyre':>9} {'DVC':>9} {'DVC/gyre':>9} {'bound':>8}   "
+        f"{'gyre':>8} {'DVC':>8}   {'gyre':>7} {'DVC':>7}"
     )
     for item in items:
         for what, step in (("first_add", "first add"), ("readd", "re-add")):
-            gyre, dvc = fig[f"{item.key}_gyre_{what}_s"], fig[f"{item.key}_dvc_{what}_s"]
-            bound = f"{fig[f'{item.key}_hash_s']:8.2f}s" if what == "first_add" else ""
+            k = item.key
+            gyre, dvc = fig[f"{k}_gyre_{what}_s"], fig[f"{k}_dvc_{what}_s"]
+            bound = f"{fig[f'{k}_hash_s']:7.2f}s" if what == "first_add" else ""
             print(
                 f"{item.label if what == 'first_add' else '':24} {step:10} {gyre:8.2f}s "
-                f"{dvc:8.2f}s {dvc / gyre:8.2f}x {bound:>9} "
-                f"{fig[f'{item.key}_gyre_{what}_peak_rss_mb']:8.0f} "
-                f"{fig[f'{item.key}_dvc_{what}_peak_rss_mb']:8.0f}"
+                f"{dvc:8.2f}s {dvc / gyre:8.2f}x {bound:>8}   "
+                f"{fig[f'{k}_gyre_{what}_cpu_s']:7.2f}s {fig[f'{k}_dvc_{what}_cpu_s']:7.2f}s   "
+                f"{fig[f'{k}_gyre_{what}_peak_rss_mb']:7.0f} "
+                f"{fig[f'{k}_dvc_{what}_peak_rss_mb']:7.0f}"
             )
     print("\nratios (> 1: gyre ahead), against targets:")
     for name, value in rat.items():

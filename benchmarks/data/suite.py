@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inputs import CACHE, Input
-from processes import measure, run_quietly, settle
+from processes import Measured, measure, run_quietly, settle
 from tools import Tool
 
 HASHING_SCRIPT = str(Path(__file__).with_name("hashing.py"))
@@ -97,10 +97,15 @@ def _first_and_readd(
         shutil.rmtree(workspace, ignore_errors=True)  # it holds a copy of the input
     for what, result in (("first_add", first), ("readd", again)):
         samples.add(item.key, tool.name, what, result.seconds)
+        samples.add(item.key, tool.name, f"{what}_cpu", result.cpu_seconds)
         samples.add(item.key, tool.name, f"{what}_rss", result.peak_rss_mb)
     print(
-        f"  rep {rep + 1}: {tool.name:5} first add {first.seconds:6.2f} s "
-        f"({first.peak_rss_mb:4.0f} MB)   re-add {again.seconds:6.2f} s "
-        f"({again.peak_rss_mb:4.0f} MB)",
+        f"  rep {rep + 1}: {tool.name:5} first add {_line(first)}   re-add {_line(again)}",
         flush=True,
+    )
+
+
+def _line(result: Measured) -> str:
+    return (
+        f"{result.seconds:6.2f} s (cpu {result.cpu_seconds:5.2f} s, {result.peak_rss_mb:3.0f} MB)"
     )
