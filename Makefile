@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data
+bench: bench-pipelines bench-data bench-compute
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -42,3 +42,6 @@ bench-data: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .bench-cache
+
+bench-compute: $(STAMP)
+	$(PY) benchmarks/compute/run.py

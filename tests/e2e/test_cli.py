@@ -202,3 +202,17 @@ def test_json_is_available_on_every_list_and_show(chain_project: Path) -> None:
 
 def test_the_resources_folder_is_intact() -> None:
     assert (RESOURCES / "good" / "chain.py").exists()
+
+
+def test_compute_targets_are_added_listed_shown_and_removed(project: Path) -> None:
+    gyre("init")
+    gyre("compute", "add", "cluster", "--type", "ray", "--address", "ray://127.0.0.1:9")
+    listed = json.loads(gyre("compute", "list", "--json").stdout)
+    assert [t["name"] for t in listed] == ["local", "cluster"]
+    shown = gyre("compute", "show", "cluster").stdout
+    assert "ray://127.0.0.1:9 cannot be reached" in shown
+    refused = gyre("compute", "add", "local", "--address", "auto", ok=False)
+    assert "'local' is the built-in compute target" in refused.stderr
+    gyre("compute", "remove", "cluster")
+    missing = gyre("run", "x.py:y", "--compute", "cluster", ok=False)
+    assert missing.returncode == 1

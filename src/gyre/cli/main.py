@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "secret": ("gyre.cli.datastores:secret", "Credentials kept outside the metadata database."),
     "lineage": ("gyre.cli.data:lineage", "What produced or used a dataset version or run."),
     "model": ("gyre.cli.models:model", "Register, alias, compare and delete model versions."),
+    "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
     "serve": (
         "gyre.cli.serving:serve",
         "Serve a model version over HTTP: gyre serve seer@production.",

@@ -1,0 +1,197 @@
+"""Local executor vs Ray executor on this machine: fan-out efficiency and per-step overhead.
+
+    make bench-compute            # or: .venv/bin/python benchmarks/compute/run.py [--quick]
+
+A local Ray cluster (head node, as many CPUs as physical cores, capped object store) is started
+for the run and stopped by process group at the end. Each measurement is a fresh `gyre run`
+process with a never-seen parameter (nothing reused); medians of the repetitions are reported.
+The last line is one JSON object: {"benchmark": "compute", "figures": {...}, "ratios": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def physical_cores() -> int:
+    try:
+        cores = set()
+        block: dict[str, str] = {}
+        for line in [*Path("/proc/cpuinfo").read_text().splitlines(), ""]:
+            if not line.strip():
+                if block:
+                    cores.add(
+                        (block.get("physical id"), block.get("core id", block.get("processor")))
+                    )
+                block = {}
+                continue
+            key, _, value = line.partition(":")
+            block[key.strip()] = value.strip()
+        return max(1, len(cores))
+    except OSError:
+        return os.cpu_count() or 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_ray(cpus: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    head = subprocess.Popen(
+        [
+            RAY,
+            "start",
+            "--head",
+            "--block",
+            "--disable-usage-stats",
+            f"--port={port}",
+            f"--num-cpus={cpus}",
+            "--include-dashboard=false",
+            "--node-ip-address=127.0.0.1",
+            "--object-store-memory=100000000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
+    address = f"127.0.0.1:{port}"
+    probe = "import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR')"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if subprocess.run([PYTHON, "-c", probe, address], capture_output=True).returncode == 0:
+            return head, address
+        time.sleep(1)
+    raise SystemExit("the Ray head did not start")
+
+
+def gyre(project: Path, *args: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "gyre.cli.main", *args], cwd=project, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"gyre {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 repetition, 8-step fan-out")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    width = 8 if args.quick else 32
+    cores = physical_cores()
+    ideal = width * 1.0 / cores
+    project = Path(tempfile.mkdtemp(prefix="gyre-bench-compute-"))
+    shutil.copy(Path(__file__).with_name("workloads.py"), project / "workloads.py")
+    (project / "pyproject.toml").write_text("[project]\nname = 'bench'\n")
+    gyre(project, "init")
+    head, address = start_ray(cores)
+    salt = int(time.time())
+    figures: dict[str, float] = {}
+    try:
+        gyre(project, "compute", "add", "ray", "--type", "ray", "--address", address)
+        gyre(
+            project, "run", "workloads.py:chain", "--compute", "ray", "--param", "salt=-1"
+        )  # warm workers
+        samples: dict[str, list[float]] = {}
+        for rep in range(repeats):
+            for executor in ("local", "ray"):
+                extra = ["--compute", "ray"] if executor == "ray" else ["--parallel", str(cores)]
+                salt += 1
+                samples.setdefault(f"fanout_{executor}_s", []).append(
+                    gyre(
+                        project,
+                        "run",
+                        "workloads.py:fanout",
+                        "--param",
+                        f"width={width}",
+                        "--param",
+                        f"salt={salt}",
+                        *extra,
+                    )
+                )
+                for length in (1, 10):
+                    salt += 1
+                    samples.setdefault(f"chain{length}_{executor}_s", []).append(
+                        gyre(
+                            project,
+                            "run",
+                            "workloads.py:chain",
+                            "--param",
+                            f"length={length}",
+                            "--param",
+                            f"salt={salt}",
+                            *extra,
+                        )
+                    )
+            print(f"repetition {rep + 1}/{repeats} done", file=sys.stderr, flush=True)
+        figures = {k: round(statistics.median(v), 3) for k, v in samples.items()}
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+        shutil.rmtree(project, ignore_errors=True)
+    for executor in ("local", "ray"):
+        figures[f"{executor}_step_overhead_ms"] = round(
+            1000 * (figures[f"chain10_{executor}_s"] - figures[f"chain1_{executor}_s"]) / 9, 1
+        )
+    figures["ideal_fanout_s"] = round(ideal, 2)
+    figures["physical_cores"] = cores
+    ratios = {
+        "fanout_efficiency_local": round(ideal / figures["fanout_local_s"], 3),
+        "fanout_efficiency_ray": round(ideal / figures["fanout_ray_s"], 3),
+    }
+
+    def row(label: str, local: str, ray: str) -> None:
+        print(f"{label:<30}{local:>12}{ray:>12}")
+
+    print()
+    row("measure", "local", "ray")
+    row(
+        f"fan-out {width} x 1 s (ideal {ideal:.1f} s)",
+        f"{figures['fanout_local_s']:.2f}s",
+        f"{figures['fanout_ray_s']:.2f}s",
+    )
+    row(
+        "chain of 10 no-op steps",
+        f"{figures['chain10_local_s']:.2f}s",
+        f"{figures['chain10_ray_s']:.2f}s",
+    )
+    row("chain of 1 step", f"{figures['chain1_local_s']:.2f}s", f"{figures['chain1_ray_s']:.2f}s")
+    row(
+        "per-step overhead",
+        f"{figures['local_step_overhead_ms']:.1f}ms",
+        f"{figures['ray_step_overhead_ms']:.1f}ms",
+    )
+    row(
+        "fan-out efficiency",
+        f"{ratios['fanout_efficiency_local']:.2f}",
+        f"{ratios['fanout_efficiency_ray']:.2f}",
+    )
+    print(json.dumps({"benchmark": "compute", "figures": figures, "ratios": ratios}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
