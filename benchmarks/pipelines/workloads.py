@@ -39,9 +39,13 @@ import time
 
 
 def _busy(seconds):
+    # Integer arithmetic in user space; the CPU clock (a system call) is read every ~1 ms.
     end = time.process_time() + seconds
+    total = 0
     while time.process_time() < end:
-        pass
+        for n in range(20_000):
+            total += n * n
+    return total
 
 
 def first(x):
