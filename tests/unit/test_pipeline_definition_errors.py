@@ -125,3 +125,35 @@ def test_a_pipeline_parameter_without_default_is_refused() -> None:
         @gyre.pipeline
         def p(epochs: int):  # type: ignore[no-untyped-def]
             pass
+
+
+def test_arithmetic_on_parameters_gives_values_and_loops_follow_them() -> None:
+    import gyre
+    from gyre.pipelines.dsl import trace
+
+    @gyre.step
+    def s(x: int = 0) -> int:
+        return x
+
+    @gyre.pipeline
+    def p(a: int = 3):  # type: ignore[no-untyped-def]
+        for i in range(a):
+            s.named(f"s{i}")(x=a * 2 + i)
+
+    nodes = trace(p, {"a": 2})
+    assert {k: v.bindings["x"].value for k, v in nodes.items()} == {"s0": 4, "s1": 5}
+
+
+def test_an_error_inside_the_pipeline_function_names_the_line() -> None:
+    import gyre
+    from gyre.pipelines.dsl import trace
+
+    @gyre.pipeline
+    def broken(a: int = 3):  # type: ignore[no-untyped-def]
+        return [1][a]
+
+    with pytest.raises(
+        InvalidPipeline,
+        match=r"'broken' could not be traced: IndexError.*test_pipeline_definition_errors.py:\d+",
+    ):
+        trace(broken)

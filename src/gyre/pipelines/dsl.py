@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import operator
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
-from gyre.errors import InvalidPipeline, did_you_mean
+from gyre.errors import GyreError, InvalidPipeline, did_you_mean
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PathBase: type[Path] = type(Path())
@@ -81,6 +82,29 @@ class ParamRef:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+def _forward(op: Callable[[Any, Any], Any]) -> Callable[[ParamRef, Any], Any]:
+    def method(self: ParamRef, other: Any) -> Any:
+        return op(self.value, other.value if isinstance(other, ParamRef) else other)
+
+    return method
+
+
+def _reverse(op: Callable[[Any, Any], Any]) -> Callable[[ParamRef, Any], Any]:
+    def method(self: ParamRef, other: Any) -> Any:
+        return op(other, self.value)
+
+    return method
+
+
+# Arithmetic and comparisons on a parameter while tracing give plain values (the trace was made
+# with the parameter's value; a step receiving the result gets it as a constant).
+_ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
+for _name in (*_ARITHMETIC, "le", "ge", "ne"):
+    setattr(ParamRef, f"__{_name}__", _forward(getattr(operator, _name)))
+for _name in _ARITHMETIC:
+    setattr(ParamRef, f"__r{_name}__", _reverse(getattr(operator, _name)))
 
 
 @dataclass(frozen=True)
@@ -493,7 +517,27 @@ def trace(pipeline: Pipeline, values: dict[str, Any] | None = None) -> dict[str,
     """
     values = values if values is not None else {n: p.default for n, p in pipeline.params.items()}
     with _tracing(pipeline) as tracer:
-        pipeline.func(**{name: ParamRef(name, values[name]) for name in pipeline.params})
+        try:
+            pipeline.func(**{name: ParamRef(name, values[name]) for name in pipeline.params})
+        except GyreError:
+            raise
+        except Exception as exc:
+            import traceback
+
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = next(
+                (
+                    f"{f.filename}:{f.lineno}"
+                    for f in reversed(frames)
+                    if f.filename == inspect.getsourcefile(pipeline.func)
+                ),
+                pipeline.defined_at,
+            )
+            raise InvalidPipeline(
+                f"Pipeline {pipeline.name!r} could not be traced: {type(exc).__name__}: {exc} "
+                f"(at {where}). A pipeline function only wires steps together: compute values "
+                "inside steps, which receive real inputs."
+            ) from exc
     for name, upstream in tracer.ordering:
         if name not in tracer.nodes:
             raise InvalidPipeline(
