@@ -59,4 +59,12 @@ def test_blobs_are_read_only_files_and_no_temp_file_is_left(tmp_path: Path) -> N
     blobs = LocalBlobStore(tmp_path / "blobs")
     digest = blobs.put_bytes(b"data")
     assert blobs.path(digest).stat().st_mode & 0o222 == 0
-    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (5 << 20))
+    blobs.put_file(big)
+    leftovers = [
+        p
+        for p in (tmp_path / "blobs").rglob("*")
+        if p.is_file() and (p.name.startswith(".") or p.parent.name == "tmp")
+    ]
+    assert leftovers == []

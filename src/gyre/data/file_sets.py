@@ -85,28 +85,46 @@ def add_tree(
     cache: StatCache | None,
     progress: Progress | None = None,
     workers: int = 4,
+    files: list[tuple[str, Path]] | None = None,
 ) -> FileSet:
-    """Store every file under ``root``; return the manifest (itself stored as a blob)."""
+    """Store every file under ``root`` (or just ``files``); return the stored manifest.
+
+    Files whose size, modification time and inode match the stat cache, and whose blob is
+    stored, are not read at all; the others are read once (hashed while stored) by a few
+    threads.
+    """
     if not root.exists():
         raise InvalidParameter(f"{root} does not exist. Give the path of a folder or a file.")
-    files = _walk(root)
+    files = files if files is not None else _walk(root)
     if not files:
         raise InvalidParameter(
             f"{root} holds no files: an empty dataset cannot be registered. Add data first."
         )
+    real_root = str(root.resolve())
     if cache is not None:
-        cache.preload(str(root.resolve()) + os.sep)
+        cache.preload(real_root + os.sep)
     report = progress or (lambda _b, _f: None)
-
-    def store_one(item: tuple[str, Path]) -> tuple[str, str, int]:
-        rel, path = item
-        key = str(path.resolve())
+    stored: dict[str, tuple[str, int]] = {}
+    misses: list[tuple[str, Path, str, os.stat_result]] = []
+    for rel, path in files:
+        key = os.path.join(real_root, rel)
         try:
             st = path.stat()
-            cached = cache.get(key, st) if cache is not None else None
-            if cached is not None and blobs.exists(cached):
-                report(st.st_size, 1)
-                return rel, cached, st.st_size
+        except PermissionError:
+            raise InvalidParameter(
+                f"{path} cannot be read (permission denied). Give this user read access "
+                f"(chmod u+r {path}) or remove it from the folder."
+            ) from None
+        cached = cache.get(key, st) if cache is not None else None
+        if cached is not None and blobs.exists(cached):
+            stored[rel] = (cached, st.st_size)
+            report(st.st_size, 1)
+        else:
+            misses.append((rel, path, key, st))
+
+    def store_one(item: tuple[str, Path, str, os.stat_result]) -> tuple[str, str, int]:
+        rel, path, key, st = item
+        try:
             digest, size = _put(path, blobs)
         except PermissionError:
             raise InvalidParameter(
@@ -118,18 +136,21 @@ def add_tree(
         report(size, 1)  # add's re-run skips what was stored before the interruption
         return rel, digest, size
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        stored = list(pool.map(store_one, files))
+    if misses:
+        if len(misses) == 1 or workers <= 1:
+            results = [store_one(item) for item in misses]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(store_one, misses))
+        stored.update({rel: (digest, size) for rel, digest, size in results})
     if cache is not None:
         cache.flush()
-    manifest = {"files": {rel: [digest, size] for rel, digest, size in stored}}
+    manifest = {"files": {rel: [d, s] for rel, (d, s) in sorted(stored.items())}}
     data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     manifest_digest = blobs.put_bytes(data, sync=False)
     blobs.sync()
-    total = sum(size for _, _, size in stored)
-    return FileSet(
-        manifest_digest, manifest["files"], total, detect_layout([r for r, _, _ in stored])
-    )
+    total = sum(size for _, size in stored.values())
+    return FileSet(manifest_digest, manifest["files"], total, detect_layout(sorted(stored)))
 
 
 def _put(path: Path, blobs: BlobStore) -> tuple[str, int]:

@@ -23,9 +23,12 @@ class StatCache:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, int, int, int, str]] = []
         self._known: dict[str, tuple[int, int, int, str]] = {}
+        self._preloaded: list[str] = []
 
     def preload(self, prefix: str) -> None:
-        """Read every entry under a folder in one query (fast for 10,000-file trees)."""
+        """Read every entry under a folder in one query (fast for 10,000-file trees); later
+        lookups under it need no query."""
+        self._preloaded.append(prefix)
         rows = self._db.execute(
             "SELECT path, size, mtime_ns, inode, digest FROM stats WHERE path >= ? AND path < ?",
             (prefix, prefix + "\uffff"),
@@ -35,7 +38,7 @@ class StatCache:
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         entry = self._known.get(path)
-        if entry is None:
+        if entry is None and not any(path.startswith(p) for p in self._preloaded):
             row = self._db.execute(
                 "SELECT size, mtime_ns, inode, digest FROM stats WHERE path = ?", (path,)
             ).fetchone()

@@ -202,14 +202,8 @@ def _add_local_files(
     try:
         if path.is_file():
             _check_readable(path)
-            staging = store.local_path("tmp") / f"single-{os.getpid()}"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            os.link(path, staging / path.name) if _same_device(path, staging) else shutil.copy2(
-                path, staging / path.name
-            )
-            result = file_sets.add_tree(staging, store.blobs, None, progress)
-            shutil.rmtree(staging, ignore_errors=True)
+            files = [(path.name, path)]
+            result = file_sets.add_tree(path.parent, store.blobs, cache, progress, files=files)
         else:
             result = file_sets.add_tree(path, store.blobs, cache, progress)
     finally:
@@ -234,10 +228,6 @@ def _add_local_files(
         description=description,
         run_id=run_id,
     )
-
-
-def _same_device(a: Path, b: Path) -> bool:
-    return a.stat().st_dev == b.stat().st_dev
 
 
 def _list_objects(fs: Any, root: str, url: str, datastore: str | None) -> dict[str, dict[str, Any]]:

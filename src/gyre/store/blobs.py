@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 from gyre.errors import CorruptBlob
 
 CHUNK = 1 << 20
+SMALL = 4 * CHUNK
 
 
 class BlobStore(Protocol):
@@ -56,20 +59,32 @@ def _corrupt(digest: str, url: str, why: str) -> CorruptBlob:
 
 
 class LocalBlobStore:
-    """Blobs as read-only files under ``root/ab/<digest>``."""
+    """Blobs as read-only files under ``root/ab/<digest>``.
+
+    Small blobs (up to ``SMALL``) are hashed in memory and written only when missing, through
+    a temporary name in their own shard folder (spreading file creation over 256 folders);
+    larger ones stream through ``root/tmp``, hashed while copied.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.url = str(root)
         self._tmp = root / "tmp"
+        self._made: set[Path] = set()
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
 
+    def _folder(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+
     def _temp(self) -> tuple[Any, Path]:
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
-        return os.fdopen(fd, "wb"), Path(name)
+        self._folder(self._tmp)
+        name = self._tmp / f"put-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        return os.fdopen(fd, "wb"), name
 
     def _publish(self, temp: Path, digest: str, handle: Any, sync: bool) -> None:
         final = self.path(digest)
@@ -81,12 +96,36 @@ class LocalBlobStore:
             handle.flush()
             os.fsync(handle.fileno())
         handle.close()
-        os.chmod(temp, 0o444)
-        final.parent.mkdir(exist_ok=True)
+        self._folder(final.parent)
         os.replace(temp, final)
+
+    def _put_small(self, data: bytes, sync: bool) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        final = self.path(digest)
+        if final.exists():
+            return digest
+        self._folder(final.parent)
+        temp = final.parent / f".{digest}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        os.replace(temp, final)
+        return digest
 
     def put_file(self, path: Path, *, sync: bool = True) -> tuple[str, int]:
         with open(path, "rb") as source:
+            if os.fstat(source.fileno()).st_size <= SMALL:
+                data = source.read()
+                return self._put_small(data, sync), len(data)
             return self.put_stream(source, sync=sync)
 
     def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]:
@@ -108,18 +147,7 @@ class LocalBlobStore:
         return digest, size
 
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        if self.path(digest).exists():
-            return digest
-        handle, temp = self._temp()
-        try:
-            handle.write(data)
-            self._publish(temp, digest, handle, sync)
-        except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
-            raise
-        return digest
+        return self._put_small(data, sync)
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
@@ -150,10 +178,31 @@ class LocalBlobStore:
         for folder in self.root.iterdir():
             if len(folder.name) == 2 and folder.is_dir():
                 for blob in folder.iterdir():
-                    yield blob.name
+                    if not blob.name.startswith("."):
+                        yield blob.name
 
     def sync(self) -> None:
-        os.sync()
+        """One sync of the blob store's filesystem (syncfs), not of the whole machine."""
+        syncfs(self.root)
+
+
+def syncfs(path: Path) -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            os.sync()
+            return
+        try:
+            if ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0:
+                return
+        except (OSError, AttributeError):
+            pass
+        finally:
+            os.close(fd)
+    os.sync()
 
 
 def _copy_verified(source: Any, dest: Path, digest: str, url: str) -> None:
