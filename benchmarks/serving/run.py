@@ -1,0 +1,140 @@
+"""Serving benchmark: ``gyre serve`` side by side with MLServer, MLflow and BentoML, under wrk.
+
+    .venv/bin/python benchmarks/serving/run.py [--quick] [--reps N] [--seconds S]
+                                               [--tools gyre,mlserver,...] [--models logreg]
+
+Two scikit-learn models on 20 numeric features (a logistic regression, where the server is the
+bottleneck, and a 100-tree random forest, where the model is), each served by every tool in
+turn; wrk posts 1-row and 100-row JSON requests at concurrency 1, 8 and 64, 20 s each
+(``--quick``: 3 s, concurrency 8 and 64). gyre also runs with ``--no-collect`` at
+concurrency 8 (the collector's overhead), and its inference dataset is counted against the
+answers after SIGTERM. See README.md.
+
+Prints a table, then as its last line one JSON object:
+``{"benchmark": "serving", "figures": {...}, "ratios": {...}}`` (ratios > 1: gyre ahead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import procs
+import report
+from gyre_tool import Gyre, GyreWorkspace
+from load import WrkMissing, ensure_wrk
+from peer_tools import BentoML, MLflow, MLServer
+from suite import Plan, Results, run_model
+from tools import Tool
+from venvs import CACHE, Unavailable
+from workload import MODELS, Workload, train
+
+FULL = Plan(concurrencies=(1, 8, 64), row_counts=(1, 100), seconds=20, reps=1, warmup_s=3)
+QUICK = Plan(concurrencies=(8, 64), row_counts=(1, 100), seconds=3, reps=1, warmup_s=1)
+PEERS: dict[str, type[MLServer] | type[MLflow] | type[BentoML]] = {
+    "mlserver": MLServer,
+    "mlflow": MLflow,
+    "bentoml": BentoML,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 s runs at concurrency 8 and 64")
+    parser.add_argument("--reps", type=int, help="runs per measurement, median (default 1)")
+    parser.add_argument("--seconds", type=float, help="seconds per run (default 20; quick 3)")
+    parser.add_argument(
+        "--tools", default="gyre,mlserver,mlflow,bentoml", help="comma-separated; gyre always"
+    )
+    parser.add_argument("--models", default=",".join(MODELS), help="logreg,forest")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    return parser.parse_args(argv)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    base = QUICK if args.quick else FULL
+    return Plan(
+        concurrencies=base.concurrencies,
+        row_counts=base.row_counts,
+        seconds=args.seconds or base.seconds,
+        reps=args.reps or base.reps,
+        warmup_s=base.warmup_s,
+    )
+
+
+def prepare_tools(
+    names: list[str],
+    workspace: GyreWorkspace,
+    workloads: list[Workload],
+    work: Path,
+    results: Results,
+) -> list[Tool]:
+    tools: list[Tool] = [Gyre(workspace, collect=True), Gyre(workspace, collect=False)]
+    tools += [PEERS[name]() for name in names if name in PEERS]
+    ready = []
+    for tool in tools:
+        try:
+            tool.prepare(workloads, work)
+        except Unavailable as exc:
+            print(f"  {tool.label} skipped: {exc}", flush=True)
+            for workload in workloads:
+                results.failures[(tool.key, workload.name)] = str(exc)
+            continue
+        results.labels[tool.key] = tool.label
+        ready.append(tool)
+    return ready
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    plan = make_plan(args)
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    try:
+        wrk = ensure_wrk()
+    except WrkMissing as exc:
+        print(f"cannot run: {exc}")
+        return 2
+    work = CACHE / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    models = [m for m in args.models.split(",") if m in MODELS]
+    results = Results()
+    try:
+        print("training the models and preparing the tools ...", flush=True)
+        workloads = train(models, work / "models")
+        workspace = GyreWorkspace()
+        names = [n.strip() for n in args.tools.split(",")]
+        tools = prepare_tools(names, workspace, workloads, work, results)
+        for workload in workloads:
+            print(f"{workload.name}:", flush=True)
+            run_model(workload, tools, workspace, plan, wrk, work, results)
+    finally:
+        left = procs.leftovers()
+        if left:
+            print(f"processes left behind, now killed: {left}")
+            procs.kill_leftovers()
+            time.sleep(1)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    fig = report.figures(results, plan, models)
+    rat = report.ratios(results, plan, models)
+    minutes = (time.perf_counter() - started) / 60
+    header = report.describe(plan, (load_before, os.getloadavg()[0]), minutes)
+    report.print_table(results, plan, models, rat, fig, header)
+    (CACHE / "last-run.md").write_text(report.markdown(results, plan, models))
+    still = procs.leftovers()
+    print(f"\nMarkdown table: {CACHE / 'last-run.md'}")
+    print(f"servers left running: {len(still)} {still if still else ''}".rstrip())
+    print(report.summary(fig, rat), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

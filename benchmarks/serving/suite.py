@@ -1,0 +1,171 @@
+"""One model at a time: start every server, check its answers, then load them in turn.
+
+All servers of a model are up together and the tools take turns at each load level (the order
+rotates from one level to the next), so a slow minute on this shared machine hits every tool
+alike. Before the next turn, gyre's collector must have converted what it journaled, so its
+background work never falls into a peer's measurement. At the end every server is stopped
+with SIGTERM; gyre's inference dataset is then counted against the answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gyre_tool
+from gyre_tool import Gyre, GyreWorkspace
+from load import LoadResult, run_wrk
+from procs import Server, ServerFailed, stop_all
+from tools import Tool
+from workload import Workload
+
+NOCOLLECT_CONCURRENCY = 8  # where gyre --no-collect runs, for the collector's overhead
+WARMUP_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Plan:
+    concurrencies: tuple[int, ...]
+    row_counts: tuple[int, ...]
+    seconds: float
+    reps: int
+    warmup_s: float
+
+    def cases(self) -> list[tuple[int, int]]:
+        """(rows per request, concurrency), in the order they run."""
+        return [(rows, c) for rows in self.row_counts for c in self.concurrencies]
+
+
+@dataclass
+class CollectorCheck:
+    answered_rows: int = 0  # 2xx rows as the clients counted them (wrk, and the checks)
+    in_flight_rows: int = 0  # at most this many more may be collected but not counted (below)
+    collected_rows: int = 0  # rows in NAME-inference after SIGTERM
+    exit_code: int | None = None
+    catch_up_s: list[float] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.answered_rows - self.collected_rows)
+
+
+@dataclass
+class Results:
+    samples: dict[tuple[str, str, int, int], list[LoadResult]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    collector: dict[str, CollectorCheck] = field(default_factory=dict)
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def run_model(
+    workload: Workload,
+    tools: list[Tool],
+    workspace: GyreWorkspace,
+    plan: Plan,
+    wrk: str,
+    work: Path,
+    results: Results,
+) -> None:
+    check = results.collector.setdefault(workload.name, CollectorCheck())
+    bodies = _write_bodies(workload, tools, plan, work)
+    servers: dict[str, Server] = {}
+    try:
+        for tool in tools:
+            server = _start(tool, workload, work, results, check)
+            if server is None:
+                continue
+            servers[tool.key] = server
+            url = server.url(tool.score_path(workload))
+            warm = bodies[(tool.key, 1)]
+            warmup = run_wrk(wrk, url, warm, WARMUP_CONCURRENCY, plan.warmup_s)
+            _account(tool, server, check, warmup, 1, WARMUP_CONCURRENCY)
+        active = [t for t in tools if t.key in servers]
+        for rep in range(plan.reps if active else 0):
+            for index, (rows, concurrency) in enumerate(plan.cases()):
+                turn = index + rep
+                order = active[turn % len(active) :] + active[: turn % len(active)]
+                for tool in order:
+                    if tool.key == "gyre_nocollect" and concurrency != NOCOLLECT_CONCURRENCY:
+                        continue
+                    server = servers[tool.key]
+                    body = bodies[(tool.key, rows)]
+                    url = server.url(tool.score_path(workload))
+                    result = run_wrk(wrk, url, body, concurrency, plan.seconds)
+                    _account(tool, server, check, result, rows, concurrency)
+                    results.samples[(tool.key, workload.name, rows, concurrency)].append(result)
+                    _print(tool, workload, rows, concurrency, result)
+    finally:
+        collecting = servers.get("gyre")
+        stop_all(list(servers.values()))
+        if collecting is not None:
+            check.exit_code = collecting.process.returncode
+            check.collected_rows = workspace.collected_rows(workload)
+
+
+def _account(
+    tool: Tool, server: Server, check: CollectorCheck, result: LoadResult, rows: int, c: int
+) -> None:
+    """After a load on gyre with its collector on: count the rows wrk saw answered, then wait
+    until the collector has converted everything it journaled.
+
+    wrk stops at its deadline with up to ``c`` requests in flight; gyre still scores and
+    journals those, but nobody counts their answers, so the dataset may hold up to ``c * rows``
+    rows more than wrk counted (``in_flight_rows``); fewer rows than counted is a loss."""
+    if not (isinstance(tool, Gyre) and tool.collect):
+        return
+    check.answered_rows += result.answered * rows
+    check.in_flight_rows += c * rows
+    check.catch_up_s.append(gyre_tool.wait_converted(server))
+
+
+def _start(
+    tool: Tool, workload: Workload, work: Path, results: Results, check: CollectorCheck
+) -> Server | None:
+    """Start the tool's server and check its answers; None (and why, in results) if it fails."""
+    print(f"  starting {tool.label} with {workload.name} ...", flush=True)
+    server = tool.start(workload, work)
+    try:
+        seconds = server.wait_ready(tool.ready_path(workload))
+        for count in (1, len(workload.rows)):
+            answer = server.post(tool.score_path(workload), tool.body(workload.request(count)))
+            if isinstance(tool, Gyre) and tool.collect:
+                check.answered_rows += count
+            got = [int(p) for p in tool.predictions(answer)]
+            if got != workload.expected[:count]:
+                raise ServerFailed(
+                    f"{tool.label} predicted {got[:10]}... for {count} rows; the model itself "
+                    f"predicts {workload.expected[:10]}..."
+                )
+    except (ServerFailed, KeyError, TypeError, ValueError) as exc:
+        results.failures[(tool.key, workload.name)] = f"{type(exc).__name__}: {exc}"
+        print(f"  {tool.label} fails with {workload.name}: {exc}", flush=True)
+        stop_all([server])
+        return None
+    print(f"  {tool.label} ready in {seconds:.1f} s; answers match the model", flush=True)
+    return server
+
+
+def _write_bodies(
+    workload: Workload, tools: list[Tool], plan: Plan, work: Path
+) -> dict[tuple[str, int], Path]:
+    folder = work / "bodies"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for tool in tools:
+        for rows in sorted({1, *plan.row_counts}):
+            path = folder / f"{tool.key}-{workload.name}-{rows}.json"
+            path.write_bytes(tool.body(workload.request(rows)))
+            out[(tool.key, rows)] = path
+    return out
+
+
+def _print(tool: Tool, workload: Workload, rows: int, concurrency: int, r: LoadResult) -> None:
+    print(
+        f"    {workload.name:6} rows={rows:<3} c={concurrency:<3} {tool.label:28} "
+        f"{r.rps:9.1f} req/s  p50 {r.p50_ms:8.2f} ms  p99 {r.p99_ms:8.2f} ms  "
+        f"errors {r.errors}",
+        flush=True,
+    )
