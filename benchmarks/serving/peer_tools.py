@@ -100,6 +100,14 @@ class MLflow:
         self.tracking_uri = ""
         self.model_uris: dict[str, str] = {}
 
+    def env(self) -> dict[str, str]:
+        assert self.bin is not None
+        return {
+            **base_env(self.bin),
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLFLOW_ALLOW_FILE_STORE": "true",  # else MLflow 3.17 refuses a file store
+        }
+
     def prepare(self, workloads: list[Workload], work: Path) -> None:
         self.bin = venvs.ensure(self.key, [f"mlflow=={MLFLOW_VERSION}", sklearn_pin()])
         self.tracking_uri = (work / "mlflow" / "mlruns").as_uri()
@@ -113,7 +121,7 @@ class MLflow:
                     str(workload.joblib_path),
                 ],
                 cwd=work,
-                env=base_env(self.bin),
+                env=self.env(),
                 capture_output=True,
                 text=True,
                 timeout=300,
@@ -138,9 +146,8 @@ class MLflow:
             "--port",
             str(port),
         ]
-        env = {**base_env(self.bin), "MLFLOW_TRACKING_URI": self.tracking_uri}
         log = work / "logs" / f"{self.key}-{workload.name}.log"
-        return procs.start(self.label, argv, cwd=work, env=env, port=port, log=log)
+        return procs.start(self.label, argv, cwd=work, env=self.env(), port=port, log=log)
 
     def ready_path(self, workload: Workload) -> str:
         return "/ping"
