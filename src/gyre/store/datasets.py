@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
+from gyre.store import version_refs
 from gyre.store.database import Transaction
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -170,35 +171,12 @@ def add_version(tx: Transaction, **values: Any) -> VersionRecord:
 def resolve(tx: Transaction, name: str, ref: int | str | None) -> int:
     """A version number for ``ref``: a number, an alias, ``latest`` or None (latest)."""
     get_dataset(tx, name)
-    if ref is None or ref == "latest":
-        version = tx.scalar("SELECT max(version) FROM dataset_versions WHERE dataset = ?", [name])
-        if version is None:
-            raise NotFound(f"Dataset {name!r} has no versions yet. 'gyre data add {name} PATH'.")
-        return int(version)
-    if isinstance(ref, int) or str(ref).isdigit():
-        number = int(ref)
-        exists = tx.scalar(
-            "SELECT version FROM dataset_versions WHERE dataset = ? AND version = ?", [name, number]
-        )
-        if exists is None:
-            versions = tx.scalars(
-                "SELECT version FROM dataset_versions WHERE dataset = ? ORDER BY version", [name]
-            )
-            raise NotFound(
-                f"Dataset {name!r} has no version {number}; it has "
-                f"{', '.join(str(v) for v in versions) or 'none'}."
-            )
-        return number
-    version = tx.scalar(
-        "SELECT version FROM dataset_aliases WHERE dataset = ? AND alias = ?", [name, str(ref)]
-    )
-    if version is None:
-        aliases = tx.scalars("SELECT alias FROM dataset_aliases WHERE dataset = ?", [name])
-        raise NotFound(
-            f"Dataset {name!r} has no version or alias {ref!r}.{did_you_mean(str(ref), aliases)} "
-            f"Aliases: {', '.join(['latest', *sorted(aliases)])}."
-        )
-    return int(version)
+    try:
+        return version_refs.resolve(tx, version_refs.DATASETS, name, ref)
+    except NotFound as exc:
+        if ref is None or ref == "latest":
+            raise NotFound(f"{exc} 'gyre data add {name} PATH' registers one.") from None
+        raise
 
 
 def get_version(tx: Transaction, name: str, ref: int | str | None = None) -> VersionRecord:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
+from gyre.store import version_refs
 from gyre.store.database import Transaction
 from gyre.store.datasets import ALIAS_PATTERN, check_name
 
@@ -102,33 +103,7 @@ def resolve(tx: Transaction, name: str, ref: int | str | None) -> int:
             f"No model named {name!r}.{did_you_mean(name, names)} Models: "
             f"{', '.join(names) or 'none yet'}. gyre.register_model(...) adds one."
         )
-    if ref is None or ref == "latest":
-        return int(tx.scalar("SELECT max(version) FROM model_versions WHERE name = ?", [name]))
-    if isinstance(ref, int) or str(ref).isdigit():
-        number = int(ref)
-        if (
-            tx.scalar(
-                "SELECT version FROM model_versions WHERE name = ? AND version = ?", [name, number]
-            )
-            is None
-        ):
-            have = tx.scalars(
-                "SELECT version FROM model_versions WHERE name = ? ORDER BY version", [name]
-            )
-            raise NotFound(
-                f"Model {name!r} has no version {number}; it has {', '.join(map(str, have))}."
-            )
-        return number
-    version = tx.scalar(
-        "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, ref]
-    )
-    if version is None:
-        aliases = tx.scalars("SELECT alias FROM model_aliases WHERE name = ?", [name])
-        raise NotFound(
-            f"Model {name!r} has no version or alias {ref!r}.{did_you_mean(str(ref), aliases)} "
-            f"Aliases: {', '.join(['latest', *sorted(aliases)])}."
-        )
-    return int(version)
+    return version_refs.resolve(tx, version_refs.MODELS, name, ref)
 
 
 def get_version(tx: Transaction, name: str, ref: int | str | None = None) -> ModelVersionRecord:
