@@ -95,6 +95,42 @@ def gyre(project: Path, *args: str) -> float:
     return elapsed
 
 
+STEP_PROBE = """
+import statistics, sys, time
+import gyre
+from gyre.pipelines.loader import load_pipeline
+from gyre.store import open_store
+from gyre.config import resolve
+store = open_store(resolve())
+pipeline = load_pipeline("workloads.py:chain")
+compute, salt, repeats = (None if sys.argv[1] == "local" else sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+gyre.run(pipeline, {"length": 2, "salt": salt}, workspace=store, quiet=True, compute=compute)  # warm
+samples = []
+for rep in range(repeats):
+    walls = {}
+    for length in (10, 40):
+        salt += 1
+        started = time.perf_counter()
+        gyre.run(pipeline, {"length": length, "salt": salt}, workspace=store, quiet=True, compute=compute)
+        walls[length] = time.perf_counter() - started
+    samples.append((walls[40] - walls[10]) / 30)
+print(statistics.median(samples))
+"""
+
+
+def step_overhead_ms(project: Path, executor: str, salt: int, repeats: int) -> float:
+    """Per-step cost inside one warm driver: ((40-step run) - (10-step run)) / 30."""
+    done = subprocess.run(
+        [PYTHON, "-c", STEP_PROBE, executor, str(salt), str(repeats)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"step overhead probe failed:\n{done.stdout}\n{done.stderr}")
+    return round(1000 * float(done.stdout.strip().splitlines()[-1]), 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 repetition, 8-step fan-out")
@@ -148,14 +184,16 @@ def main() -> int:
                     )
             print(f"repetition {rep + 1}/{repeats} done", file=sys.stderr, flush=True)
         figures = {k: round(statistics.median(v), 3) for k, v in samples.items()}
+        for executor in ("local", "ray"):
+            salt += 1000
+            figures[f"{executor}_step_overhead_ms"] = step_overhead_ms(
+                project, executor, salt, repeats
+            )
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
         shutil.rmtree(project, ignore_errors=True)
-    for executor in ("local", "ray"):
-        figures[f"{executor}_step_overhead_ms"] = round(
-            1000 * (figures[f"chain10_{executor}_s"] - figures[f"chain1_{executor}_s"]) / 9, 1
-        )
+
     figures["ideal_fanout_s"] = round(ideal, 2)
     figures["physical_cores"] = cores
     ratios = {

@@ -10,9 +10,10 @@ from gyre import step
 def burn(seconds: float = 1.0, index: int = 0) -> int:
     """Busy CPU work (not sleep): the steps compete for cores as real work does."""
     deadline = time.process_time() + seconds
-    count = 0
+    total = 0
     while time.process_time() < deadline:
-        count += 1
+        for i in range(20_000):  # user-space work between clock reads (a clock read is a syscall)
+            total += i * i
     return index
 
 
@@ -28,12 +29,12 @@ def noop(value: int = 0) -> int:
 
 
 @step
-def link(value: int) -> int:
-    return value
+def link(value: int, index: int = 0) -> int:
+    return value + index  # the index makes every step's cache key distinct
 
 
 @gyre.pipeline
 def chain(length: int = 10, salt: int = 0):
     value = noop(value=salt)
     for i in range(1, length):
-        value = link.named(f"link{i}")(value)
+        value = link.named(f"link{i}")(value, index=i)
