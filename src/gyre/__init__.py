@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "File": "gyre.pipelines.dsl",
     "GyreError": "gyre.errors",
     "Output": "gyre.pipelines.dsl",
-    "PipelineRun": "gyre.pipelines.runner",
+    "PipelineRun": "gyre.pipelines.run_types",
     "ScriptStep": "gyre.pipelines.dsl",
     "after": "gyre.pipelines.dsl",
     "load_model": "gyre.registry.models",
@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from gyre.data.dataset import Dataset
     from gyre.errors import GyreError
     from gyre.pipelines.dsl import Dir, File, Output, ScriptStep, after, pipeline, step
-    from gyre.pipelines.runner import PipelineRun
+    from gyre.pipelines.run_types import PipelineRun
     from gyre.pipelines.step_process import output_dir
     from gyre.registry.models import load_model, register_model
     from gyre.sdk import plan, run

@@ -10,7 +10,8 @@ from gyre import config
 from gyre.pipelines.dsl import Pipeline
 from gyre.pipelines.plan import PlannedStep
 from gyre.pipelines.plan import plan as _plan
-from gyre.pipelines.runner import PipelineRun, RunObserver, RunRequest, StepResult, run_pipeline
+from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest, StepResult
+from gyre.pipelines.runner import run_pipeline
 from gyre.store import Store, open_store
 
 

@@ -50,7 +50,7 @@ def test_run_raises_step_failed_for_callers_that_want_an_exception(
     import pytest
 
     from gyre.errors import StepFailed
-    from gyre.pipelines.runner import raise_for_status
+    from gyre.pipelines.run_types import raise_for_status
 
     copy_resource("good/behaviours.py", project)
     run = _run(workspace, "behaviours.py:failing")

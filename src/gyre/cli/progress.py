@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from gyre.pipelines.graph import PipelineGraph
-from gyre.pipelines.runner import PipelineRun, RunObserver, StepResult
+from gyre.pipelines.run_types import PipelineRun, RunObserver, StepResult
 
 _STYLE = {
     "ran": "green",

@@ -43,7 +43,8 @@ def run(
     from gyre.cli.progress import make_progress
     from gyre.pipelines.loader import load_pipeline
     from gyre.pipelines.params import parse_cli_params
-    from gyre.pipelines.runner import RunObserver, RunRequest, run_pipeline
+    from gyre.pipelines.run_types import RunObserver, RunRequest
+    from gyre.pipelines.runner import run_pipeline
 
     store = open_workspace()
     if resume:

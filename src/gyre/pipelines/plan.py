@@ -12,7 +12,7 @@ from gyre.pipelines.dataset_inputs import DatasetPins
 from gyre.pipelines.dsl import Pipeline
 from gyre.pipelines.graph import build_graph
 from gyre.pipelines.params import resolve_params
-from gyre.pipelines.runner import key_for
+from gyre.pipelines.step_keys import key_for
 from gyre.store import Store
 from gyre.store.runs import ArtifactRecord
 

@@ -11,20 +11,21 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import InvalidPipeline, RunCancelled, StepFailed
+from gyre.errors import InvalidPipeline
 from gyre.pipelines import reuse
-from gyre.pipelines.cache_key import CacheKey, compute
+from gyre.pipelines.cache_key import CacheKey
 from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
-from gyre.pipelines.dataset_inputs import DatasetPins, dataset_args, is_dataset
-from gyre.pipelines.dsl import Node, Output, Pipeline
+from gyre.pipelines.dataset_inputs import DatasetPins, dataset_args
+from gyre.pipelines.dsl import Node, Output
 from gyre.pipelines.executors.local import Attempt, LocalExecutor
 from gyre.pipelines.executors.pool import ExecutorPool
-from gyre.pipelines.graph import PipelineGraph, build_graph
+from gyre.pipelines.graph import build_graph
 from gyre.pipelines.params import resolve_params
+from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest, StepResult
+from gyre.pipelines.step_keys import key_for, node_params
 from gyre.pipelines.step_process import InputSpec, StepTask, read_result
 from gyre.store import Store
 from gyre.store import runs as run_rows
@@ -33,103 +34,10 @@ from gyre.store.runs import ArtifactRecord
 HEARTBEAT_S = 1.0
 
 
-@dataclass
-class StepResult:
-    """What happened to one step in a run."""
-
-    name: str
-    run_id: str
-    outcome: str | None = None  # ran | reused | failed | skipped
-    status: str = "queued"
-    reason: str = ""
-    reused_from: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    duration: float | None = None
-    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
-
-
-@dataclass
-class PipelineRun:
-    """The result of ``gyre.run``: status, per-step outcomes and outputs."""
-
-    id: str
-    pipeline: str
-    status: str
-    params: dict[str, Any]
-    tags: dict[str, str]
-    steps: dict[str, StepResult]
-    store: Store = field(repr=False)
-    error: str | None = None
-
-    def output(self, step: str, name: str = "output") -> Any:
-        """Load a step's output the way a downstream step would receive it."""
-        from gyre.pipelines import materializers
-
-        record = self.steps[step].outputs[name]
-        return materializers.load(
-            record.materializer,
-            record.digest,
-            record.meta,
-            self.store.blobs,
-            self.store.local_path("cache"),
-        )
-
-
-class RunObserver:
-    """Hooks for showing progress; the default prints nothing."""
-
-    def run_started(self, run: PipelineRun, graph: PipelineGraph) -> None: ...
-    def step_changed(self, result: StepResult) -> None: ...
-    def step_output(self, step: str, data: bytes) -> None: ...
-    def run_finished(self, run: PipelineRun) -> None: ...
-
-
-@dataclass
-class RunRequest:
-    pipeline: Pipeline
-    params: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    experiment: str | None = None
-    source: str | None = None
-    resume: str | None = None
-    parallel: float | None = None
-    run_id: str | None = None
-    compute: str | None = None
-
-
 def run_pipeline(
     request: RunRequest, store: Store, observer: RunObserver | None = None
 ) -> PipelineRun:
     return _Runner(request, store, observer or RunObserver()).run()
-
-
-def node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
-    """The node's parameters (datasets excluded: they are inputs)."""
-    out: dict[str, Any] = {}
-    for arg, binding in node.bindings.items():
-        if binding.kind == "param":
-            assert binding.param is not None
-            value = values[binding.param]
-        elif binding.kind == "const":
-            value = binding.value
-        else:
-            continue
-        if not is_dataset(value):
-            out[arg] = value
-    return out
-
-
-def key_for(
-    node: Node,
-    values: dict[str, Any],
-    done: dict[str, dict[str, ArtifactRecord]],
-    fingerprinter: CodeFingerprinter,
-    pins: DatasetPins | None = None,
-) -> CacheKey:
-    digests = {arg: done[ref.node][ref.output].digest for arg, ref in node.inputs.items()}
-    digests.update({arg: v.digest for arg, v in dataset_args(node, values, pins).items()})
-    return compute(node, node_params(node, values), digests, fingerprinter)
 
 
 class _Runner:
@@ -624,13 +532,3 @@ def _exit_reason(attempt: Attempt) -> str:
             name = str(-code)
         return f"the step process was killed by {name}"
     return f"the step process exited with code {code}"
-
-
-def raise_for_status(run: PipelineRun) -> None:
-    if run.status == "cancelled":
-        raise RunCancelled(f"Run {run.id} of pipeline {run.pipeline!r} was {run.error}.")
-    if run.status == "failed":
-        raise StepFailed(
-            f"Run {run.id} of pipeline {run.pipeline!r} failed: {run.error}. "
-            f"See the step log: gyre logs {run.id}."
-        )

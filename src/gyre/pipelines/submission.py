@@ -21,7 +21,8 @@ from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
 from gyre.pipelines.loader import load_pipeline, split_reference
 from gyre.pipelines.materializers import dir_manifest
 from gyre.pipelines.params import resolve_params
-from gyre.pipelines.runner import PipelineRun, RunObserver, RunRequest, run_pipeline
+from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest
+from gyre.pipelines.runner import run_pipeline
 from gyre.store import Store, jobs, published
 from gyre.store import runs as run_rows
 from gyre.store.published import PublishedPipeline

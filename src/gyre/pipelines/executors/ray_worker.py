@@ -105,7 +105,7 @@ def run_step(spec: dict[str, Any], queue: Any) -> dict[str, Any]:
     from gyre.pipelines.dsl import trace
     from gyre.pipelines.loader import load_pipeline
     from gyre.pipelines.params import resolve_params
-    from gyre.pipelines.runner import node_params
+    from gyre.pipelines.step_keys import node_params
     from gyre.pipelines.step_process import InputSpec, StepTask, read_result, run_task
 
     streamer = _Streamer(queue, spec["key"])
