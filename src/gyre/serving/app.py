@@ -181,7 +181,8 @@ def create_app(
     *,
     journal: Journal | None = None,
     converter: Any = None,
-) -> FastAPI:
+) -> Any:
+    """The ASGI app: FastAPI routes inside the request-context layer."""
     metrics = _Metrics()
 
     for served in models.by_version.values():
@@ -206,48 +207,6 @@ def create_app(
             journal.close()
 
     app = FastAPI(title="gyre scoring", lifespan=lifespan, docs_url=None, redoc_url=None)
-
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        request.state.model = None
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > options.max_body_bytes:
-            response: Response = _error_response(
-                request,
-                _RequestError(
-                    413,
-                    "too_large",
-                    f"the body is {length} bytes; the limit is {options.max_body_bytes}",
-                ),
-            )
-        else:
-            response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        response.headers["x-request-id"] = request_id
-        served = request.state.model
-        access_log.info(
-            json.dumps(
-                {
-                    "ts": time.time(),
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "latency_ms": round(elapsed * 1000, 3),
-                    "model": served.name if served else None,
-                    "version": served.version if served else None,
-                }
-            )
-        )
-        if served is not None:
-            route = "oip" if request.url.path.startswith("/v2/") else "score"
-            labels = (served.name, str(served.version))
-            metrics.requests.labels(*labels, route, str(response.status_code)).inc()
-            metrics.latency.labels(*labels, route).observe(elapsed)
-        return response
 
     def _error_response(request: Request, error: _RequestError) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
@@ -501,7 +460,78 @@ def create_app(
                 metrics.batches.labels(served.name, str(served.version)).set(served.batcher.batches)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return _RequestContext(app, options, metrics)
+
+
+class _RequestContext:
+    """Request ids, the body-size limit, access logs and per-version metrics, as plain ASGI
+    (Starlette's decorator middleware costs a second response wrapper per request)."""
+
+    def __init__(self, app: FastAPI, options: ServerOptions, metrics: _Metrics) -> None:
+        self.app = app
+        self.options = options
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"], state["model"] = request_id, None
+        started = time.perf_counter()
+        status = 500
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        length = headers.get(b"content-length", b"")
+        limit = self.options.max_body_bytes
+        if length.isdigit() and int(length) > limit:
+            message = f"the body is {length.decode()} bytes; the limit is {limit}"
+            path = scope["path"]
+            body: dict[str, Any] = (
+                {"error": message}
+                if path.startswith("/v2/")
+                else {
+                    "error": {
+                        "type": "too_large",
+                        "message": message,
+                        "field": None,
+                        "request_id": request_id,
+                    }
+                }
+            )
+            await JSONResponse(body, status_code=413)(scope, receive, send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
+        elapsed = time.perf_counter() - started
+        served = state.get("model")
+        access_log.info(
+            json.dumps(
+                {
+                    "ts": time.time(),
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 3),
+                    "model": served.name if served else None,
+                    "version": served.version if served else None,
+                }
+            )
+        )
+        if served is not None:
+            route = "oip" if scope["path"].startswith("/v2/") else "score"
+            labels = (served.name, str(served.version))
+            self.metrics.requests.labels(*labels, route, str(status)).inc()
+            self.metrics.latency.labels(*labels, route).observe(elapsed)
 
 
 def _validate(served: ServedModel, records: list[dict[str, Any]]) -> None:

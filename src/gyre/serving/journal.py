@@ -51,6 +51,7 @@ class Journal:
 
     def _open(self, segment: int) -> None:
         self._fd = os.open(self.path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._segment_size = os.fstat(self._fd).st_size
 
     def pending_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob("segment-*.jsonl"))
@@ -71,8 +72,9 @@ class Journal:
                 raise
             self.written += 1
             self._size += len(line)
+            self._segment_size += len(line)
             self._dirty = True
-            if os.fstat(self._fd).st_size >= SEGMENT_BYTES:
+            if self._segment_size >= SEGMENT_BYTES:
                 os.fsync(self._fd)
                 os.close(self._fd)
                 self._segment += 1
