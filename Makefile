@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute
+bench: bench-pipelines bench-data bench-compute bench-serving
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -45,3 +45,6 @@ clean:
 
 bench-compute: $(STAMP)
 	$(PY) benchmarks/compute/run.py
+
+bench-serving: $(STAMP)
+	$(PY) benchmarks/serving/run.py
