@@ -193,22 +193,31 @@ def print_table(
         )
 
 
-def markdown(results: Results, plan: Plan, models: list[str]) -> str:
+def markdown(results: Results, plan: Plan, models: list[str], rat: dict[str, float | None]) -> str:
+    """One row per model, rows per request and concurrency; a cell per tool:
+    ``requests/s (p50 / p99 ms)``, and the errors when there were any."""
     table = cells(results)
-    lines = [
-        "| model | rows/request | concurrency | tool | requests/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---|---:|---:|---:|---:|",
-    ]
+    labels = results.labels
+    head = ["model", "rows", "conc", *labels.values(), "throughput ratio", "p99 ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|" + "---:|" * (len(head) - 3)]
     for model in models:
         for rows in plan.row_counts:
             for c in plan.concurrencies:
-                for key, label in results.labels.items():
+                row = [model, str(rows), str(c)]
+                for key in labels:
                     cell = table.get((key, model, rows, c))
-                    if cell is not None:
-                        lines.append(
-                            f"| {model} | {rows} | {c} | {label} | {cell.rps:,.0f} | "
-                            f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {cell.errors} |"
-                        )
+                    text = (
+                        ""
+                        if cell is None
+                        else (f"{cell.rps:,.0f} ({cell.p50_ms:.1f} / {cell.p99_ms:.1f})")
+                    )
+                    if cell is not None and cell.errors:
+                        text += f" {cell.errors} errors"
+                    row.append(text)
+                for kind in ("throughput", "p99"):
+                    value = rat.get(f"{kind}_c{c}_{model}{suffix(rows)}")
+                    row.append("" if value is None else f"{value:.2f}")
+                lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 

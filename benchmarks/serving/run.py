@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
     minutes = (time.perf_counter() - started) / 60
     header = report.describe(plan, (load_before, os.getloadavg()[0]), minutes)
     report.print_table(results, plan, models, rat, fig, header)
-    (CACHE / "last-run.md").write_text(report.markdown(results, plan, models))
+    (CACHE / "last-run.md").write_text(report.markdown(results, plan, models, rat))
     still = procs.leftovers()
     print(f"\nMarkdown table: {CACHE / 'last-run.md'}")
     print(f"servers left running: {len(still)} {still if still else ''}".rstrip())
