@@ -225,9 +225,9 @@ def summary(fig: dict[str, Any], rat: dict[str, float | None]) -> str:
     return json.dumps({"benchmark": "serving", "figures": fig, "ratios": rat})
 
 
-def describe(plan: Plan, load: tuple[float, float], minutes: float) -> str:
+def describe(plan: Plan, load: tuple[float, float], minutes: float, revision: str) -> str:
     return (
-        f"wrk, 1 thread, keep-alive, {plan.seconds:g} s per measurement, "
+        f"gyre at {revision}; wrk, 1 thread, keep-alive, {plan.seconds:g} s per measurement, "
         f"{'median of ' + str(plan.reps) + ' runs' if plan.reps > 1 else '1 run'} per cell; "
         "requests/s counts 2xx answers; errors = non-2xx + socket errors (connect, read, "
         f"write, timeout > 10 s); 1-minute load average {load[0]:.1f} before, {load[1]:.1f} "

@@ -20,6 +20,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from load import WrkMissing, ensure_wrk
 from peer_tools import BentoML, MLflow, MLServer
 from suite import Plan, Results, run_model
 from tools import Tool
-from venvs import CACHE, Unavailable
+from venvs import CACHE, REPO, Unavailable
 from workload import MODELS, Workload, train
 
 FULL = Plan(concurrencies=(1, 8, 64), row_counts=(1, 100), seconds=20, reps=1, warmup_s=3)
@@ -92,6 +93,17 @@ def prepare_tools(
     return ready
 
 
+def gyre_revision() -> str:
+    """The commit gyre runs from (editable install), and whether src/ has changes on top."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" + uncommitted changes in src/" if git("status", "--porcelain", "src") else "")
+
+
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # so that the servers are stopped on the way out
 
@@ -102,6 +114,8 @@ def main(argv: list[str]) -> int:
     plan = make_plan(args)
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
+    revision = gyre_revision()
+    print(f"gyre at {revision}", flush=True)
     try:
         wrk = ensure_wrk()
     except WrkMissing as exc:
@@ -132,7 +146,9 @@ def main(argv: list[str]) -> int:
     fig = report.figures(results, plan, models)
     rat = report.ratios(results, plan, models)
     minutes = (time.perf_counter() - started) / 60
-    header = report.describe(plan, (load_before, os.getloadavg()[0]), minutes)
+    if gyre_revision() != revision:  # gyre is installed editable: later servers ran new code
+        revision += f", changed to {gyre_revision()} during the run"
+    header = report.describe(plan, (load_before, os.getloadavg()[0]), minutes, revision)
     report.print_table(results, plan, models, rat, fig, header)
     (CACHE / "last-run.md").write_text(report.markdown(results, plan, models, rat))
     still = procs.leftovers()
