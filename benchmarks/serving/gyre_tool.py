@@ -89,9 +89,20 @@ class GyreWorkspace:
 
 
 class Gyre:
-    def __init__(self, workspace: GyreWorkspace, *, collect: bool) -> None:
+    def __init__(
+        self,
+        workspace: GyreWorkspace,
+        *,
+        collect: bool,
+        launcher: list[str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        """``launcher`` replaces the ``gyre`` executable (``profile_gyre.py`` runs the server
+        through ``serve_probe.py``); ``extra_args`` go after ``gyre serve NAME@1``."""
         self.workspace = workspace
         self.collect = collect
+        self.launcher = launcher
+        self.extra_args = extra_args or []
         self.key = "gyre" if collect else "gyre_nocollect"
         version = _gyre_version()
         self.label = f"gyre {version}" if collect else f"gyre {version} --no-collect"
@@ -102,7 +113,8 @@ class Gyre:
     def start(self, workload: Workload, work: Path) -> Server:
         assert self.workspace.folder is not None
         port = procs.free_port()
-        argv = [self.workspace.gyre, "serve", f"{workload.name}@1", "--port", str(port)]
+        launcher = self.launcher or [self.workspace.gyre]
+        argv = [*launcher, "serve", f"{workload.name}@1", "--port", str(port), *self.extra_args]
         if not self.collect:
             argv.append("--no-collect")
         log = work / "logs" / f"{self.key}-{workload.name}.log"

@@ -1,23 +1,33 @@
 """Where a gyre server's time goes under load: py-spy samples it while wrk drives it.
 
     .venv/bin/python benchmarks/serving/profile_gyre.py [--model logreg] [--rows 1]
-        [--concurrency 8] [--seconds 15] [--no-collect] [--gil]
+        [--concurrency 8] [--seconds 15] [--no-collect] [--gil] [--no-spy]
+        [--serve-args "--max-wait-ms 0"] [--freeze]
 
-Starts ``gyre serve`` as the benchmark does, loads it with wrk and samples every thread with
-py-spy (installed into ``.bench-cache/serving/pyspy/``) at 250 Hz. Prints wrk's figures, then
+Starts ``gyre serve`` as the benchmark does, but through ``serve_probe.py``, loads it with wrk
+and samples every thread with py-spy (installed into ``.bench-cache/serving/pyspy/``) at
+250 Hz. Prints wrk's figures; the garbage collections of 5 ms or more, the collector's
+converter passes and the stalls (no response logged for 50 ms or more) during the load; then
 the functions with the most samples: inclusive (anywhere on the stack) and self (the leaf).
-``--gil``: only samples that hold the GIL, i.e. what serializes a Python server. The raw
-collapsed stacks are kept in ``.bench-cache/serving/profile/`` (flame graphs: any
-collapsed-stack viewer, e.g. speedscope).
+``--gil``: only samples that hold the GIL, i.e. what serializes a Python server. ``--no-spy``:
+no sampling (figures without its overhead). ``--serve-args``: more ``gyre serve`` options.
+``--freeze``: ``gc.freeze()`` once the server has started (a what-if). The raw collapsed stacks
+are kept in ``.bench-cache/serving/profile/`` (flame graphs: any collapsed-stack viewer, e.g.
+speedscope).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--no-collect", action="store_true")
     parser.add_argument("--gil", action="store_true", help="only samples holding the GIL")
+    parser.add_argument("--no-spy", action="store_true", help="no py-spy sampling")
+    parser.add_argument("--serve-args", default="", help="more gyre serve options")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up")
     parser.add_argument("--top", type=int, default=30)
     return parser.parse_args(argv)
 
@@ -76,6 +89,50 @@ def summarize(raw: Path, top: int) -> None:
             print(f"  {100 * count / max(1, total):5.1f}%  {name[:150]}")
 
 
+def print_probes(log: Path, window: tuple[float, float]) -> None:
+    """GC pauses, converter passes and stalls from the server's log, within ``window``."""
+    pauses: dict[int, list[float]] = {}
+    passes: list[dict[str, float]] = []
+    answered: list[float] = []
+    for line in log.read_text(errors="replace").splitlines():
+        record = line.removeprefix("PROBE ")
+        if not record.startswith("{"):
+            continue
+        try:
+            item = json.loads(record)
+        except json.JSONDecodeError:
+            continue
+        if not window[0] <= item.get("ts", 0) <= window[1]:
+            continue
+        if item.get("kind") == "gc":
+            pauses.setdefault(item["generation"], []).append(item["ms"])
+        elif item.get("kind") == "convert":
+            passes.append(item)
+        elif "request_id" in item:  # gyre's access log: one line per response
+            answered.append(item["ts"])
+    seconds = window[1] - window[0]
+    for generation, ms in sorted(pauses.items()):
+        print(
+            f"  GC generation {generation}: {len(ms)} pauses >= 5 ms, {sum(ms):.0f} ms in all "
+            f"({100 * sum(ms) / 1000 / seconds:.1f}% of the load), longest {max(ms):.0f} ms"
+        )
+    if passes:
+        rows = sum(p["rows"] for p in passes)
+        cpu = sum(p["cpu_s"] for p in passes)
+        print(
+            f"  converter: {len(passes)} passes wrote {rows:.0f} rows, {cpu:.2f} s thread CPU "
+            f"({1e6 * cpu / max(rows, 1):.0f} us a row), longest pass "
+            f"{max(p['wall_s'] for p in passes):.2f} s"
+        )
+    gaps = [b - a for a, b in itertools.pairwise(sorted(answered))]
+    stalls = [g for g in gaps if g >= 0.05]
+    if answered:
+        print(
+            f"  stalls (no response for >= 50 ms): {len(stalls)}, "
+            f"{sum(stalls):.2f} s in all, longest {max(gaps, default=0) * 1000:.0f} ms"
+        )
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     wrk = ensure_wrk()
@@ -85,7 +142,15 @@ def main(argv: list[str]) -> int:
     pyspy = venvs.ensure("pyspy", ["py-spy==0.4.3"]) / "py-spy"
     workloads = train([args.model], work / "models")
     workspace = GyreWorkspace()
-    tool = Gyre(workspace, collect=not args.no_collect)
+    if args.freeze:
+        os.environ["PROBE_GC_FREEZE"] = "1"
+    launcher = [sys.executable, str(Path(__file__).resolve().parent / "serve_probe.py")]
+    tool = Gyre(
+        workspace,
+        collect=not args.no_collect,
+        launcher=launcher,
+        extra_args=shlex.split(args.serve_args),
+    )
     tool.prepare(workloads, work)
     workload = workloads[0]
     server = tool.start(workload, work)
@@ -100,21 +165,30 @@ def main(argv: list[str]) -> int:
         spy += ["--format", "raw", "--duration", str(args.seconds), "-o", str(raw), "--nonblocking"]
         if args.gil:
             spy.append("--gil")
-        sampler = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sampler = None
+        if not args.no_spy:
+            sampler = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        window = (time.time(), 0.0)
         result = run_wrk(wrk, url, body, args.concurrency, args.seconds)
-        _, errors = sampler.communicate(timeout=args.seconds + 60)
-        if sampler.returncode != 0:
-            print(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
-            return 1
+        window = (window[0], time.time())
+        if sampler is not None:
+            _, errors = sampler.communicate(timeout=args.seconds + 60)
+            if sampler.returncode != 0:
+                print(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
+                return 1
     finally:
         procs.stop_all([server])
+    options = " ".join([args.serve_args, "gc.freeze()" if args.freeze else ""]).strip()
     print(
-        f"{tool.label}, {args.model}, {args.rows} row(s) per request, concurrency "
+        f"{tool.label} {options}, {args.model}, {args.rows} row(s) per request, concurrency "
         f"{args.concurrency}: {result.rps:.1f} req/s, p50 {result.p50_ms:.2f} ms, "
-        f"p99 {result.p99_ms:.2f} ms, errors {result.errors} (while sampled)"
+        f"p99 {result.p99_ms:.2f} ms, errors {result.errors}"
+        + ("" if args.no_spy else " (while sampled)")
     )
-    summarize(raw, args.top)
-    print(f"\nraw stacks: {raw}")
+    print_probes(server.log, window)
+    if not args.no_spy:
+        summarize(raw, args.top)
+        print(f"\nraw stacks: {raw}")
     return 0
 
 
