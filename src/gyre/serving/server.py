@@ -74,6 +74,12 @@ def serve(store: Store, config: ServeConfig) -> None:
 
     check_port(config.host, config.port)
     app, models = build(store, config)
+    import gc
+
+    # Freeze what start-up made (models, libraries): otherwise full collections rescan ~300k
+    # long-lived objects every fraction of a second under load (100-200 ms pauses at p99).
+    gc.collect()
+    gc.freeze()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     served = ", ".join(f"{n}@{v}" for n, v in models.by_version)
     print(f"serving {served} on http://{config.host}:{config.port}", file=sys.stderr, flush=True)
