@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,21 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     fs.mkdir(name)
     s3fs.S3FileSystem.clear_instance_cache()
     yield name
+
+
+def run_gyre(
+    *args: str, ok: bool = True, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user types it, in a real process (wide terminal so tables do not wrap)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if ok:
+        assert done.returncode == 0, f"gyre {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import RESOURCES, copy_resource
-
-GYRE = [sys.executable, "-m", "gyre.cli.main"]
-
-
-def gyre(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*GYRE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    if ok:
-        assert done.returncode == 0, f"gyre {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done
+from conftest import run_gyre as gyre
 
 
 @pytest.fixture

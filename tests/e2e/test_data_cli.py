@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import copy_resource
+from conftest import run_gyre as gyre
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from test_datasets import make_images, write
-
-GYRE = [sys.executable, "-m", "gyre.cli.main"]
-
-
-def gyre(*args: str, ok: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*GYRE, *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    if ok:
-        assert done.returncode == 0, f"gyre {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture
