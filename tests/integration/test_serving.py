@@ -109,6 +109,15 @@ def test_health_metadata_and_both_protocols_answer(server: Server) -> None:
         ("/score/pricer", [{"size": "big", "rooms": 1.0}], 400, "size", "must be a number"),
         ("/score/pricer", [{"size": float("nan"), "rooms": 1.0}], 400, "size", "NaN"),
         ("/score/pricer", [{"size": 1.0, "rooms": 1.0, "color": 3}], 400, "color", "does not take"),
+        ("/score/pricer", [{"size": True, "rooms": 1.0}], 400, "size", "must be a number"),
+        (
+            "/score/pricer",
+            [{"size": 1.0, "rooms": 1.0}, {"size": 1.0, "rooms": None}],
+            400,
+            "rooms",
+            "record 1 field 'rooms' must be a number",
+        ),
+        ("/score/pricer", {"records": []}, 400, "records", "a list of records"),
         ("/score/nothing", [{}], 404, None, "no model named 'nothing'"),
     ],
 )
@@ -134,6 +143,22 @@ def test_oip_errors_use_the_protocol_shape(server: Server) -> None:
     assert bad_shape.status_code == 400 and "1 values for shape [1, 2]" in bad_shape.json()["error"]
     missing = server.post("/v2/models/pricer/infer", {"inputs": [{"name": "x", "shape": [1, 2]}]})
     assert missing.status_code == 400 and "has no 'datatype'" in missing.json()["error"]
+    text = server.post(
+        "/v2/models/pricer/infer",
+        {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1.0, "a"]}]},
+    )
+    assert text.status_code == 400 and "holds 'a', not FP64" in text.json()["error"]
+    unknown = server.post(
+        "/v2/models/pricer/infer",
+        {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP128", "data": [1.0, 2.0]}]},
+    )
+    assert unknown.status_code == 400 and "datatype 'FP128'" in unknown.json()["error"]
+    nested = server.post(
+        "/v2/models/pricer/infer",
+        {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[1, 0], [2, 1]]}]},
+    )
+    assert nested.status_code == 200 and np.allclose(nested.json()["outputs"][0]["data"], [2, 5])
+    assert nested.json()["outputs"][0]["shape"] == [2]
 
 
 def test_a_body_over_the_limit_and_invalid_json_are_refused(models: Store, project: Path) -> None:
@@ -234,15 +259,18 @@ def test_every_answered_request_survives_sigkill_and_reaches_the_inference_datas
     table = append_only.window(models, "pricer-inference")
     assert table.num_rows == 26
     assert sorted(table["in_size"].to_pylist()) == sorted([float(i) for i in range(25)] + [100.0])
-    assert set(table.column_names) >= {
+    assert set(table.column_names) == {
         "request_id",
+        "row",
         "model",
         "version",
         "timestamp",
         "latency_ms",
-        "inputs",
+        "in_size",
+        "in_rooms",
         "outputs",
     }
+    assert table["row"].to_pylist() == [0] * 26
 
 
 def test_a_full_journal_keeps_answering_and_counts_what_it_did_not_record(

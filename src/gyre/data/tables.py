@@ -122,4 +122,4 @@ def concat(loaded: list[Any]) -> Any:
 
     if not loaded:
         return pa.table({})
-    return pa.concat_tables(loaded, promote_options="default")
+    return pa.concat_tables(loaded, promote_options="permissive")

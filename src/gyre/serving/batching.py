@@ -1,66 +1,131 @@
 """Adaptive micro-batching: requests that arrive together are predicted in one call.
 
-A batch takes every request already queued, up to ``max_batch`` rows. Alone, a request is
-predicted at once; when others arrived with it (load), the batch waits up to ``max_wait_s``
-for more, so the model's per-call overhead is shared.
+No timer decides alone. A batch takes every request already queued, up to ``max_batch`` rows,
+then lets the event loop run the requests it has already received (they validate and queue in
+a few microseconds) and takes those too. It waits longer, up to ``max_wait_s``, only while
+requests for this model have been admitted but are not queued yet (their bodies are still
+arriving). So a lone request is predicted at once, and under load a batch holds whatever
+arrived while the previous one was being predicted.
+
+Small models are predicted on the event loop itself: a thread hand-off costs more than their
+predict. A model whose calls take longer than ``inline_limit_s`` (a moving average) is
+predicted on a worker thread, so the loop keeps reading requests meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+
+INLINE_LIMIT_S = 0.0005
+
+
+def _join(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate(parts)
+    return [row for part in parts for row in part]
 
 
 class MicroBatcher:
     def __init__(
-        self, predict: Callable[[list[Any]], list[Any]], *, max_batch: int, max_wait_s: float
+        self,
+        predict: Callable[[Any], Any],
+        *,
+        max_batch: int,
+        max_wait_s: float,
+        inline_limit_s: float = INLINE_LIMIT_S,
     ) -> None:
         self.predict = predict
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]] | None = None
+        self.inline_limit_s = inline_limit_s
+        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
+        self.expected = 0  # requests admitted whose rows are not queued yet
+        self.call_seconds = 0.0  # moving average of one predict call
 
-    def _ensure_started(self) -> asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]]:
+    def _ensure_started(self) -> asyncio.Queue[tuple[Any, asyncio.Future[Any]]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._run())
         return self._queue
 
-    async def submit(self, rows: list[Any]) -> list[Any]:
+    def admit(self) -> None:
+        """A request for this model has started; its rows will follow (or :meth:`withdraw`)."""
+        self.expected += 1
+
+    def withdraw(self) -> None:
+        self.expected = max(0, self.expected - 1)
+
+    async def submit(self, rows: Any, *, admitted: bool = False) -> Any:
+        """Predict ``rows`` (a list or an array) in a batch; returns their predictions."""
         queue = self._ensure_started()
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        await queue.put((rows, future))
+        if admitted:
+            self.withdraw()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((rows, future))
         return await future
+
+    def _drain(self, pending: list[tuple[Any, asyncio.Future[Any]]], size: int) -> int:
+        assert self._queue is not None
+        while size < self.max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            pending.append(item)
+            size += len(item[0])
+        return size
+
+    async def _gather(self, first: tuple[Any, asyncio.Future[Any]]) -> list[Any]:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        pending = [first]
+        size = self._drain(pending, len(first[0]))
+        deadline = loop.time() + self.max_wait_s
+        while size < self.max_batch:
+            before = size
+            await asyncio.sleep(0)  # requests already received get to validate and queue
+            size = self._drain(pending, size)
+            if size > before:
+                continue
+            if self.expected <= 0:
+                break
+            timeout = deadline - loop.time()
+            if timeout <= 0:
+                break
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                break
+            pending.append(item)
+            size += len(item[0])
+        return pending
+
+    async def _call(self, rows: Any) -> Any:
+        if self.call_seconds < self.inline_limit_s:
+            started = time.perf_counter()
+            results = self.predict(rows)
+            elapsed = time.perf_counter() - started
+        else:
+            started = time.perf_counter()
+            results = await asyncio.get_running_loop().run_in_executor(None, self.predict, rows)
+            elapsed = time.perf_counter() - started
+        self.call_seconds = (
+            elapsed if self.batches == 0 else 0.8 * self.call_seconds + 0.2 * elapsed
+        )
+        return results
 
     async def _run(self) -> None:
         assert self._queue is not None
-        loop = asyncio.get_running_loop()
         while True:
-            first = await self._queue.get()
-            pending = [first]
-            size = len(first[0])
-            while size < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                pending.append(item)
-                size += len(item[0])
-            if len(pending) > 1:  # requests are arriving together: wait a little for more
-                deadline = loop.time() + self.max_wait_s
-                while size < self.max_batch:
-                    timeout = deadline - loop.time()
-                    if timeout <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self._queue.get(), timeout)
-                    except TimeoutError:
-                        break
-                    pending.append(item)
-                    size += len(item[0])
-            rows = [row for items, _ in pending for row in items]
+            pending = await self._gather(await self._queue.get())
             try:
-                results = await loop.run_in_executor(None, self.predict, rows)
+                results = await self._call(_join([rows for rows, _ in pending]))
             except Exception as exc:  # every request of the batch gets the model's error
                 for _, future in pending:
                     if not future.done():
@@ -68,10 +133,10 @@ class MicroBatcher:
                 continue
             self.batches += 1
             start = 0
-            for items, future in pending:
+            for rows, future in pending:
                 if not future.done():
-                    future.set_result(list(results[start : start + len(items)]))
-                start += len(items)
+                    future.set_result(results[start : start + len(rows)])
+                start += len(rows)
 
     async def close(self) -> None:
         if self._worker is not None:

@@ -1,8 +1,10 @@
 """The collector's journal: every scored request is appended before its response is sent.
 
-Each record is one JSON line written with a single ``os.write`` (so it is in the operating
+Each request is one JSON line, written with a single ``os.write`` (so it is in the operating
 system's hands, and survives SIGTERM or SIGKILL of the server), and the file is fsynced at
 least once a second by a background thread (so at most a second is exposed to power loss).
+A line holds the request's rows as they came (``inputs``, a list) and its predictions
+(``outputs``, a list of the same length): the request path only splices bytes it already has.
 Segments rotate at a size; the converter turns closed and open segments into Parquet
 partitions and remembers how far it got, so a restart replays exactly what is left.
 """
@@ -10,12 +12,11 @@ partitions and remembers how far it got, so a restart replays exactly what is le
 from __future__ import annotations
 
 import errno
-import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+
+import orjson
 
 SEGMENT_BYTES = 16 << 20
 SYNC_INTERVAL_S = 1.0
@@ -56,21 +57,21 @@ class Journal:
     def pending_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob("segment-*.jsonl"))
 
-    def append(self, record: dict[str, Any]) -> bool:
-        """Write one record; False (and counted) when the journal is full or the disk is."""
-        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+    def append(self, line: bytes, rows: int = 1) -> bool:
+        """Write one request's line; False (and its rows counted) when the journal or the disk
+        is full."""
         with self._lock:
             if self._size + len(line) > self.limit_bytes:
-                self.dropped += 1
+                self.dropped += rows
                 return False
             try:
                 os.write(self._fd, line)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                    self.dropped += 1
+                    self.dropped += rows
                     return False
                 raise
-            self.written += 1
+            self.written += rows
             self._size += len(line)
             self._segment_size += len(line)
             self._dirty = True
@@ -120,13 +121,40 @@ class Journal:
         return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
 
 
-def read_from(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(end offset, record) for every complete line after ``offset``."""
+def encode_line(
+    request_id: str,
+    model: str,
+    version: int,
+    timestamp: float,
+    latency_ms: float,
+    inputs: bytes,
+    outputs: bytes,
+) -> bytes:
+    """One journal line from JSON fragments already encoded (``inputs``: a JSON list of rows,
+    ``outputs``: a JSON list of their predictions). Newlines inside the fragments can only be
+    JSON whitespace (strings cannot hold a raw one), so they become spaces."""
+    head = orjson.dumps(
+        {
+            "request_id": request_id,
+            "model": model,
+            "version": version,
+            "timestamp": timestamp,
+            "latency_ms": round(latency_ms, 3),
+        }
+    )
+    if b"\n" in inputs or b"\r" in inputs:
+        inputs = inputs.replace(b"\n", b" ").replace(b"\r", b" ")
+    return b"".join((head[:-1], b',"inputs":', inputs, b',"outputs":', outputs, b"}\n"))
+
+
+def read_chunk(path: Path, offset: int, limit: int) -> tuple[bytes, int]:
+    """Complete lines after ``offset``, at most about ``limit`` bytes (always at least one whole
+    line when there is one), and the offset after them."""
     with open(path, "rb") as handle:
         handle.seek(offset)
-        position = offset
-        for line in handle:
-            if not line.endswith(b"\n"):
-                return  # a line still being written
-            position += len(line)
-            yield position, json.loads(line)
+        data = handle.read(limit)
+        if len(data) == limit:  # a line may go on past the limit: finish it
+            rest = handle.readline()
+            data += rest
+    end = data.rfind(b"\n") + 1  # a line still being written is left for the next pass
+    return data[:end], offset + end

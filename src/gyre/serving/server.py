@@ -11,9 +11,10 @@ import sys
 from dataclasses import dataclass
 
 from gyre.registry.models import load_model
-from gyre.serving.app import Models, ServedModel, ServerOptions, create_app
+from gyre.serving.app import ServerOptions, create_app
 from gyre.serving.collector import Converter, journal_folder
 from gyre.serving.journal import Journal
+from gyre.serving.served_models import Models, ServedModel
 from gyre.store import Store
 
 GRACEFUL_SHUTDOWN_S = 30

@@ -1,0 +1,311 @@
+"""Request bodies in, model inputs out: JSON decoding and validation against the signature.
+
+The common case is checked in bulk: every value's type at once (``set(map(type, ...))``), NaN
+with numpy on the array the model will take anyway. Only when that check fails does the
+per-value walk run, to name the record and the field in the message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gyre.errors import InvalidParameter
+from gyre.registry import signature as signatures
+
+NUMERIC = {"float64": (float, int), "float32": (float, int), "int64": (int,), "int32": (int,)}
+OIP_DTYPES = {
+    "FP64": np.float64,
+    "FP32": np.float32,
+    "FP16": np.float16,
+    "INT64": np.int64,
+    "INT32": np.int32,
+    "INT16": np.int16,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+class RequestError(Exception):
+    """A request the server refuses: its status, a machine-readable kind, the field at fault."""
+
+    def __init__(self, status: int, kind: str, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.field = field_name
+
+
+def decode(raw: bytes) -> Any:
+    """Parse a JSON body (orjson; the standard library only for NaN/Infinity literals, which
+    orjson refuses and validation then reports by field)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+
+
+def _encode_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, tuple | set):
+        return list(value)
+    return str(value)
+
+
+def encode(value: Any) -> bytes:
+    """JSON bytes for a response or a journal line; numpy arrays and scalars included."""
+    return orjson.dumps(
+        value, default=_encode_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    )
+
+
+def records_of(body: Any) -> list[Any]:
+    """The rows of a ``/score`` body: a record, a list of records, or ``{"records": [...]}``."""
+    records = body.get("records", body.get("inputs")) if isinstance(body, dict) else body
+    if isinstance(body, dict) and records is None:
+        records = [body]
+    if not isinstance(records, list) or not records:
+        raise RequestError(
+            400,
+            "invalid_input",
+            'send a JSON record, a list of records, or {"records": [...]}',
+            "records",
+        )
+    return records
+
+
+def records_to_array(signature: dict[str, Any], records: list[Any]) -> Any:
+    """Validate records against a signature whose inputs are all numeric; the 2-D float array
+    in the signature's column order. Anything unusual takes the per-value walk for its message.
+    """
+    specs = signature["inputs"]
+    names = [s["name"] for s in specs]
+    width = len(names)
+    try:
+        if any(len(record) != width for record in records):
+            raise KeyError
+        values = [record[name] for record in records for name in names]
+    except (KeyError, TypeError):
+        _explain_records(signature, records)
+        raise
+    for column, spec in enumerate(specs):
+        allowed = NUMERIC[spec["type"]]
+        kinds = set(map(type, values[column::width]))
+        if not kinds.issubset(allowed):
+            _explain_records(signature, records)
+    array = np.array(values, dtype=np.float64).reshape(len(records), width)
+    if np.isnan(array).any():
+        nullable = np.array([bool(s.get("nullable")) for s in specs])
+        if np.isnan(array[:, ~nullable]).any():
+            _explain_records(signature, records)
+    return array
+
+
+def numeric_signature(signature: dict[str, Any] | None) -> bool:
+    """Whether every input is a numeric column (records then become one float array)."""
+    if not signature:
+        return False
+    inputs = signature.get("inputs", [])
+    return bool(inputs) and all(i.get("type") in NUMERIC and not i.get("shape") for i in inputs)
+
+
+def validate_records(signature: dict[str, Any], records: list[Any]) -> None:
+    _explain_records(signature, records, always=False)
+
+
+def _explain_records(signature: dict[str, Any], records: list[Any], *, always: bool = True) -> None:
+    try:
+        signatures.validate_records(signature, records)
+    except InvalidParameter as exc:
+        raise RequestError(400, "invalid_input", str(exc), exc.field) from None
+    if always:  # the bulk check failed where the walk found nothing: say so plainly
+        raise RequestError(400, "invalid_input", "the records do not fit the model's signature")
+
+
+def validate_tensor_rows(signature: dict[str, Any], rows: list[Any]) -> None:
+    spec = signature.get("inputs", [{}])[0]
+    shape = spec.get("shape")
+    name = spec.get("name", "input")
+    for index, row in enumerate(rows):
+        got = shape_of(row)
+        if (
+            shape
+            and len(shape) > 1
+            and got
+            != [d if d != -1 else got[i] if i < len(got) else d for i, d in enumerate(shape[1:])]
+        ):
+            raise RequestError(
+                400,
+                "invalid_input",
+                f"row {index} of {name!r} has shape {got}; the model takes {shape[1:]}",
+                name,
+            )
+        for value in flat(row):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RequestError(
+                    400,
+                    "invalid_input",
+                    f"row {index} of {name!r} holds {value!r}, not a number",
+                    name,
+                )
+            if isinstance(value, float) and math.isnan(value) and not spec.get("nullable"):
+                raise RequestError(400, "invalid_input", f"row {index} of {name!r} holds NaN", name)
+
+
+def check_images(body: Any, signature: dict[str, Any]) -> None:
+    specs = [i for i in signature.get("inputs", []) if i["type"] == "image"]
+    items = body if isinstance(body, list) else [body]
+    for spec in specs:
+        for index, item in enumerate(items):
+            value = item.get(spec["name"]) if isinstance(item, dict) else None
+            if not isinstance(value, str):
+                raise RequestError(
+                    400,
+                    "invalid_input",
+                    f"item {index} needs {spec['name']!r}: a base64-encoded image",
+                    spec["name"],
+                )
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise RequestError(
+                    400,
+                    "invalid_input",
+                    f"item {index} field {spec['name']!r} is not valid base64",
+                    spec["name"],
+                ) from None
+
+
+def oip_inputs(body: Any) -> list[tuple[str, Any]]:
+    """(name, data) per input tensor of an Open Inference Protocol request; numeric tensors
+    come back as numpy arrays of their declared shape, BYTES tensors as lists."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        raise RequestError(
+            400,
+            "invalid_input",
+            "an inference request needs 'inputs': [{name, shape, datatype, data}]",
+            "inputs",
+        )
+    tensors = []
+    for index, tensor in enumerate(inputs):
+        for key in ("name", "shape", "datatype", "data"):
+            if not isinstance(tensor, dict) or key not in tensor:
+                raise RequestError(
+                    400,
+                    "invalid_input",
+                    f"inputs[{index}] has no {key!r}",
+                    f"inputs[{index}].{key}",
+                )
+        tensors.append((tensor["name"], _tensor(index, tensor)))
+    return tensors
+
+
+def _tensor(index: int, tensor: dict[str, Any]) -> Any:
+    name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
+    data = tensor["data"]
+    values = (
+        data
+        if isinstance(data, list) and not any(isinstance(v, list) for v in data[:1])
+        else flat(data)
+    )
+    expected = math.prod(shape) if shape else len(values)
+    if len(values) != expected:
+        raise RequestError(
+            400,
+            "invalid_input",
+            f"inputs[{index}] ({name!r}) has {len(values)} values for shape {shape}",
+            name,
+        )
+    if datatype == "BYTES":
+        return reshape(values, shape) if shape and len(shape) > 1 else values
+    dtype = OIP_DTYPES.get(datatype)
+    if dtype is None:
+        raise RequestError(
+            400,
+            "invalid_input",
+            f"inputs[{index}] ({name!r}) has datatype {datatype!r}; use one of "
+            f"{', '.join(OIP_DTYPES)} or BYTES",
+            name,
+        )
+    allowed = (
+        (bool,) if datatype == "BOOL" else (float, int) if datatype.startswith("FP") else (int,)
+    )
+    kinds = set(map(type, values))
+    if not kinds.issubset(allowed):
+        bad = next(v for v in values if type(v) not in allowed)
+        raise RequestError(
+            400, "invalid_input", f"inputs[{index}] ({name!r}) holds {bad!r}, not {datatype}", name
+        )
+    array: Any = np.array(values, dtype=dtype)
+    if datatype.startswith("FP") and np.isnan(array).any():
+        raise RequestError(400, "invalid_input", f"inputs[{index}] ({name!r}) holds NaN", name)
+    return array.reshape(shape) if shape else array
+
+
+def flat(data: Any) -> list[Any]:
+    if isinstance(data, list):
+        out: list[Any] = []
+        for item in data:
+            out.extend(flat(item))
+        return out
+    return [data]
+
+
+def shape_of(data: Any) -> list[int]:
+    shape = []
+    while isinstance(data, list):
+        shape.append(len(data))
+        data = data[0] if data else None
+    return shape
+
+
+def reshape(values: list[Any], shape: list[int]) -> list[Any]:
+    if len(shape) == 1:
+        return values
+    step = math.prod(shape[1:])
+    return [reshape(values[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def oip_datatype(data: Any) -> str:
+    if isinstance(data, np.ndarray):
+        kind = data.dtype.kind
+        if kind == "b":
+            return "BOOL"
+        if kind in "iu":
+            return "INT64"
+        if kind == "f":
+            return "FP64" if data.dtype.itemsize == 8 else "FP32"
+        return "BYTES"
+    values = flat(data)
+    if values and all(isinstance(v, bool) for v in values):
+        return "BOOL"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "INT64"
+    if values and all(isinstance(v, int | float) for v in values):
+        return "FP64"
+    return "BYTES"
+
+
+def oip_shape(data: Any) -> list[int]:
+    if isinstance(data, np.ndarray):
+        return list(data.shape)
+    return shape_of(data) if isinstance(data, list) else [1]
+
+
+def oip_flat(data: Any) -> Any:
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1)
+    return flat(data)

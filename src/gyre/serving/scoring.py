@@ -1,0 +1,216 @@
+"""The scoring path: a request body in, predictions and a journal line out.
+
+``POST /score[/{name}]`` takes JSON records (or, for python-flavor models, whatever their
+``run(data)`` takes, such as the talk's ``{"image": "<base64>"}``); ``POST
+/v2/models/{name}[/versions/{v}]/infer`` takes Open Inference Protocol v2 tensors. Records of a
+numeric signature become one float array, checked in bulk; the micro-batcher predicts arrays
+from several requests in one call. Every scored row is journaled before the answer is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gyre.errors import GyreError, InvalidParameter
+from gyre.serving import journal as journals
+from gyre.serving.journal import Journal
+from gyre.serving.metrics import ServingMetrics
+from gyre.serving.payloads import (
+    RequestError,
+    check_images,
+    decode,
+    encode,
+    oip_datatype,
+    oip_flat,
+    oip_inputs,
+    oip_shape,
+    records_of,
+    records_to_array,
+    validate_records,
+    validate_tensor_rows,
+)
+from gyre.serving.served_models import ServedModel
+
+log = logging.getLogger("gyre.serving")
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Exchange:
+    """One request as it goes through the server: its id, the model it reached, its status."""
+
+    request_id: str
+    started: float
+    model: ServedModel | None = None
+    status: int = 500
+
+
+@dataclass
+class Scorer:
+    max_body_bytes: int
+    metrics: ServingMetrics
+    journal: Journal | None = None
+
+    async def read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(400, "disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise RequestError(
+                    413, "too_large", f"the body is over the limit of {self.max_body_bytes} bytes"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def score(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
+        """``POST /score``: the response body."""
+        batcher = served.batcher
+        if batcher is not None:
+            batcher.admit()
+        admitted = batcher is not None
+        try:
+            raw = await self.read_body(receive)
+            body = decode(raw)
+            signature = served.loaded.signature or {}
+            if served.flavor == "python":
+                check_images(body, signature)
+                admitted = self._withdraw(served, admitted)
+                output = await self._predict_alone(exchange, served, body)
+                many = isinstance(body, list) and isinstance(output, list)
+                predictions = output if many else [output]
+                inputs = raw if isinstance(body, list) else b"[" + raw + b"]"
+            else:
+                records = records_of(body)
+                rows: Any = records
+                if served.takes_arrays:
+                    rows = records_to_array(signature, records)
+                elif signature and all(isinstance(r, dict) for r in records):
+                    validate_records(signature, records)
+                elif signature:
+                    validate_tensor_rows(signature, records)
+                admitted = False
+                predictions = await self._predict_batched(exchange, served, rows)
+                inputs = raw if records is body else encode(records)
+        finally:
+            if admitted:
+                self._withdraw(served, admitted)
+        self._collect(exchange, served, inputs, predictions)
+        return encode(
+            {
+                "predictions": predictions,
+                "model": served.name,
+                "version": served.version,
+                "request_id": exchange.request_id,
+            }
+        )
+
+    async def infer(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
+        """``POST /v2/models/{name}/infer``: the response body (Open Inference Protocol v2)."""
+        batcher = served.batcher
+        if batcher is not None:
+            batcher.admit()
+        admitted = batcher is not None
+        try:
+            body = decode(await self.read_body(receive))
+            tensors = oip_inputs(body)
+            if served.flavor == "python":
+                admitted = self._withdraw(served, admitted)
+                named = {name: data for name, data in tensors}
+                output = await self._predict_alone(exchange, served, named)
+                rows: Any = [named]
+                predictions: Any = [output]
+            else:
+                rows = tensors[0][1]
+                admitted = False
+                predictions = output = await self._predict_batched(exchange, served, rows)
+        finally:
+            if admitted:
+                self._withdraw(served, admitted)
+        self._collect(exchange, served, encode(rows), predictions)
+        return encode(
+            {
+                "model_name": served.name,
+                "model_version": str(served.version),
+                "id": body.get("id") or exchange.request_id,
+                "outputs": [
+                    {
+                        "name": "output",
+                        "datatype": oip_datatype(output),
+                        "shape": oip_shape(output),
+                        "data": oip_flat(output),
+                    }
+                ],
+            }
+        )
+
+    @staticmethod
+    def _withdraw(served: ServedModel, admitted: bool) -> bool:
+        if admitted and served.batcher is not None:
+            served.batcher.withdraw()
+        return False
+
+    async def _predict_batched(self, exchange: Exchange, served: ServedModel, rows: Any) -> Any:
+        assert served.batcher is not None
+        try:
+            return await served.batcher.submit(rows, admitted=True)
+        except Exception as exc:
+            raise _model_failure(exchange, served, exc) from exc
+
+    async def _predict_alone(self, exchange: Exchange, served: ServedModel, data: Any) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, served.loaded.predict, data)
+        except Exception as exc:
+            raise _model_failure(exchange, served, exc) from exc
+
+    def _collect(
+        self, exchange: Exchange, served: ServedModel, inputs: bytes, predictions: Any
+    ) -> None:
+        if self.journal is None:
+            return
+        line = journals.encode_line(
+            exchange.request_id,
+            served.name,
+            served.version,
+            time.time(),
+            (time.perf_counter() - exchange.started) * 1000,
+            inputs,
+            encode(predictions),
+        )
+        if not self.journal.append(line, len(predictions)):
+            log.warning(
+                "collector: journal full or disk full; %d row(s) of request %s not recorded",
+                len(predictions),
+                exchange.request_id,
+            )
+
+
+def _model_failure(exchange: Exchange, served: ServedModel, exc: Exception) -> RequestError:
+    if isinstance(exc, InvalidParameter):
+        return RequestError(400, "invalid_input", str(exc), exc.field)
+    log.error(
+        "model %s@%s raised (request %s)",
+        served.name,
+        served.version,
+        exchange.request_id,
+        exc_info=exc,
+    )
+    detail = (
+        "on this input" if isinstance(exc, GyreError | ValueError | TypeError | KeyError) else ""
+    )
+    return RequestError(
+        500,
+        "model_error",
+        f"the model failed{' ' + detail if detail else ''}; request id {exchange.request_id}",
+    )

@@ -1,0 +1,71 @@
+"""The model versions one server holds (the release capability routes traffic between them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gyre.registry.models import LoadedModel
+from gyre.serving.batching import MicroBatcher
+from gyre.serving.payloads import numeric_signature
+
+BATCHING_FLAVORS = ("sklearn", "torch", "onnx")
+
+
+@dataclass
+class ServedModel:
+    loaded: LoadedModel
+    batcher: MicroBatcher | None = None
+
+    @property
+    def name(self) -> str:
+        return self.loaded.record.name
+
+    @property
+    def version(self) -> int:
+        return self.loaded.record.version
+
+    @property
+    def flavor(self) -> str:
+        return self.loaded.record.flavor
+
+    @property
+    def takes_arrays(self) -> bool:
+        """Records are validated into one float array (all inputs numeric columns)."""
+        return self.flavor in BATCHING_FLAVORS and numeric_signature(self.loaded.signature)
+
+
+@dataclass
+class Models:
+    """The versions this server holds; the first registered per name is its default."""
+
+    by_version: dict[tuple[str, int], ServedModel] = field(default_factory=dict)
+    default: dict[str, int] = field(default_factory=dict)
+
+    def add(self, served: ServedModel) -> None:
+        self.by_version[(served.name, served.version)] = served
+        self.default.setdefault(served.name, served.version)
+
+    def get(self, name: str, version: str | None = None) -> ServedModel:
+        if name not in self.default:
+            raise LookupError(
+                f"no model named {name!r} here; serving {', '.join(sorted(self.default))}"
+            )
+        number = self.default[name] if version is None else _as_int(version)
+        served = self.by_version.get((name, number))
+        if served is None:
+            have = sorted(v for n, v in self.by_version if n == name)
+            raise LookupError(f"model {name!r} has no version {version} here; serving {have}")
+        return served
+
+    def only(self) -> ServedModel:
+        if len(self.default) != 1:
+            raise LookupError("this server holds several models: POST /score/{name}")
+        name = next(iter(self.default))
+        return self.by_version[(name, self.default[name])]
+
+
+def _as_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise LookupError(f"version {text!r} is not a number") from None
