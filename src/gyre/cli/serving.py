@@ -17,7 +17,12 @@ from gyre.cli.options import open_workspace
     "dataset is ENDPOINT-inference.",
 )
 @click.option("--no-collect", is_flag=True, help="Do not record scored inputs and outputs.")
-@click.option("--max-batch", default=64, show_default=True, help="Rows per model call at most.")
+@click.option(
+    "--max-batch",
+    default=512,
+    show_default=True,
+    help="Rows per model call at most (a batch takes whole requests).",
+)
 @click.option(
     "--max-wait-ms", default=5.0, show_default=True, help="How long a batch waits under load."
 )

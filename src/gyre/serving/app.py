@@ -51,7 +51,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 @dataclass
 class ServerOptions:
-    max_batch: int = 64
+    max_batch: int = 512
     max_wait_ms: float = 5.0
     max_body_bytes: int = 10 << 20
     collect: bool = True

@@ -134,7 +134,8 @@ def rows_table(data: bytes) -> Any:
 
     try:
         requests = pa_json.read_json(
-            io.BytesIO(data), read_options=pa_json.ReadOptions(block_size=len(data) + 1)
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=len(data) + 1, use_threads=False),
         ).combine_chunks()
         return _unnest(requests)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):

@@ -33,6 +33,7 @@ class Journal:
         self._stop = threading.Event()
         self._dirty = False
         self._fd = -1
+        self._retired: list[int] = []
         self._segment = self._latest_segment()
         self._size = self.pending_bytes()
         self._open(self._segment)
@@ -75,9 +76,8 @@ class Journal:
             self._size += len(line)
             self._segment_size += len(line)
             self._dirty = True
-            if self._segment_size >= SEGMENT_BYTES:
-                os.fsync(self._fd)
-                os.close(self._fd)
+            if self._segment_size >= SEGMENT_BYTES:  # the syncer fsyncs and closes it
+                self._retired.append(self._fd)
                 self._segment += 1
                 self._open(self._segment)
         return True
@@ -97,10 +97,22 @@ class Journal:
             self.sync()
 
     def sync(self) -> None:
+        """fsync what was written; writers are not held up meanwhile (the sync runs on a
+        duplicate of the file descriptor, outside the lock)."""
         with self._lock:
-            if self._dirty and self._fd >= 0:
-                os.fsync(self._fd)
-                self._dirty = False
+            retired, self._retired = self._retired, []
+            fd = os.dup(self._fd) if self._dirty and self._fd >= 0 else -1
+            self._dirty = False
+        for old in retired:  # segments rotated since the last sync
+            try:
+                os.fsync(old)
+            finally:
+                os.close(old)
+        if fd >= 0:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         self._stop.set()

@@ -81,6 +81,14 @@ class Scorer:
         admitted = batcher is not None
         try:
             raw = await self.read_body(receive)
+            fast = served.records_decoder.decode(raw) if served.records_decoder else None
+            if fast is not None:
+                array, is_list = fast
+                admitted = False
+                predictions = await self._predict_batched(exchange, served, array)
+                inputs = raw if is_list else b"[" + raw + b"]"
+                self._collect(exchange, served, inputs, predictions)
+                return self._score_answer(exchange, served, predictions)
             body = decode(raw)
             signature = served.loaded.signature or {}
             if served.flavor == "python":
@@ -106,6 +114,10 @@ class Scorer:
             if admitted:
                 self._withdraw(served, admitted)
         self._collect(exchange, served, inputs, predictions)
+        return self._score_answer(exchange, served, predictions)
+
+    @staticmethod
+    def _score_answer(exchange: Exchange, served: ServedModel, predictions: Any) -> bytes:
         return encode(
             {
                 "predictions": predictions,

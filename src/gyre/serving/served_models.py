@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from gyre.registry.models import LoadedModel
 from gyre.serving.batching import MicroBatcher
-from gyre.serving.payloads import numeric_signature
+from gyre.serving.payloads import RecordsDecoder, numeric_signature
 
 BATCHING_FLAVORS = ("sklearn", "torch", "onnx")
 
@@ -28,10 +29,14 @@ class ServedModel:
     def flavor(self) -> str:
         return self.loaded.record.flavor
 
-    @property
+    @cached_property
     def takes_arrays(self) -> bool:
         """Records are validated into one float array (all inputs numeric columns)."""
         return self.flavor in BATCHING_FLAVORS and numeric_signature(self.loaded.signature)
+
+    @cached_property
+    def records_decoder(self) -> RecordsDecoder | None:
+        return RecordsDecoder(self.loaded.signature or {}) if self.takes_arrays else None
 
 
 @dataclass

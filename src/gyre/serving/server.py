@@ -27,7 +27,7 @@ class ServeConfig:
     port: int = 8000
     endpoint: str | None = None
     collect: bool = True
-    max_batch: int = 64
+    max_batch: int = 512
     max_wait_ms: float = 5.0
     max_body_bytes: int = 10 << 20
     journal_limit_bytes: int = 1 << 30
