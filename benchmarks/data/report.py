@@ -17,28 +17,43 @@ def figures(items: list[Input], samples: Samples) -> dict[str, float]:
         out[f"{item.key}_mb"] = round(item.size / 2**20, 1)
         out[f"{item.key}_files"] = item.files
         out[f"{item.key}_hash_s"] = round(samples.median(item.key, "sha256", "hash"), 3)
-        for tool in ("gyre", "DVC"):
+        tools = sorted({tool for key, tool, _ in samples.values if key == item.key} - {"sha256"})
+        for tool in tools:
             for what in ("first_add", "readd"):
-                name = f"{item.key}_{tool.lower()}_{what}"
+                name = f"{item.key}_{tool_key(tool)}_{what}"
                 out[f"{name}_s"] = round(samples.median(item.key, tool, what), 3)
                 out[f"{name}_cpu_s"] = round(samples.median(item.key, tool, f"{what}_cpu"), 3)
                 out[f"{name}_peak_rss_mb"] = round(samples.median(item.key, tool, f"{what}_rss"), 1)
     return out
 
 
-def ratios(fig: dict[str, float]) -> dict[str, float]:
-    def dvc_over_gyre(key: str, what: str) -> float:
-        return round(fig[f"{key}_dvc_{what}_s"] / fig[f"{key}_gyre_{what}_s"], 2)
+def tool_key(tool: str) -> str:
+    return tool.lower().replace("-", "_")
 
-    return {
-        "first_add_small_vs_dvc": dvc_over_gyre("small", "first_add"),
-        "readd_small_vs_dvc": dvc_over_gyre("small", "readd"),
-        "first_add_large_vs_dvc": dvc_over_gyre("large", "first_add"),
-        "readd_large_vs_dvc": dvc_over_gyre("large", "readd"),
+
+def ratios(fig: dict[str, float]) -> dict[str, float]:
+    def over(key: str, what: str, dvc: str = "dvc", gyre: str = "gyre") -> float:
+        return round(fig[f"{key}_{dvc}_{what}_s"] / fig[f"{key}_{gyre}_{what}_s"], 2)
+
+    out = {
+        "first_add_small_vs_dvc": over("small", "first_add"),
+        "readd_small_vs_dvc": over("small", "readd"),
+        "first_add_large_vs_dvc": over("large", "first_add"),
+        "readd_large_vs_dvc": over("large", "readd"),
         "first_add_large_vs_hash_bound": round(
             fig["large_hash_s"] / fig["large_gyre_first_add_s"], 2
         ),
     }
+    if "large_gyre_link_first_add_s" in fig:  # the link modes, gyre --link vs DVC hardlink
+        link = {"dvc": "dvc_hardlink", "gyre": "gyre_link"}
+        out["link_first_add_small_vs_dvc_hardlink"] = over("small", "first_add", **link)
+        out["link_readd_small_vs_dvc_hardlink"] = over("small", "readd", **link)
+        out["link_first_add_large_vs_dvc_hardlink"] = over("large", "first_add", **link)
+        out["link_readd_large_vs_dvc_hardlink"] = over("large", "readd", **link)
+        out["link_first_add_large_vs_hash_bound"] = round(
+            fig["large_hash_s"] / fig["large_gyre_link_first_add_s"], 2
+        )
+    return out
 
 
 def print_table(
@@ -65,6 +80,18 @@ def print_table(
                 f"{fig[f'{k}_gyre_{what}_peak_rss_mb']:7.0f} "
                 f"{fig[f'{k}_dvc_{what}_peak_rss_mb']:7.0f}"
             )
+    if "large_gyre_link_first_add_s" in fig:
+        print("\nlink modes (gyre data add --link; DVC cache.type hardlink):")
+        for item in items:
+            for what, step in (("first_add", "first add"), ("readd", "re-add")):
+                k = item.key
+                gyre, dvc = fig[f"{k}_gyre_link_{what}_s"], fig[f"{k}_dvc_hardlink_{what}_s"]
+                print(
+                    f"{item.label if what == 'first_add' else '':24} {step:10} {gyre:8.2f}s "
+                    f"{dvc:8.2f}s {dvc / gyre:8.2f}x   peak RSS "
+                    f"{fig[f'{k}_gyre_link_{what}_peak_rss_mb']:4.0f} / "
+                    f"{fig[f'{k}_dvc_hardlink_{what}_peak_rss_mb']:4.0f} MB"
+                )
     print("\nratios (> 1: gyre ahead), against targets:")
     for name, value in rat.items():
         target = TARGETS["vs_hash_bound" if name.endswith("hash_bound") else "vs_dvc"]

@@ -24,7 +24,7 @@ import report
 from inputs import file_set, large_file
 from processes import can_drop_caches
 from suite import Conditions, run_suite
-from tools import Dvc, Gyre, Tool
+from tools import Dvc, DvcHardlink, Gyre, GyreLinked, Tool
 
 DEFAULT_REPS = 5  # a median of 5: other work shares this 2-core machine
 
@@ -36,6 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--reps", type=int, help=f"repetitions per measurement (default {DEFAULT_REPS})"
+    )
+    parser.add_argument(
+        "--no-link", action="store_true", help="skip the link modes (gyre --link, DVC hardlink)"
     )
     parser.add_argument(
         "--cold",
@@ -62,6 +65,8 @@ def main(argv: list[str]) -> int:
     )
     dvc = Dvc()
     tools: list[Tool] = [Gyre(), dvc]
+    if not args.no_link:
+        tools += [GyreLinked(), DvcHardlink()]
     samples = run_suite(items, tools, conditions)
     figures = report.figures(items, samples)
     ratios = report.ratios(figures)

@@ -11,6 +11,9 @@ the first add must register the content, the second (unchanged) add must not.
   into the workspace first (not timed), then ``dvc add PATH``. DVC's per-machine state (its
   hash cache) goes into the workspace too (``DVC_SITE_CACHE_DIR``), so every workspace starts
   cold and is removed with it.
+- The link modes, side by side: ``gyre data add --link`` (hard links into the blob store, the
+  files made read-only) against DVC with ``cache.type hardlink`` (the same idea). Both link a
+  copy of the input made in the workspace first (not timed), so the cached input stays as it is.
 """
 
 from __future__ import annotations
@@ -146,3 +149,37 @@ def install_dvc() -> Path:
     stamp.write_text(DVC_PIN + "\n")
     print(f"  installed DVC in {time.perf_counter() - started:.0f} s", flush=True)
     return DVC_VENV
+
+
+class GyreLinked(Gyre):
+    name = "gyre-link"
+
+    def create(self, item: Input, workspace: Path) -> Path:
+        super().create(item, workspace)
+        return _copy_input(item, workspace)
+
+    def add_argv(self, item: Input, data: Path) -> list[str]:
+        return [*super().add_argv(item, data), "--link"]
+
+
+class DvcHardlink(Dvc):
+    name = "DVC-hardlink"
+
+    def create(self, item: Input, workspace: Path) -> Path:
+        data = super().create(item, workspace)
+        run_quietly(
+            [str(self.executable), "config", "cache.type", "hardlink"],
+            cwd=workspace,
+            env=self.env(workspace),
+        )
+        return data
+
+
+def _copy_input(item: Input, workspace: Path) -> Path:
+    data = workspace / "input" / item.path.name
+    data.parent.mkdir()
+    if item.path.is_dir():
+        shutil.copytree(item.path, data)
+    else:
+        shutil.copyfile(item.path, data)
+    return data

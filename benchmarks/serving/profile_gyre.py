@@ -106,7 +106,7 @@ def print_probes(log: Path, window: tuple[float, float]) -> None:
             continue
         if item.get("kind") == "gc":
             pauses.setdefault(item["generation"], []).append(item["ms"])
-        elif item.get("kind") == "convert":
+        elif item.get("collector") == "converted":  # the converter process's line per pass
             passes.append(item)
         elif "request_id" in item:  # gyre's access log: one line per response
             answered.append(item["ts"])
@@ -118,11 +118,11 @@ def print_probes(log: Path, window: tuple[float, float]) -> None:
         )
     if passes:
         rows = sum(p["rows"] for p in passes)
-        cpu = sum(p["cpu_s"] for p in passes)
+        cpu = sum(p["cpu_seconds"] for p in passes)
         print(
-            f"  converter: {len(passes)} passes wrote {rows:.0f} rows, {cpu:.2f} s thread CPU "
-            f"({1e6 * cpu / max(rows, 1):.0f} us a row), longest pass "
-            f"{max(p['wall_s'] for p in passes):.2f} s"
+            f"  converter process: {len(passes)} passes wrote {rows:.0f} rows, {cpu:.2f} s CPU "
+            f"({1e6 * cpu / max(rows, 1):.1f} us a row), longest pass "
+            f"{max(p['seconds'] for p in passes):.2f} s"
         )
     gaps = [b - a for a, b in itertools.pairwise(sorted(answered))]
     stalls = [g for g in gaps if g >= 0.05]

@@ -3,7 +3,7 @@
     python serve_probe.py serve NAME@1 --port P ...   # the arguments of the gyre command
 
 Writes to stderr (the server's log) one ``PROBE`` line per garbage collection of 5 ms or more
-and per pass of the collector's converter that wrote rows (its wall and thread CPU time).
+(the collector's converter process logs its own line per pass).
 ``PROBE_GC_FREEZE=1``: ``gc.freeze()`` once the server has started, to see what the
 collections of the objects made at start-up (the libraries, the model) cost.
 """
@@ -33,22 +33,6 @@ def _emit(record: dict[str, Any]) -> None:
     print("PROBE " + json.dumps({"ts": time.time(), **record}), file=sys.stderr, flush=True)
 
 
-def _probe_converter() -> None:
-    from gyre.serving import collector
-
-    original = collector.Converter.convert
-
-    def convert(self: collector.Converter) -> int:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        rows = original(self)
-        if rows:
-            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-            _emit({"kind": "convert", "rows": rows, "wall_s": round(wall, 3), "cpu_s": cpu})
-        return rows
-
-    collector.Converter.convert = convert  # type: ignore[method-assign]
-
-
 def _freeze_after_startup() -> None:
     import uvicorn.server
 
@@ -65,7 +49,6 @@ def _freeze_after_startup() -> None:
 
 def main() -> None:
     gc.callbacks.append(_gc_probe)
-    _probe_converter()
     if os.environ.get("PROBE_GC_FREEZE"):
         _freeze_after_startup()
     from gyre.cli.main import main as gyre_main

@@ -407,3 +407,57 @@ def test_datastore_options_that_look_like_credentials_never_reach_the_database(
         text=True,
     )
     assert done.returncode != 0 and "looks like a credential" in done.stderr
+
+
+def test_link_makes_the_files_the_blobs_without_copying_and_protects_them(
+    workspace: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "raw"
+    for i in range(3):
+        write(folder / f"{i}.bin", f"payload {i}" * 100)
+    added = versions.add(workspace, "raw", str(folder), link=True)
+    assert added.created and added.version.files == 3
+    for i in range(3):
+        source = folder / f"{i}.bin"
+        digest = versions.manifest(workspace, added.version)["files"][f"{i}.bin"][0]
+        blob = workspace.blobs.path(digest)  # type: ignore[attr-defined]
+        assert os.stat(blob).st_ino == os.stat(source).st_ino, "linked, not copied"
+        assert not os.access(source, os.W_OK) or os.getuid() == 0
+        assert source.stat().st_mode & 0o222 == 0, "the file is read-only now"
+    again = versions.add(workspace, "raw", str(folder), link=True)
+    assert not again.created
+    dest = versions.export(workspace, added.version, tmp_path / "out")
+    assert (dest / "1.bin").read_text() == "payload 1" * 100
+
+
+def test_link_is_refused_where_it_cannot_work(workspace: Store, tmp_path: Path) -> None:
+    from gyre.store.blobs import FsspecBlobStore
+
+    write(tmp_path / "a" / "x.txt", "x")
+    workspace.blobs = FsspecBlobStore("memory://gyre-link-test")  # type: ignore[assignment]
+    with pytest.raises(InvalidParameter, match="--link works for local files") as error:
+        versions.add(workspace, "a", str(tmp_path / "a"), link=True)
+    assert error.value.field == "link"
+
+
+def test_a_file_that_changes_while_it_is_linked_is_refused_and_leaves_no_blob(
+    workspace: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gyre.errors import CorruptBlob
+    from gyre.store import blobs
+
+    target = write(tmp_path / "b" / "y.txt", "before")
+    real = blobs.sha256_file
+
+    def hash_then_write(path: Path) -> tuple[str, int]:
+        result = real(path)
+        os.utime(path, ns=(1, 1))  # a writer touched it after it was hashed
+        return result
+
+    monkeypatch.setattr(blobs, "sha256_file", hash_then_write)
+    with pytest.raises(CorruptBlob, match="changed while it was being added"):
+        versions.add(workspace, "b", str(tmp_path / "b"), link=True)
+    digest = real(target)[0]
+    assert not workspace.blobs.exists(digest)
+    with pytest.raises(NotFound):
+        versions.get(workspace, "b")

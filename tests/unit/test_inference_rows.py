@@ -97,3 +97,53 @@ def test_the_converter_writes_one_partition_per_hour_once(
     parts = append_only.list_partitions(workspace, "m-inference")
     assert sorted(p.rows for p in parts) == [1, 2]
     journal.close()
+
+
+def _array_line(request_id: str, x: np.ndarray, y: np.ndarray, columns: str = "a,b") -> bytes:
+    from gyre.serving.journal import encode_array_line
+
+    line = encode_array_line(request_id, "m", 2, 1_700_000_000.0, 0.5, columns, x, y)
+    assert line is not None
+    return line
+
+
+def test_compact_array_lines_give_the_same_rows_as_json_lines() -> None:
+    x1, y1 = np.array([[1.5, 2.0]]), np.array([7])
+    x2, y2 = np.array([[3.0, -4.25], [5.0, 6.0]]), np.array([8, 9])
+    compact = rows_table(_array_line("a", x1, y1) + _array_line("b", x2, y2))
+    as_json = rows_table(
+        _line("a", [{"a": 1.5, "b": 2.0}], [7])
+        + _line("b", [{"a": 3.0, "b": -4.25}, {"a": 5.0, "b": 6.0}], [8, 9])
+    )
+    for name in ("request_id", "row", "in_a", "in_b", "outputs"):
+        assert compact[name].to_pylist() == as_json[name].to_pylist(), name
+    assert compact["version"].to_pylist() == [2, 2, 2]
+
+
+def test_a_chunk_mixing_compact_and_json_lines_keeps_every_row() -> None:
+    data = (
+        _array_line("a", np.array([[1.0, 2.0]]), np.array([0.5]))
+        + _line("b", [{"a": 3.0, "b": 4.0}], ["label"])
+        + _array_line("c", np.array([[5.0, 6.0]]), np.array([1]), columns="p,q")
+    )
+    table = rows_table(data)
+    assert sorted(table["request_id"].to_pylist()) == ["a", "b", "c"]
+    by_id = {r["request_id"]: r for r in table.to_pylist()}
+    assert by_id["a"]["in_a"] == 1.0 and by_id["c"]["in_p"] == 5.0 and by_id["b"]["in_b"] == 4.0
+
+
+def test_arrays_the_compact_line_cannot_hold_fall_back_to_json() -> None:
+    from gyre.serving.journal import encode_array_line
+
+    x = np.array([[1.0, 2.0]])
+    assert encode_array_line("r", "m", 1, 0.0, 0.0, "a,b", x, np.array(["cat"])) is None
+    assert encode_array_line("r", "m", 1, 0.0, 0.0, "a,b", x, np.array([[0.1, 0.9]])) is None
+
+
+def test_windows_across_partitions_whose_types_differ_keep_every_value() -> None:
+    import pyarrow as pa
+
+    from gyre.data import tables
+
+    merged = tables.concat([pa.table({"o": [1.5, 2.0]}), pa.table({"o": ["cat"]})])
+    assert [json.loads(v) for v in merged["o"].to_pylist()] == [1.5, 2.0, "cat"]

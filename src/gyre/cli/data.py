@@ -72,6 +72,11 @@ def data() -> None:
 @click.argument("source", metavar="PATH_OR_URL")
 @click.option("--datastore", "-s", help="Read SOURCE relative to this datastore.")
 @click.option("--reference", is_flag=True, help="Record the source without copying it.")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Hard-link local files into the blob store instead of copying (they become read-only).",
+)
 @click.option("--description", "-m", help="What this version is.")
 @click.option("--alias", help="Also give the new version this alias.")
 @json_option
@@ -80,6 +85,7 @@ def add(
     source: str,
     datastore: str | None,
     reference: bool,
+    link: bool,
     description: str | None,
     alias: str | None,
     as_json: bool,
@@ -101,6 +107,7 @@ def add(
             datastore=datastore,
             reference=reference,
             progress=progress,
+            link=link,
         )
     if alias:
         with store.write() as tx:

@@ -8,6 +8,7 @@ filesystem sync before the version is committed. A stat cache skips unchanged fi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 from gyre.data.stat_cache import StatCache
 from gyre.errors import InvalidParameter
-from gyre.store.blobs import BlobStore
+from gyre.store.blobs import BlobStore, LocalBlobStore
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 Progress = Callable[[int, int], None]
@@ -86,12 +87,14 @@ def add_tree(
     progress: Progress | None = None,
     workers: int = 4,
     files: list[tuple[str, Path]] | None = None,
+    link: bool = False,
 ) -> FileSet:
     """Store every file under ``root`` (or just ``files``); return the stored manifest.
 
     Files whose size, modification time and inode match the stat cache, and whose blob is
     stored, are not read at all; the others are read once (hashed while stored) by a few
-    threads.
+    threads. ``link``: hard-link files into a local blob store instead of copying them (files
+    on another file system are copied).
     """
     if not root.exists():
         raise InvalidParameter(f"{root} does not exist. Give the path of a folder or a file.")
@@ -125,7 +128,7 @@ def add_tree(
     def store_one(item: tuple[str, Path, str, os.stat_result]) -> tuple[str, str, int]:
         rel, path, key, st = item
         try:
-            digest, size = _put(path, blobs)
+            digest, size = _put(path, blobs, link)
         except PermissionError:
             raise InvalidParameter(
                 f"{path} cannot be read (permission denied). Give this user read access "
@@ -153,8 +156,16 @@ def add_tree(
     return FileSet(manifest_digest, manifest["files"], total, detect_layout(sorted(stored)))
 
 
-def _put(path: Path, blobs: BlobStore) -> tuple[str, int]:
-    """One read: hashed while copied; the copy is dropped when the blob is already stored."""
+def _put(path: Path, blobs: BlobStore, link: bool) -> tuple[str, int]:
+    """One read: hashed while copied (the copy is dropped when the blob is already stored), or
+    hashed and hard-linked."""
+    if link and isinstance(blobs, LocalBlobStore):
+        try:
+            digest, size, _linked = blobs.link_file(path)
+            return digest, size
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise  # another file system, a file of another owner, too many links: copy
     return blobs.put_file(path, sync=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +118,32 @@ def diff_schemas(old: list[dict[str, str]], new: list[dict[str, str]]) -> dict[s
 
 
 def concat(loaded: list[Any]) -> Any:
-    """One table from several (columns missing from some are filled with nulls)."""
+    """One table from several: columns missing from some are filled with nulls, numbers are
+    widened (int to float); a column whose types cannot be unified (a number in one table, a
+    string in another) becomes JSON text in all of them, so no value is lost."""
     import pyarrow as pa
 
     if not loaded:
         return pa.table({})
-    return pa.concat_tables(loaded, promote_options="permissive")
+    try:
+        return pa.concat_tables(loaded, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    types: dict[str, set[Any]] = {}
+    for table in loaded:
+        for name in table.column_names:
+            types.setdefault(name, set()).add(table.schema.field(name).type)
+    mixed = {name for name, kinds in types.items() if len(kinds - {pa.null()}) > 1}
+    return pa.concat_tables(
+        [_as_json_text(table, mixed) for table in loaded], promote_options="permissive"
+    )
+
+
+def _as_json_text(table: Any, names: set[str]) -> Any:
+    import pyarrow as pa
+
+    for name in names & set(table.column_names):
+        values = table.column(name).to_pylist()
+        text = pa.array([None if v is None else json.dumps(v, default=str) for v in values])
+        table = table.set_column(table.column_names.index(name), name, text)
+    return table

@@ -17,6 +17,7 @@ from gyre.data.stat_cache import StatCache
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
 from gyre.store import Store
 from gyre.store import datasets as rows
+from gyre.store.blobs import LocalBlobStore
 from gyre.store.datasets import DatastoreRecord, VersionRecord
 
 Progress = Callable[[int, int], None]
@@ -77,10 +78,21 @@ def add(
     reference: bool = False,
     progress: Progress | None = None,
     run_id: str | None = None,
+    link: bool = False,
 ) -> AddResult:
-    """Register ``source`` (a folder, a table file or a URL) as the next version of ``name``."""
+    """Register ``source`` (a folder, a table file or a URL) as the next version of ``name``.
+
+    ``link``: hard-link local files into the blob store instead of copying them (the files
+    become read-only; files on another file system are copied).
+    """
     rows.check_name(name)
     src = _source(store, source, datastore, reference)
+    if link and not (src.local and isinstance(store.blobs, LocalBlobStore)):
+        raise InvalidParameter(
+            "--link works for local files and a local artifact store only (this one: "
+            f"{store.blobs.url}, source {src.url}); leave --link out to copy.",
+            field="link",
+        )
     if src.reference:
         return _add_reference(store, name, src, description, run_id)
     if src.local:
@@ -89,7 +101,7 @@ def add(
         if fmt:
             _check_readable(path)
             return _add_table(store, name, path.read_bytes(), fmt, src, description, run_id)
-        return _add_local_files(store, name, path, src, description, progress, run_id)
+        return _add_local_files(store, name, path, src, description, progress, run_id, link)
     fs, remote = filesystems.open_fs(src.url, src.options)
     try:
         is_file = fs.isfile(remote)
@@ -197,15 +209,18 @@ def _add_local_files(
     description: str | None,
     progress: Progress | None,
     run_id: str | None,
+    link: bool = False,
 ) -> AddResult:
     cache = StatCache(store.local_path("cache") / "stat-cache.db")
     try:
         if path.is_file():
             _check_readable(path)
             files = [(path.name, path)]
-            result = file_sets.add_tree(path.parent, store.blobs, cache, progress, files=files)
+            result = file_sets.add_tree(
+                path.parent, store.blobs, cache, progress, files=files, link=link
+            )
         else:
-            result = file_sets.add_tree(path, store.blobs, cache, progress)
+            result = file_sets.add_tree(path, store.blobs, cache, progress, link=link)
     finally:
         cache.close()
     profile = (

@@ -90,10 +90,10 @@ def _framework_app(
         for served in models.by_version.values():
             if served.batcher is not None:
                 await served.batcher.close()
+        if journal is not None:
+            journal.close()  # synced: the converter's last pass sees every line
         if converter is not None:
             converter.stop()
-        if journal is not None:
-            journal.close()
 
     app = FastAPI(title="gyre scoring", lifespan=lifespan, docs_url=None, redoc_url=None)
 

@@ -1,84 +1,65 @@
 """Turns the journal into the endpoint's inference dataset, off the request path.
 
-Every ``interval`` seconds (and at shutdown) new journal lines become one Parquet partition per
-hour of the append-only dataset ``<endpoint>-inference``, one row per scored row:
+The server's converter process (``converter_process.py``) runs :class:`Converter` every
+``CONVERT_INTERVAL_S`` seconds and at shutdown: new journal lines become Parquet partitions,
+by hour, of the append-only dataset ``<endpoint>-inference``, one row per scored row:
 ``request_id``, ``row`` (its place in the request), ``model``, ``version``, ``timestamp``,
 ``latency_ms``, the inputs (``in_<field>`` per field of a record, else one ``inputs`` column)
 and the prediction (``outputs``). The partition key names the journal segment and byte range
 it came from, so converting the same lines again after a crash is a no-op, and the converted
 offset is saved only after the partition is sealed.
 
-The conversion is columnar: pyarrow's JSON reader parses a whole chunk of the journal (in C++,
-without holding the interpreter) and the rows are unnested with array operations, so it costs
-the server little. Lines the reader cannot type together (a field that is a number in one
-request and a string in another) take a slower per-row path that keeps every value as text
-where it must.
+Compact lines (numeric records, numeric predictions) carry their arrays as base64 and become
+columns without parsing a number; JSON lines go through pyarrow's JSON reader and are unnested
+with array operations. Lines the reader cannot type together (a field that is a number in one
+request and a string in another) take a per-row path that keeps such values as JSON text.
 """
 
 from __future__ import annotations
 
-import contextlib
+import binascii
 import io
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
-from gyre.data import append_only
-from gyre.serving.journal import Journal, read_chunk
+import orjson
+
+from gyre.data import append_only, tables
+from gyre.serving.journal import COMPACT, read_chunk
 from gyre.store import Store
 
 log = logging.getLogger("gyre.serving.collector")
 CONVERT_INTERVAL_S = 5.0
 CHUNK_BYTES = 32 << 20
-NICENESS = 10
 REQUEST_COLUMNS = ("request_id", "model", "version", "timestamp", "latency_ms")
 
 
 class Converter:
-    def __init__(
-        self, store: Store, journal: Journal, dataset: str, *, interval: float = CONVERT_INTERVAL_S
-    ) -> None:
+    """Converts a journal's complete lines; the conversion state (how far each segment got,
+    rows converted by this converter) lives in ``converted.json`` beside the segments."""
+
+    def __init__(self, store: Store, journal: Any, dataset: str) -> None:
         self.store = store
         self.journal = journal
         self.dataset = dataset
-        self.interval = interval
         self.state_file = journal.folder / "converted.json"
         self.rows_converted = 0
         self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="gyre-collector", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self.convert()
-
-    def _loop(self) -> None:
-        # below the request threads in the CPU scheduler's eyes (Linux: per thread)
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
-        while not self._stop.wait(self.interval):
-            try:
-                self.convert()
-            except Exception:  # logged and counted; the next pass retries the same lines
-                self.failures += 1
-                log.exception("converting the inference journal failed; will retry")
 
     def _offsets(self) -> dict[str, int]:
         if not self.state_file.exists():
             return {}
-        data: dict[str, int] = json.loads(self.state_file.read_text())
-        return data
+        data = json.loads(self.state_file.read_text())
+        offsets: dict[str, int] = data.get("offsets", {})
+        return offsets
 
-    def _save_offsets(self, offsets: dict[str, int]) -> None:
+    def _save_offsets(self, offsets: dict[str, int], written: int = 0) -> None:
         temp = self.state_file.with_suffix(".tmp")
-        temp.write_text(json.dumps(offsets))
+        state = {"offsets": offsets, "rows_converted": self.rows_converted + written}
+        temp.write_text(json.dumps(state))
         os.replace(temp, self.state_file)
 
     def convert(self) -> int:
@@ -94,14 +75,14 @@ class Converter:
                     break
                 written += self._write(segment, start, end, data)
                 offsets[str(segment)] = start = end
-                self._save_offsets(offsets)
+                self._save_offsets(offsets, written)
             if (
                 segment != self.journal.current_segment
                 and offsets.get(str(segment), 0) >= path.stat().st_size
             ):
                 self.journal.release(segment)
                 offsets.pop(str(segment), None)
-                self._save_offsets(offsets)
+                self._save_offsets(offsets, written)
         self.rows_converted += written
         return written
 
@@ -129,6 +110,16 @@ class Converter:
 
 def rows_table(data: bytes) -> Any:
     """One row per scored row from journal lines (see the module's docstring)."""
+    lines = data.split(b"\n")
+    compact = [line for line in lines if line.startswith(COMPACT)]
+    parts = [_compact_rows(compact)] if compact else []
+    if len(compact) < len(lines) - 1:
+        json_lines = [line for line in lines if line and not line.startswith(COMPACT)]
+        parts.append(_json_rows(b"\n".join(json_lines) + b"\n"))
+    return tables.concat(parts)
+
+
+def _json_rows(data: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.json as pa_json
 
@@ -140,6 +131,43 @@ def rows_table(data: bytes) -> Any:
         return _unnest(requests)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):
         return _rows_one_by_one(data)
+
+
+def _compact_rows(lines: list[bytes]) -> Any:
+    """Rows of the compact lines (see ``journal.encode_array_line``), decoded per group of
+    lines with the same columns and prediction type."""
+    import numpy as np
+    import pyarrow as pa
+
+    groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[bytes], list[bytes]]] = {}
+    for line in lines:
+        _, x, y, head = line.split(b" ", 3)
+        header = orjson.loads(head)
+        key = (header["xcols"], header["ydtype"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [], [])
+        group[0].append(header)
+        group[1].append(x)
+        group[2].append(y)
+    parts = []
+    for (xcols, ydtype), (headers, xs, ys) in groups.items():
+        names = xcols.split(",")
+        x_all = np.frombuffer(b"".join(map(binascii.a2b_base64, xs)), np.float64)
+        y_all = np.frombuffer(b"".join(map(binascii.a2b_base64, ys)), np.dtype(ydtype))
+        lengths = np.array([h["rows"] for h in headers], dtype=np.int64)
+        by_column = x_all.reshape(len(y_all), len(names)).T.copy()  # one pass, then slices
+        parents = pa.array(np.repeat(np.arange(len(lengths)), lengths))
+        columns: dict[str, Any] = {
+            name: pa.array([h[name] for h in headers]).take(parents) for name in REQUEST_COLUMNS
+        }
+        firsts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        columns["row"] = pa.array(np.arange(len(y_all)) - firsts, pa.int32())
+        for index, name in enumerate(names):
+            columns[f"in_{name}"] = pa.array(by_column[index])
+        columns["outputs"] = pa.array(y_all)
+        parts.append(pa.table(columns))
+    return tables.concat(parts)
 
 
 def _unnest(requests: Any) -> Any:

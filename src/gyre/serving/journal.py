@@ -11,14 +11,17 @@ partitions and remembers how far it got, so a restart replays exactly what is le
 
 from __future__ import annotations
 
+import binascii
 import errno
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 SEGMENT_BYTES = 16 << 20
+COMPACT = b"B "  # the start of a compact line; JSON lines start with "{"
 SYNC_INTERVAL_S = 1.0
 
 
@@ -95,6 +98,9 @@ class Journal:
     def _sync_loop(self) -> None:
         while not self._stop.wait(SYNC_INTERVAL_S):
             self.sync()
+            size = self.pending_bytes()  # segments the converter deleted no longer count
+            with self._lock:
+                self._size = size
 
     def sync(self) -> None:
         """fsync what was written; writers are not held up meanwhile (the sync runs on a
@@ -133,6 +139,30 @@ class Journal:
         return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
 
 
+class JournalReader:
+    """The converter's view of a journal folder, from any process: segments in order, the
+    newest being the one the server appends to; older ones are closed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, segment: int) -> Path:
+        return self.folder / f"segment-{segment:08d}.jsonl"
+
+    def segments(self) -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
+
+    @property
+    def current_segment(self) -> int:
+        return max(self.segments(), default=0)
+
+    def release(self, segment: int) -> None:
+        """A closed segment is converted: delete it (the server's size count follows within a
+        second)."""
+        if segment != self.current_segment:
+            self.path(segment).unlink(missing_ok=True)
+
+
 def encode_line(
     request_id: str,
     model: str,
@@ -157,6 +187,46 @@ def encode_line(
     if b"\n" in inputs or b"\r" in inputs:
         inputs = inputs.replace(b"\n", b" ").replace(b"\r", b" ")
     return b"".join((head[:-1], b',"inputs":', inputs, b',"outputs":', outputs, b"}\n"))
+
+
+def encode_array_line(
+    request_id: str,
+    model: str,
+    version: int,
+    timestamp: float,
+    latency_ms: float,
+    columns: str,
+    inputs: Any,
+    outputs: Any,
+) -> bytes | None:
+    """The compact line for rows that are a float array (numeric records) and predictions that
+    are a 1-D numeric array: ``B <inputs> <predictions> <header>``, the arrays as base64 of
+    their bytes, the header JSON (the request's fields, ``xcols``: the column names
+    comma-separated, ``ydtype``, ``rows``). Converting it needs no number parsing. None when
+    the arrays are not of that kind (use :func:`encode_line`)."""
+    if (
+        inputs.dtype != "float64"
+        or inputs.ndim != 2
+        or outputs.ndim != 1
+        or outputs.dtype.kind not in "biuf"
+        or len(outputs) != len(inputs)
+    ):
+        return None
+    head = orjson.dumps(
+        {
+            "request_id": request_id,
+            "model": model,
+            "version": version,
+            "timestamp": timestamp,
+            "latency_ms": round(latency_ms, 3),
+            "xcols": columns,
+            "ydtype": outputs.dtype.str,
+            "rows": len(outputs),
+        }
+    )
+    x = binascii.b2a_base64(inputs.tobytes(), newline=False)
+    y = binascii.b2a_base64(outputs.tobytes(), newline=False)
+    return b"".join((COMPACT, x, b" ", y, b" ", head, b"\n"))
 
 
 def read_chunk(path: Path, offset: int, limit: int) -> tuple[bytes, int]:

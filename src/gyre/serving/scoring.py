@@ -13,8 +13,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from gyre.errors import GyreError, InvalidParameter
 from gyre.serving import journal as journals
@@ -55,6 +57,7 @@ class Scorer:
     max_body_bytes: int
     metrics: ServingMetrics
     journal: Journal | None = None
+    _group: _JournalGroup | None = field(default=None, init=False, repr=False)
 
     async def read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -86,8 +89,12 @@ class Scorer:
                 array, is_list = fast
                 admitted = False
                 predictions = await self._predict_batched(exchange, served, array)
-                inputs = raw if is_list else b"[" + raw + b"]"
-                self._collect(exchange, served, inputs, predictions)
+                line = self._array_line(exchange, served, array, predictions)
+                if line is not None:
+                    await self._journal(exchange, line, len(predictions))
+                else:
+                    inputs = raw if is_list else b"[" + raw + b"]"
+                    await self._collect(exchange, served, inputs, predictions)
                 return self._score_answer(exchange, served, predictions)
             body = decode(raw)
             signature = served.loaded.signature or {}
@@ -113,7 +120,7 @@ class Scorer:
         finally:
             if admitted:
                 self._withdraw(served, admitted)
-        self._collect(exchange, served, inputs, predictions)
+        await self._collect(exchange, served, inputs, predictions)
         return self._score_answer(exchange, served, predictions)
 
     @staticmethod
@@ -149,7 +156,7 @@ class Scorer:
         finally:
             if admitted:
                 self._withdraw(served, admitted)
-        self._collect(exchange, served, encode(rows), predictions)
+        await self._collect(exchange, served, encode(rows), predictions)
         return encode(
             {
                 "model_name": served.name,
@@ -186,7 +193,23 @@ class Scorer:
         except Exception as exc:
             raise _model_failure(exchange, served, exc) from exc
 
-    def _collect(
+    def _array_line(
+        self, exchange: Exchange, served: ServedModel, rows: Any, predictions: Any
+    ) -> bytes | None:
+        if self.journal is None or not served.columns or not isinstance(predictions, np.ndarray):
+            return None
+        return journals.encode_array_line(
+            exchange.request_id,
+            served.name,
+            served.version,
+            time.time(),
+            (time.perf_counter() - exchange.started) * 1000,
+            served.columns,
+            rows,
+            predictions,
+        )
+
+    async def _collect(
         self, exchange: Exchange, served: ServedModel, inputs: bytes, predictions: Any
     ) -> None:
         if self.journal is None:
@@ -200,12 +223,46 @@ class Scorer:
             inputs,
             encode(predictions),
         )
-        if not self.journal.append(line, len(predictions)):
+        await self._journal(exchange, line, len(predictions))
+
+    async def _journal(self, exchange: Exchange, line: bytes, rows: int) -> None:
+        """Journal one request's line before its answer goes out. The requests answered in the
+        same turn of the event loop (a micro-batch) share one write: the first schedules it,
+        the others join, and each waits for it."""
+        group = self._group
+        if group is None:
+            loop = asyncio.get_running_loop()
+            group = self._group = _JournalGroup(loop.create_future())
+            loop.call_soon(self._write_group)
+        group.lines.append(line)
+        group.rows += rows
+        group.request_ids.append(exchange.request_id)
+        await group.written
+
+    def _write_group(self) -> None:
+        group, self._group = self._group, None
+        if group is None or self.journal is None:
+            return
+        try:
+            recorded = self.journal.append(b"".join(group.lines), group.rows)
+        except Exception as exc:  # an I/O error other than a full disk: every waiter sees it
+            group.written.set_exception(exc)
+            return
+        if not recorded:
             log.warning(
-                "collector: journal full or disk full; %d row(s) of request %s not recorded",
-                len(predictions),
-                exchange.request_id,
+                "collector: journal full or disk full; %d row(s) of request(s) %s not recorded",
+                group.rows,
+                ", ".join(group.request_ids),
             )
+        group.written.set_result(recorded)
+
+
+@dataclass
+class _JournalGroup:
+    written: asyncio.Future[bool]
+    lines: list[bytes] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    rows: int = 0
 
 
 def _model_failure(exchange: Exchange, served: ServedModel, exc: Exception) -> RequestError:

@@ -35,6 +35,13 @@ class ServedModel:
         return self.flavor in BATCHING_FLAVORS and numeric_signature(self.loaded.signature)
 
     @cached_property
+    def columns(self) -> str:
+        """The input names, comma-separated (as the journal records them); empty when a name
+        holds a comma (its requests are journaled as JSON then)."""
+        names = [i["name"] for i in (self.loaded.signature or {}).get("inputs", [])]
+        return "" if any("," in name for name in names) else ",".join(names)
+
+    @cached_property
     def records_decoder(self) -> RecordsDecoder | None:
         return RecordsDecoder(self.loaded.signature or {}) if self.takes_arrays else None
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from gyre.registry.models import load_model
 from gyre.serving.app import ServerOptions, create_app
-from gyre.serving.collector import Converter, journal_folder
+from gyre.serving.collector import CONVERT_INTERVAL_S, journal_folder
+from gyre.serving.converter_process import ConverterProcess, command
 from gyre.serving.journal import Journal
 from gyre.serving.served_models import Models, ServedModel
 from gyre.store import Store
@@ -43,8 +44,10 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
     endpoint = config.endpoint or first
     journal = converter = None
     if config.collect:
-        journal = Journal(journal_folder(store, endpoint), limit_bytes=config.journal_limit_bytes)
-        converter = Converter(store, journal, f"{endpoint}-inference")
+        folder = journal_folder(store, endpoint)
+        journal = Journal(folder, limit_bytes=config.journal_limit_bytes)
+        argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S)
+        converter = ConverterProcess(argv, folder / "converted.json")
     options = ServerOptions(
         max_batch=config.max_batch,
         max_wait_ms=config.max_wait_ms,

@@ -157,6 +157,33 @@ class LocalBlobStore:
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
         return self._put_small(data, sync)
 
+    def link_file(self, path: Path) -> tuple[str, int, bool]:
+        """Make ``path`` itself the blob, by a hard link instead of a copy: one read (to hash)
+        and no write. The file becomes read-only, as every blob is, since an edit in place would
+        change the blob too (reads still verify the digest and would report it).
+
+        Returns (digest, size, linked); ``linked`` is False when the blob was already stored.
+        Raises ``OSError`` (``EXDEV``) when ``path`` is on another file system.
+        """
+        before = os.stat(path)
+        digest, size = sha256_file(path)
+        final = self.path(digest)
+        if final.exists():
+            return digest, size, False
+        self._folder(final.parent)
+        os.chmod(path, before.st_mode & 0o7555)
+        temp = final.parent / f".{digest}.link.{os.getpid()}.{threading.get_ident()}"
+        os.link(path, temp)
+        after = os.stat(temp)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            temp.unlink()
+            raise CorruptBlob(
+                f"{path} changed while it was being added (its size or modification time "
+                "moved); add it again once nothing writes to it."
+            )
+        os.replace(temp, final)
+        return digest, size, True
+
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
 
