@@ -147,3 +147,21 @@ def test_windows_across_partitions_whose_types_differ_keep_every_value() -> None
 
     merged = tables.concat([pa.table({"o": [1.5, 2.0]}), pa.table({"o": ["cat"]})])
     assert [json.loads(v) for v in merged["o"].to_pylist()] == [1.5, 2.0, "cat"]
+
+
+def test_a_record_still_being_written_is_left_for_the_next_pass() -> None:
+    from gyre.serving.journal import split_records
+
+    whole = _array_line("a", np.array([[1.0, 2.0]]), np.array([3]))
+    json_line = _line("b", [{"a": 1.0}], [0])
+    records, used = split_records(whole + json_line + whole[:-5])
+    assert len(records.compact) == 1 and len(records.json_lines) == 1
+    assert used == len(whole) + len(json_line)
+    records, used = split_records(json_line[:-1])  # no newline yet
+    assert not records and used == 0
+
+
+def test_raw_bytes_holding_newlines_do_not_split_a_compact_record() -> None:
+    newline_float = np.frombuffer(b"\n" * 8, np.float64).reshape(1, 1)
+    table = rows_table(_array_line("n", newline_float, np.array([1]), columns="a"))
+    assert table.num_rows == 1 and table["in_a"].to_numpy().tobytes() == b"\n" * 8

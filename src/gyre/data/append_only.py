@@ -45,8 +45,15 @@ def append(
         raise InvalidParameter(
             f"Partition of {name!r} ends ({ends_at}) before it starts ({starts_at})."
         )
+    import pyarrow as pa
+
+    # Dictionary-encode text columns only: on measurements (floats) a dictionary is pure cost
+    # (3.4x slower Parquet writing on the collector's rows, for a 4% smaller file).
+    text = [
+        f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)
+    ]
     buffer = io.BytesIO()
-    pq.write_table(table, buffer)
+    pq.write_table(table, buffer, use_dictionary=text)
     digest = store.blobs.put_bytes(buffer.getvalue())
     partition_key = key or f"{hour_key(starts_at)}-{digest[:12]}"
     with store.write() as tx:

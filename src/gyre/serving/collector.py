@@ -9,15 +9,15 @@ and the prediction (``outputs``). The partition key names the journal segment an
 it came from, so converting the same lines again after a crash is a no-op, and the converted
 offset is saved only after the partition is sealed.
 
-Compact lines (numeric records, numeric predictions) carry their arrays as base64 and become
-columns without parsing a number; JSON lines go through pyarrow's JSON reader and are unnested
-with array operations. Lines the reader cannot type together (a field that is a number in one
-request and a string in another) take a per-row path that keeps such values as JSON text.
+Compact records (numeric records, numeric predictions) carry their arrays' raw bytes and
+become columns without parsing a number; JSON lines go through pyarrow's JSON reader and are
+unnested with array operations. Lines the reader cannot type together (a field that is a
+number in one request and a string in another) take a per-row path that keeps such values as
+JSON text.
 """
 
 from __future__ import annotations
 
-import binascii
 import io
 import json
 import logging
@@ -25,10 +25,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from gyre.data import append_only, tables
-from gyre.serving.journal import COMPACT, read_chunk
+from gyre.serving.journal import Records, read_records, split_records
 from gyre.store import Store
 
 log = logging.getLogger("gyre.serving.collector")
@@ -70,10 +68,10 @@ class Converter:
             path = self.journal.path(segment)
             start = offsets.get(str(segment), 0)
             while True:
-                data, end = read_chunk(path, start, CHUNK_BYTES)
-                if not data:
+                records, end = read_records(path, start, CHUNK_BYTES)
+                if not records:
                     break
-                written += self._write(segment, start, end, data)
+                written += self._write(segment, start, end, records)
                 offsets[str(segment)] = start = end
                 self._save_offsets(offsets, written)
             if (
@@ -86,12 +84,12 @@ class Converter:
         self.rows_converted += written
         return written
 
-    def _write(self, segment: int, start: int, end: int, data: bytes) -> int:
+    def _write(self, segment: int, start: int, end: int, records: Records) -> int:
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        table = rows_table(data)
+        table = records_table(records)
         hours = np.floor(table["timestamp"].to_numpy() / 3600).astype(np.int64)
         distinct = np.unique(hours)
         for hour in distinct:
@@ -109,13 +107,14 @@ class Converter:
 
 
 def rows_table(data: bytes) -> Any:
-    """One row per scored row from journal lines (see the module's docstring)."""
-    lines = data.split(b"\n")
-    compact = [line for line in lines if line.startswith(COMPACT)]
-    parts = [_compact_rows(compact)] if compact else []
-    if len(compact) < len(lines) - 1:
-        json_lines = [line for line in lines if line and not line.startswith(COMPACT)]
-        parts.append(_json_rows(b"\n".join(json_lines) + b"\n"))
+    """One row per scored row from journal bytes (see the module's docstring)."""
+    return records_table(split_records(data)[0])
+
+
+def records_table(records: Records) -> Any:
+    parts = [_compact_rows(records.compact)] if records.compact else []
+    if records.json_lines:
+        parts.append(_json_rows(b"\n".join(records.json_lines) + b"\n"))
     return tables.concat(parts)
 
 
@@ -133,34 +132,34 @@ def _json_rows(data: bytes) -> Any:
         return _rows_one_by_one(data)
 
 
-def _compact_rows(lines: list[bytes]) -> Any:
-    """Rows of the compact lines (see ``journal.encode_array_line``), decoded per group of
-    lines with the same columns and prediction type."""
+def _compact_rows(records: list[tuple[bytes, Any, Any]]) -> Any:
+    """Rows of the compact records (see ``journal.encode_array_line``): their headers parsed
+    at once by pyarrow's JSON reader, their arrays joined per group of records with the same
+    columns and prediction type."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.json as pa_json
 
-    groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[bytes], list[bytes]]] = {}
-    for line in lines:
-        _, x, y, head = line.split(b" ", 3)
-        header = orjson.loads(head)
-        key = (header["xcols"], header["ydtype"])
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = ([], [], [])
-        group[0].append(header)
-        group[1].append(x)
-        group[2].append(y)
+    text = b"\n".join(head for head, _, _ in records) + b"\n"
+    heads = pa_json.read_json(
+        io.BytesIO(text),
+        read_options=pa_json.ReadOptions(block_size=len(text) + 1, use_threads=False),
+    ).combine_chunks()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, key in enumerate(
+        zip(heads["xcols"].to_pylist(), heads["ydtype"].to_pylist(), strict=True)
+    ):
+        groups.setdefault(key, []).append(index)
     parts = []
-    for (xcols, ydtype), (headers, xs, ys) in groups.items():
+    for (xcols, ydtype), indices in groups.items():
         names = xcols.split(",")
-        x_all = np.frombuffer(b"".join(map(binascii.a2b_base64, xs)), np.float64)
-        y_all = np.frombuffer(b"".join(map(binascii.a2b_base64, ys)), np.dtype(ydtype))
-        lengths = np.array([h["rows"] for h in headers], dtype=np.int64)
+        group = heads.take(pa.array(indices)) if len(groups) > 1 else heads
+        x_all = np.frombuffer(b"".join(records[i][1] for i in indices), np.float64)
+        y_all = np.frombuffer(b"".join(records[i][2] for i in indices), np.dtype(ydtype))
+        lengths = group["rows"].to_numpy().astype(np.int64)
         by_column = x_all.reshape(len(y_all), len(names)).T.copy()  # one pass, then slices
         parents = pa.array(np.repeat(np.arange(len(lengths)), lengths))
-        columns: dict[str, Any] = {
-            name: pa.array([h[name] for h in headers]).take(parents) for name in REQUEST_COLUMNS
-        }
+        columns: dict[str, Any] = {name: group[name].take(parents) for name in REQUEST_COLUMNS}
         firsts = np.repeat(np.cumsum(lengths) - lengths, lengths)
         columns["row"] = pa.array(np.arange(len(y_all)) - firsts, pa.int32())
         for index, name in enumerate(names):

@@ -11,17 +11,19 @@ partitions and remembers how far it got, so a restart replays exactly what is le
 
 from __future__ import annotations
 
-import binascii
 import errno
 import os
+import struct
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 SEGMENT_BYTES = 16 << 20
-COMPACT = b"B "  # the start of a compact line; JSON lines start with "{"
+COMPACT = b"C"  # the start of a compact record; JSON lines start with "{"
+_LENGTHS = struct.Struct("<III")
 SYNC_INTERVAL_S = 1.0
 
 
@@ -48,18 +50,18 @@ class Journal:
     # -- writing -----------------------------------------------------------------------------
 
     def _latest_segment(self) -> int:
-        numbers = [int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl")]
+        numbers = [int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.journal")]
         return max(numbers, default=1)
 
     def path(self, segment: int) -> Path:
-        return self.folder / f"segment-{segment:08d}.jsonl"
+        return self.folder / f"segment-{segment:08d}.journal"
 
     def _open(self, segment: int) -> None:
         self._fd = os.open(self.path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._segment_size = os.fstat(self._fd).st_size
 
     def pending_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.folder.glob("segment-*.jsonl"))
+        return sum(p.stat().st_size for p in self.folder.glob("segment-*.journal"))
 
     def append(self, line: bytes, rows: int = 1) -> bool:
         """Write one request's line; False (and its rows counted) when the journal or the disk
@@ -136,7 +138,7 @@ class Journal:
         return self._segment
 
     def segments(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
+        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.journal"))
 
 
 class JournalReader:
@@ -147,10 +149,10 @@ class JournalReader:
         self.folder = folder
 
     def path(self, segment: int) -> Path:
-        return self.folder / f"segment-{segment:08d}.jsonl"
+        return self.folder / f"segment-{segment:08d}.journal"
 
     def segments(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.jsonl"))
+        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.journal"))
 
     @property
     def current_segment(self) -> int:
@@ -199,11 +201,12 @@ def encode_array_line(
     inputs: Any,
     outputs: Any,
 ) -> bytes | None:
-    """The compact line for rows that are a float array (numeric records) and predictions that
-    are a 1-D numeric array: ``B <inputs> <predictions> <header>``, the arrays as base64 of
-    their bytes, the header JSON (the request's fields, ``xcols``: the column names
-    comma-separated, ``ydtype``, ``rows``). Converting it needs no number parsing. None when
-    the arrays are not of that kind (use :func:`encode_line`)."""
+    """The compact record for rows that are a float array (numeric records) and predictions
+    that are a 1-D numeric array: ``C``, three little-endian u32 lengths (header, inputs,
+    predictions), the header JSON (the request's fields, ``xcols``: the column names
+    comma-separated, ``ydtype``, ``rows``), the arrays' raw bytes, then a newline. Converting
+    it parses no number. None when the arrays are not of that kind (use :func:`encode_line`).
+    """
     if (
         inputs.dtype != "float64"
         or inputs.ndim != 2
@@ -224,19 +227,67 @@ def encode_array_line(
             "rows": len(outputs),
         }
     )
-    x = binascii.b2a_base64(inputs.tobytes(), newline=False)
-    y = binascii.b2a_base64(outputs.tobytes(), newline=False)
-    return b"".join((COMPACT, x, b" ", y, b" ", head, b"\n"))
+    x = inputs.tobytes()
+    y = outputs.tobytes()
+    return b"".join((COMPACT, _LENGTHS.pack(len(head), len(x), len(y)), head, x, y, b"\n"))
 
 
-def read_chunk(path: Path, offset: int, limit: int) -> tuple[bytes, int]:
-    """Complete lines after ``offset``, at most about ``limit`` bytes (always at least one whole
-    line when there is one), and the offset after them."""
+@dataclass
+class Records:
+    """What a stretch of journal holds: JSON lines, and compact records as (header, inputs,
+    predictions) bytes."""
+
+    json_lines: list[bytes] = field(default_factory=list)
+    compact: list[tuple[bytes, Any, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.json_lines) + len(self.compact)
+
+
+def split_records(data: bytes) -> tuple[Records, int]:
+    """The complete records at the start of ``data`` and how many bytes they take (a record
+    still being written at the end is left for the next read)."""
+    records = Records()
+    view = memoryview(data)
+    position, size = 0, len(data)
+    marker = COMPACT[0]
+    while position < size:
+        if data[position] == marker:
+            start = position + 1 + _LENGTHS.size
+            if start > size:
+                break
+            head, x, y = _LENGTHS.unpack_from(data, position + 1)
+            end = start + head + x + y + 1
+            if end > size:
+                break
+            records.compact.append(
+                (
+                    data[start : start + head],
+                    view[start + head : start + head + x],
+                    view[start + head + x : end - 1],
+                )
+            )
+            position = end
+        else:
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                break
+            records.json_lines.append(data[position:newline])
+            position = newline + 1
+    return records, position
+
+
+def read_records(path: Path, offset: int, limit: int) -> tuple[Records, int]:
+    """The complete records after ``offset`` (about ``limit`` bytes of them, at least one when
+    there is one) and the offset after them."""
     with open(path, "rb") as handle:
         handle.seek(offset)
         data = handle.read(limit)
-        if len(data) == limit:  # a line may go on past the limit: finish it
-            rest = handle.readline()
-            data += rest
-    end = data.rfind(b"\n") + 1  # a line still being written is left for the next pass
-    return data[:end], offset + end
+        records, used = split_records(data)
+        while not records and len(data) == limit:  # one record longer than the limit
+            more = handle.read(limit)
+            if not more:
+                break
+            data += more
+            records, used = split_records(data)
+    return records, offset + used
