@@ -105,6 +105,10 @@ def main(argv: list[str]) -> int:
     fcntl.flock(lock, fcntl.LOCK_EX)
     store = open_store(settings)
     converter = Converter(store, JournalReader(folder), spec["dataset"])
+    import numpy  # noqa: F401 - loaded now, while the server starts, not in the first pass
+    import pyarrow.json
+    import pyarrow.parquet  # noqa: F401
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
