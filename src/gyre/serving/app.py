@@ -74,6 +74,10 @@ def create_app(
                 max_wait_s=options.max_wait_ms / 1000,
             )
     scorer = Scorer(options.max_body_bytes, metrics, journal if options.collect else None)
+    if scorer.journal is not None:
+        for served in models.by_version.values():
+            if served.batcher is not None:
+                served.batcher.write_lines = scorer.write_lines
     return ScoringApp(
         models, options, metrics, scorer, _framework_app(models, metrics, journal, converter)
     )

@@ -10,6 +10,10 @@ arrived while the previous one was being predicted.
 Small models are predicted on the event loop itself: a thread hand-off costs more than their
 predict. A model whose calls take longer than ``inline_limit_s`` (a moving average) is
 predicted on a worker thread, so the loop keeps reading requests meanwhile.
+
+A request may hand in, with its rows, a function that makes its journal line from its
+predictions (:meth:`MicroBatcher.submit_journaled`): the batch's lines are then written with
+one call to ``write_lines`` before any of its requests is answered.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 INLINE_LIMIT_S = 0.0005
+_Entry = tuple[Any, "asyncio.Future[tuple[Any, bool]]", "Callable[[Any], bytes | None] | None"]
 
 
 def _join(parts: list[Any]) -> Any:
@@ -45,13 +50,14 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.inline_limit_s = inline_limit_s
-        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[_Entry] | None = None
+        self.write_lines: Callable[[list[bytes], int], None] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
         self.expected = 0  # requests admitted whose rows are not queued yet
         self.call_seconds = 0.0  # moving average of one predict call
 
-    def _ensure_started(self) -> asyncio.Queue[tuple[Any, asyncio.Future[Any]]]:
+    def _ensure_started(self) -> asyncio.Queue[_Entry]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._run())
@@ -66,14 +72,27 @@ class MicroBatcher:
 
     async def submit(self, rows: Any, *, admitted: bool = False) -> Any:
         """Predict ``rows`` (a list or an array) in a batch; returns their predictions."""
+        predictions, _ = await self._enqueue(rows, admitted, None)
+        return predictions
+
+    async def submit_journaled(
+        self, rows: Any, line_for: Callable[[Any], bytes | None], *, admitted: bool = False
+    ) -> tuple[Any, bool]:
+        """Predict ``rows`` and journal ``line_for(predictions)`` with the rest of the batch
+        before answering; returns (predictions, whether a line was handed to the journal)."""
+        return await self._enqueue(rows, admitted, line_for)
+
+    def _enqueue(
+        self, rows: Any, admitted: bool, line_for: Callable[[Any], bytes | None] | None
+    ) -> asyncio.Future[tuple[Any, bool]]:
         queue = self._ensure_started()
         if admitted:
             self.withdraw()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        queue.put_nowait((rows, future))
-        return await future
+        future: asyncio.Future[tuple[Any, bool]] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((rows, future, line_for))
+        return future
 
-    def _drain(self, pending: list[tuple[Any, asyncio.Future[Any]]], size: int) -> int:
+    def _drain(self, pending: list[_Entry], size: int) -> int:
         assert self._queue is not None
         while size < self.max_batch and not self._queue.empty():
             item = self._queue.get_nowait()
@@ -81,7 +100,7 @@ class MicroBatcher:
             size += len(item[0])
         return size
 
-    async def _gather(self, first: tuple[Any, asyncio.Future[Any]]) -> list[Any]:
+    async def _gather(self, first: _Entry) -> list[_Entry]:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         pending = [first]
@@ -125,18 +144,29 @@ class MicroBatcher:
         while True:
             pending = await self._gather(await self._queue.get())
             try:
-                results = await self._call(_join([rows for rows, _ in pending]))
+                results = await self._call(_join([rows for rows, _, _ in pending]))
             except Exception as exc:  # every request of the batch gets the model's error
-                for _, future in pending:
+                for _, future, _ in pending:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             self.batches += 1
-            start = 0
-            for rows, future in pending:
-                if not future.done():
-                    future.set_result(results[start : start + len(rows)])
+            answers: list[tuple[asyncio.Future[tuple[Any, bool]], Any, bool]] = []
+            lines: list[bytes] = []
+            journaled_rows = start = 0
+            for rows, future, line_for in pending:
+                part = results[start : start + len(rows)]
                 start += len(rows)
+                line = line_for(part) if line_for is not None else None
+                if line is not None:
+                    lines.append(line)
+                    journaled_rows += len(part)
+                answers.append((future, part, line is not None))
+            if lines and self.write_lines is not None:
+                self.write_lines(lines, journaled_rows)  # before anyone is answered
+            for future, part, journaled in answers:
+                if not future.done():
+                    future.set_result((part, journaled and self.write_lines is not None))
 
     async def close(self) -> None:
         if self._worker is not None:

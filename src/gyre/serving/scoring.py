@@ -88,11 +88,8 @@ class Scorer:
             if fast is not None:
                 array, is_list = fast
                 admitted = False
-                predictions = await self._predict_batched(exchange, served, array)
-                line = self._array_line(exchange, served, array, predictions)
-                if line is not None:
-                    await self._journal(exchange, line, len(predictions))
-                else:
+                predictions, journaled = await self._predict_journaled(exchange, served, array)
+                if not journaled:
                     inputs = raw if is_list else b"[" + raw + b"]"
                     await self._collect(exchange, served, inputs, predictions)
                 return self._score_answer(exchange, served, predictions)
@@ -185,6 +182,39 @@ class Scorer:
             return await served.batcher.submit(rows, admitted=True)
         except Exception as exc:
             raise _model_failure(exchange, served, exc) from exc
+
+    async def _predict_journaled(
+        self, exchange: Exchange, served: ServedModel, rows: Any
+    ) -> tuple[Any, bool]:
+        """Predict in a batch whose journal lines are written together before any answer."""
+        assert served.batcher is not None
+        if self.journal is None or not served.columns:
+            return await self._predict_batched(exchange, served, rows), False
+
+        def line_for(predictions: Any) -> bytes | None:
+            return self._array_line(exchange, served, rows, predictions)
+
+        try:
+            return await served.batcher.submit_journaled(rows, line_for, admitted=True)
+        except Exception as exc:
+            raise _model_failure(exchange, served, exc) from exc
+
+    def write_lines(self, lines: list[bytes], rows: int) -> None:
+        """The batcher's hook: one write for a batch's journal lines. Never raises: rows the
+        journal could not take are counted and logged, and the answers go out."""
+        assert self.journal is not None
+        try:
+            recorded = self.journal.append(b"".join(lines), rows)
+        except OSError:
+            self.journal.dropped += rows
+            log.exception("collector: the journal write failed; %d row(s) not recorded", rows)
+            return
+        if not recorded:
+            log.warning(
+                "collector: journal full or disk full; %d row(s) of %d request(s) not recorded",
+                rows,
+                len(lines),
+            )
 
     async def _predict_alone(self, exchange: Exchange, served: ServedModel, data: Any) -> Any:
         try:
