@@ -91,7 +91,7 @@ def test_the_converter_writes_one_partition_per_hour_once(
     hour = 1_700_000_000 // 3600 * 3600
     for index, ts in enumerate([hour + 10.0, hour + 20.0, hour + 3600 + 5.0]):
         assert journal.append(_line(f"r{index}", [{"x": float(index)}], [index], ts))
-    converter = Converter(workspace, journal, "m-inference")
+    converter = Converter(workspace, journal.reader, "m-inference")
     assert converter.convert() == 3
     assert converter.convert() == 0  # nothing new: no second partition of the same lines
     parts = append_only.list_partitions(workspace, "m-inference")

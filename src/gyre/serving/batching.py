@@ -63,31 +63,36 @@ class MicroBatcher:
             self._worker = asyncio.get_running_loop().create_task(self._run())
         return self._queue
 
-    def admit(self) -> None:
-        """A request for this model has started; its rows will follow (or :meth:`withdraw`)."""
+    def admit(self) -> Admission:
+        """A request for this model has started; its rows will follow. The batch waits for it
+        until it submits or the returned admission is withdrawn (use it as a context)."""
         self.expected += 1
+        return Admission(self)
 
-    def withdraw(self) -> None:
-        self.expected = max(0, self.expected - 1)
-
-    async def submit(self, rows: Any, *, admitted: bool = False) -> Any:
+    async def submit(self, rows: Any, admission: Admission | None = None) -> Any:
         """Predict ``rows`` (a list or an array) in a batch; returns their predictions."""
-        predictions, _ = await self._enqueue(rows, admitted, None)
+        predictions, _ = await self._enqueue(rows, admission, None)
         return predictions
 
     async def submit_journaled(
-        self, rows: Any, line_for: Callable[[Any], bytes | None], *, admitted: bool = False
+        self,
+        rows: Any,
+        line_for: Callable[[Any], bytes | None],
+        admission: Admission | None = None,
     ) -> tuple[Any, bool]:
         """Predict ``rows`` and journal ``line_for(predictions)`` with the rest of the batch
         before answering; returns (predictions, whether a line was handed to the journal)."""
-        return await self._enqueue(rows, admitted, line_for)
+        return await self._enqueue(rows, admission, line_for)
 
     def _enqueue(
-        self, rows: Any, admitted: bool, line_for: Callable[[Any], bytes | None] | None
+        self,
+        rows: Any,
+        admission: Admission | None,
+        line_for: Callable[[Any], bytes | None] | None,
     ) -> asyncio.Future[tuple[Any, bool]]:
         queue = self._ensure_started()
-        if admitted:
-            self.withdraw()
+        if admission is not None:
+            admission.withdraw()
         future: asyncio.Future[tuple[Any, bool]] = asyncio.get_running_loop().create_future()
         queue.put_nowait((rows, future, line_for))
         return future
@@ -171,3 +176,21 @@ class MicroBatcher:
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+
+
+class Admission:
+    """One admitted request: withdrawn once, when its rows are queued or it gives up."""
+
+    def __init__(self, batcher: MicroBatcher | None) -> None:
+        self._batcher = batcher
+
+    def withdraw(self) -> None:
+        if self._batcher is not None:
+            self._batcher.expected = max(0, self._batcher.expected - 1)
+            self._batcher = None
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.withdraw()

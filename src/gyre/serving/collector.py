@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.data import append_only, tables
-from gyre.serving.journal import Records, read_records, split_records
+from gyre.serving.journal import JournalReader, Records, read_records, split_records
 from gyre.store import Store
 
 log = logging.getLogger("gyre.serving.collector")
@@ -39,7 +39,7 @@ class Converter:
     """Converts a journal's complete lines; the conversion state (how far each segment got,
     rows converted by this converter) lives in ``converted.json`` beside the segments."""
 
-    def __init__(self, store: Store, journal: Any, dataset: str) -> None:
+    def __init__(self, store: Store, journal: JournalReader, dataset: str) -> None:
         self.store = store
         self.journal = journal
         self.dataset = dataset

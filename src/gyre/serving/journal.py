@@ -11,6 +11,7 @@ partitions and remembers how far it got, so a restart replays exactly what is le
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import struct
@@ -30,6 +31,7 @@ SYNC_INTERVAL_S = 1.0
 class Journal:
     def __init__(self, folder: Path, *, limit_bytes: int = 1 << 30) -> None:
         self.folder = folder
+        self.reader = JournalReader(folder)
         self.limit_bytes = limit_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -50,18 +52,14 @@ class Journal:
     # -- writing -----------------------------------------------------------------------------
 
     def _latest_segment(self) -> int:
-        numbers = [int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.journal")]
-        return max(numbers, default=1)
-
-    def path(self, segment: int) -> Path:
-        return self.folder / f"segment-{segment:08d}.journal"
+        return max(self.reader.segments(), default=1)
 
     def _open(self, segment: int) -> None:
-        self._fd = os.open(self.path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(self.reader.path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._segment_size = os.fstat(self._fd).st_size
 
     def pending_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.folder.glob("segment-*.journal"))
+        return self.reader.size()
 
     def append(self, line: bytes, rows: int = 1) -> bool:
         """Write one request's line; False (and its rows counted) when the journal or the disk
@@ -86,16 +84,6 @@ class Journal:
                 self._segment += 1
                 self._open(self._segment)
         return True
-
-    def release(self, segment: int) -> None:
-        """The converter is done with a closed segment: delete it and free its bytes."""
-        path = self.path(segment)
-        with self._lock:
-            if segment == self._segment:
-                return
-            size = path.stat().st_size if path.exists() else 0
-            path.unlink(missing_ok=True)
-            self._size -= size
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(SYNC_INTERVAL_S):
@@ -131,15 +119,6 @@ class Journal:
                 os.close(self._fd)
                 self._fd = -1
 
-    # -- reading (for the converter) ---------------------------------------------------------
-
-    @property
-    def current_segment(self) -> int:
-        return self._segment
-
-    def segments(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("segment-*.journal"))
-
 
 class JournalReader:
     """The converter's view of a journal folder, from any process: segments in order, the
@@ -158,11 +137,34 @@ class JournalReader:
     def current_segment(self) -> int:
         return max(self.segments(), default=0)
 
+    def size(self) -> int:
+        """Bytes in the segments still here (a segment deleted meanwhile counts nothing)."""
+        total = 0
+        for segment in self.segments():
+            with contextlib.suppress(FileNotFoundError):
+                total += self.path(segment).stat().st_size
+        return total
+
     def release(self, segment: int) -> None:
         """A closed segment is converted: delete it (the server's size count follows within a
         second)."""
         if segment != self.current_segment:
             self.path(segment).unlink(missing_ok=True)
+
+
+def _header(
+    request_id: str, model: str, version: int, timestamp: float, latency_ms: float, **more: Any
+) -> bytes:
+    return orjson.dumps(
+        {
+            "request_id": request_id,
+            "model": model,
+            "version": version,
+            "timestamp": timestamp,
+            "latency_ms": round(latency_ms, 3),
+            **more,
+        }
+    )
 
 
 def encode_line(
@@ -177,15 +179,7 @@ def encode_line(
     """One journal line from JSON fragments already encoded (``inputs``: a JSON list of rows,
     ``outputs``: a JSON list of their predictions). Newlines inside the fragments can only be
     JSON whitespace (strings cannot hold a raw one), so they become spaces."""
-    head = orjson.dumps(
-        {
-            "request_id": request_id,
-            "model": model,
-            "version": version,
-            "timestamp": timestamp,
-            "latency_ms": round(latency_ms, 3),
-        }
-    )
+    head = _header(request_id, model, version, timestamp, latency_ms)
     if b"\n" in inputs or b"\r" in inputs:
         inputs = inputs.replace(b"\n", b" ").replace(b"\r", b" ")
     return b"".join((head[:-1], b',"inputs":', inputs, b',"outputs":', outputs, b"}\n"))
@@ -215,17 +209,15 @@ def encode_array_line(
         or len(outputs) != len(inputs)
     ):
         return None
-    head = orjson.dumps(
-        {
-            "request_id": request_id,
-            "model": model,
-            "version": version,
-            "timestamp": timestamp,
-            "latency_ms": round(latency_ms, 3),
-            "xcols": columns,
-            "ydtype": outputs.dtype.str,
-            "rows": len(outputs),
-        }
+    head = _header(
+        request_id,
+        model,
+        version,
+        timestamp,
+        latency_ms,
+        xcols=columns,
+        ydtype=outputs.dtype.str,
+        rows=len(outputs),
     )
     x = inputs.tobytes()
     y = outputs.tobytes()

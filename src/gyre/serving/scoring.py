@@ -20,6 +20,7 @@ import numpy as np
 
 from gyre.errors import GyreError, InvalidParameter
 from gyre.serving import journal as journals
+from gyre.serving.batching import Admission
 from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
 from gyre.serving.payloads import (
@@ -78,17 +79,14 @@ class Scorer:
 
     async def score(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
         """``POST /score``: the response body."""
-        batcher = served.batcher
-        if batcher is not None:
-            batcher.admit()
-        admitted = batcher is not None
-        try:
+        with _admit(served) as admission:
             raw = await self.read_body(receive)
             fast = served.records_decoder.decode(raw) if served.records_decoder else None
             if fast is not None:
                 array, is_list = fast
-                admitted = False
-                predictions, journaled = await self._predict_journaled(exchange, served, array)
+                predictions, journaled = await self._predict_journaled(
+                    exchange, served, array, admission
+                )
                 if not journaled:
                     inputs = raw if is_list else b"[" + raw + b"]"
                     await self._collect(exchange, served, inputs, predictions)
@@ -97,7 +95,7 @@ class Scorer:
             signature = served.loaded.signature or {}
             if served.flavor == "python":
                 check_images(body, signature)
-                admitted = self._withdraw(served, admitted)
+                admission.withdraw()
                 output = await self._predict_alone(exchange, served, body)
                 many = isinstance(body, list) and isinstance(output, list)
                 predictions = output if many else [output]
@@ -111,12 +109,8 @@ class Scorer:
                     validate_records(signature, records)
                 elif signature:
                     validate_tensor_rows(signature, records)
-                admitted = False
-                predictions = await self._predict_batched(exchange, served, rows)
+                predictions = await self._predict_batched(exchange, served, rows, admission)
                 inputs = raw if records is body else encode(records)
-        finally:
-            if admitted:
-                self._withdraw(served, admitted)
         await self._collect(exchange, served, inputs, predictions)
         return self._score_answer(exchange, served, predictions)
 
@@ -133,26 +127,20 @@ class Scorer:
 
     async def infer(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
         """``POST /v2/models/{name}/infer``: the response body (Open Inference Protocol v2)."""
-        batcher = served.batcher
-        if batcher is not None:
-            batcher.admit()
-        admitted = batcher is not None
-        try:
+        with _admit(served) as admission:
             body = decode(await self.read_body(receive))
             tensors = oip_inputs(body)
             if served.flavor == "python":
-                admitted = self._withdraw(served, admitted)
+                admission.withdraw()
                 named = {name: data for name, data in tensors}
                 output = await self._predict_alone(exchange, served, named)
                 rows: Any = [named]
                 predictions: Any = [output]
             else:
                 rows = tensors[0][1]
-                admitted = False
-                predictions = output = await self._predict_batched(exchange, served, rows)
-        finally:
-            if admitted:
-                self._withdraw(served, admitted)
+                predictions = output = await self._predict_batched(
+                    exchange, served, rows, admission
+                )
         await self._collect(exchange, served, encode(rows), predictions)
         return encode(
             {
@@ -170,32 +158,28 @@ class Scorer:
             }
         )
 
-    @staticmethod
-    def _withdraw(served: ServedModel, admitted: bool) -> bool:
-        if admitted and served.batcher is not None:
-            served.batcher.withdraw()
-        return False
-
-    async def _predict_batched(self, exchange: Exchange, served: ServedModel, rows: Any) -> Any:
+    async def _predict_batched(
+        self, exchange: Exchange, served: ServedModel, rows: Any, admission: Admission
+    ) -> Any:
         assert served.batcher is not None
         try:
-            return await served.batcher.submit(rows, admitted=True)
+            return await served.batcher.submit(rows, admission)
         except Exception as exc:
             raise _model_failure(exchange, served, exc) from exc
 
     async def _predict_journaled(
-        self, exchange: Exchange, served: ServedModel, rows: Any
+        self, exchange: Exchange, served: ServedModel, rows: Any, admission: Admission
     ) -> tuple[Any, bool]:
         """Predict in a batch whose journal lines are written together before any answer."""
         assert served.batcher is not None
         if self.journal is None or not served.columns:
-            return await self._predict_batched(exchange, served, rows), False
+            return await self._predict_batched(exchange, served, rows, admission), False
 
         def line_for(predictions: Any) -> bytes | None:
             return self._array_line(exchange, served, rows, predictions)
 
         try:
-            return await served.batcher.submit_journaled(rows, line_for, admitted=True)
+            return await served.batcher.submit_journaled(rows, line_for, admission)
         except Exception as exc:
             raise _model_failure(exchange, served, exc) from exc
 
@@ -293,6 +277,11 @@ class _JournalGroup:
     lines: list[bytes] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
     rows: int = 0
+
+
+def _admit(served: ServedModel) -> Admission:
+    """The request's admission to its model's micro-batcher (a no-op without one)."""
+    return served.batcher.admit() if served.batcher is not None else Admission(None)
 
 
 def _model_failure(exchange: Exchange, served: ServedModel, exc: Exception) -> RequestError:
