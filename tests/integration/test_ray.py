@@ -22,6 +22,7 @@ import pytest
 import gyre
 from conftest import S3_KEYS, _free_port, copy_resource
 from gyre.errors import GyreError, InvalidPipeline, WorkspaceError
+from gyre.pipelines.executors import ray_connection
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import compute as targets
@@ -134,6 +135,9 @@ def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     remote = _run(ray_workspace, "chain", {"n": 4}, compute="cluster")
     assert remote.status == "finished", remote.error
     assert [s.outcome for s in remote.steps.values()] == ["ran", "ran", "ran"]
+    connection = ray_connection.current()
+    assert connection is not None and connection.same_host  # project and logs read in place
+    assert connection.working_dir is None
     assert _digests(ray_workspace, remote) == _digests(ray_workspace, local)
     with ray_workspace.read() as tx:
         from gyre.store import metrics as metric_rows
@@ -299,4 +303,12 @@ def test_a_second_host_refuses_the_embedded_workspace_and_postgres_with_s3_serve
     )
     assert run.status == "finished", run.error
     assert (run.output("report") / "total.txt").read_text() == "100"
+    connection = ray_connection.current()
+    assert connection is not None and not connection.same_host  # the project was shipped
+    assert connection.working_dir == str(project.resolve())
+    with shared.read() as tx:  # the log came back through the Ray queue
+        log = shared.blobs.read_bytes(
+            run_rows.get(tx, run.steps["produce"].run_id).log_digest or ""
+        )
+    assert b"produce on" in log
     shared.close()

@@ -2,25 +2,28 @@
 
 gyre does not grow a cluster of its own: any Ray cluster serves (``ray://HOST:10001`` through
 Ray Client, or ``auto`` for a cluster running on this host). Workers are Ray's own processes,
-reused between tasks; a step with ``isolate=True`` gets a fresh one (``max_calls=1``). The
-project folder travels as Ray's runtime-environment working directory; a step's requirements
-become the task's pip environment, built once per requirements hash by Ray.
+reused between tasks; a step with ``isolate=True`` gets a fresh one (``max_calls=1``). On a
+cluster of this host alone, workers read the project folder and append to the step logs in
+place; otherwise the project folder travels as Ray's runtime-environment working directory and
+logs come back through a Ray queue (see ``ray_connection``). A step's requirements become the
+task's pip environment, built once per requirements hash by Ray.
 """
 
 from __future__ import annotations
 
-import socket
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, InvalidPipeline, MissingExtra, WorkspaceError
+from gyre.errors import InvalidPipeline, WorkspaceError
+from gyre.pipelines.executors.ray_connection import connect, ray_module
 from gyre.pipelines.step_process import StepTask
 from gyre.store import Store
 from gyre.store.compute import ComputeTarget
 
-CONNECT_TIMEOUT_S = 5.0
+LOG_POLL_S = 0.25  # how often a running step's new output is passed on
 
 
 @dataclass
@@ -36,30 +39,7 @@ class RayAttempt:
     result: dict[str, Any] | None = None
     streamed: bool = False
     log_file: Any = field(default=None, repr=False)
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise MissingExtra("ray", "ray", "Running steps on a Ray compute target") from exc
-    return ray
-
-
-def check_reachable(address: str) -> None:
-    """Fail fast, naming the address, when nothing answers there."""
-    if address in ("auto", "local"):
-        return
-    host_port = address.split("://", 1)[-1]
-    host, _, port = host_port.rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
-            return
-    except (OSError, ValueError) as exc:
-        raise GyreError(
-            f"The Ray cluster at {address} cannot be reached ({exc}). Check that it runs "
-            "(ray start --head) and that the address is ray://HOST:10001 or auto."
-        ) from None
+    log_offset: int = 0  # how much of the log file (same host) has reached ``on_output``
 
 
 class RayExecutor:
@@ -76,40 +56,33 @@ class RayExecutor:
         params: dict[str, Any],
         on_output: Any,
     ) -> None:
-        self.ray = _ray()
+        self.ray = ray_module()
         self.store = store
         self.target = target
         self.on_output = on_output
         self.running: dict[Any, RayAttempt] = {}
-        check_reachable(target.address)
-        excludes = [".gyre", ".venv", ".git", "**/__pycache__", ".demo", ".bench-cache", "data"]
-        runtime_env = {"working_dir": str(project_root), "excludes": excludes}
-        try:
-            self.ray.init(
-                address=target.address,
-                namespace="gyre",
-                ignore_reinit_error=True,
-                log_to_driver=False,
-                runtime_env=runtime_env,
-                logging_level="ERROR",
-            )
-        except ConnectionError as exc:
-            raise GyreError(
-                f"The Ray cluster at {target.address} cannot be reached: {exc}"
-            ) from None
-        hosts = {n["NodeManagerAddress"] for n in self.ray.nodes() if n["Alive"]}
-        if store.settings.embedded and len(hosts) > 1:
+        self.connection = connect(target.address, project_root)
+        if store.settings.embedded and self.connection.hosts > 1:
             raise WorkspaceError(
-                f"Compute target {target.name!r} spans {len(hosts)} hosts, but this workspace is "
-                f"embedded ({store.settings.local_dir}): workers on other hosts cannot reach its "
-                "SQLite file and blobs. Use a shared workspace: GYRE_URI=postgresql://... with "
-                "GYRE_ARTIFACTS=s3://... (see docs/scale.md)."
+                f"Compute target {target.name!r} spans {self.connection.hosts} hosts, but this "
+                f"workspace is embedded ({store.settings.local_dir}): workers on other hosts "
+                "cannot reach its SQLite file and blobs. Use a shared workspace: "
+                "GYRE_URI=postgresql://... with GYRE_ARTIFACTS=s3://... (see docs/scale.md)."
             )
-        from ray.util.queue import Queue
+        self.queue: Any = None
+        pipeline_path = pipeline_file.resolve()
+        if self.connection.same_host:  # workers read the project and write logs in place
+            where = {"project_root": str(project_root.resolve())}
+            pipeline_ref = str(pipeline_path)
+        else:
+            from ray.util.queue import Queue
 
-        self.queue = Queue(maxsize=10_000)
+            self.queue = Queue(maxsize=10_000)
+            where = {}
+            pipeline_ref = pipeline_path.relative_to(project_root.resolve()).as_posix()
         self.spec = {
-            "pipeline_file": pipeline_file.resolve().relative_to(project_root.resolve()).as_posix(),
+            **where,
+            "pipeline_file": pipeline_ref,
             "pipeline": pipeline_name,
             "params": {
                 k: str(v) if getattr(v, "_gyre_dataset", False) else v for k, v in params.items()
@@ -181,35 +154,62 @@ class RayExecutor:
         attempt.log_file = open(log_path, "ab")  # noqa: SIM115 - closed when the attempt ends
         if number > 1:
             attempt.log_file.write(f"--- attempt {number} ---\n".encode())
+        attempt.log_file.flush()
+        if self.queue is None:  # the worker appends to the log file itself
+            spec["log_path"] = str(log_path)
+            attempt.log_offset = attempt.log_file.tell()
+            attempt.streamed = True
         remote = self._isolated if options.isolate else self._remote
         attempt.ref = remote.options(**task_options).remote(spec, self.queue)
         self.running[attempt.ref] = attempt
         return attempt
 
     def _drain_logs(self) -> None:
+        if self.queue is None:
+            for attempt in self.running.values():
+                self._tail(attempt)
+            return
         by_key = {f"{a.task.step_run_id}:{a.number}": a for a in self.running.values()}
         while True:
             try:
                 key, chunk = self.queue.get_nowait()
             except Exception:  # empty
                 return
-            attempt = by_key.get(key)
-            if attempt is None:
+            owner = by_key.get(key)
+            if owner is None:
                 continue
-            attempt.streamed = True
-            attempt.log_file.write(chunk)
-            attempt.log_file.flush()
-            self.on_output(attempt.task.node.name, chunk)
+            owner.streamed = True
+            owner.log_file.write(chunk)
+            owner.log_file.flush()
+            self.on_output(owner.task.node.name, chunk)
+
+    def _tail(self, attempt: RayAttempt) -> None:
+        """Same host: pass on what the worker appended to the log file since the last look."""
+        try:
+            size = os.stat(attempt.log_path).st_size
+        except OSError:
+            return
+        if size <= attempt.log_offset:
+            return
+        with open(attempt.log_path, "rb") as log:
+            log.seek(attempt.log_offset)
+            chunk = log.read(size - attempt.log_offset)
+        attempt.log_offset += len(chunk)
+        self.on_output(attempt.task.node.name, chunk)
 
     def wait(self, timeout: float = 1.0) -> list[RayAttempt]:
         self._drain_logs()
         if not self.running:
             return []
-        ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=timeout)
+        ready, _ = self.ray.wait(
+            list(self.running), num_returns=1, timeout=min(timeout, LOG_POLL_S)
+        )
         self._drain_logs()
         ended = []
         for ref in ready:
             attempt = self.running.pop(ref)
+            if self.queue is None:
+                self._tail(attempt)
             try:
                 attempt.result = self.ray.get(ref)
                 attempt.exit_code = 0 if "outputs" in attempt.result else 1

@@ -1,11 +1,13 @@
 """What a Ray worker runs for one step attempt.
 
-The worker imports the pipeline from the run's working directory (shipped by Ray's runtime
-environment), traces it with the run's parameters to find its step, opens the workspace
-itself (the same SQLite file on one host; PostgreSQL plus an object store across hosts), and
-runs the step exactly as a local step process would: outputs go through gyre's blob store, so
-reuse, lineage and digests are the same on both executors. stdout and stderr (including those
-of script steps' child processes) are streamed back through a Ray queue while the step runs.
+The worker imports the pipeline from the project folder (in place on the driver's host, else
+the working directory shipped by Ray's runtime environment), traces it with the run's
+parameters to find its step, opens the workspace itself (the same SQLite file on one host;
+PostgreSQL plus an object store across hosts), and runs the step exactly as a local step
+process would: outputs go through gyre's blob store, so reuse, lineage and digests are the
+same on both executors. stdout and stderr (including those of script steps' child processes)
+reach the run while the step runs: appended to the step's log file on the driver's host, else
+streamed back through a Ray queue.
 """
 
 from __future__ import annotations
@@ -41,6 +43,28 @@ def _store(settings: dict[str, Any]) -> Any:
             base.db_url, base.artifacts_url, base.local_dir, settings["artifacts_options"]
         )
     return open_store(resolved)
+
+
+class _LogFile:
+    """Same host: fds 1 and 2 append to the step's log file, which the driver tails."""
+
+    def __init__(self, path: str) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def close(self) -> bytes:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        for fd in self._saved:
+            os.close(fd)
+        return b""  # already in the log file
 
 
 class _Streamer:
@@ -108,10 +132,14 @@ def run_step(spec: dict[str, Any], queue: Any) -> dict[str, Any]:
     from gyre.pipelines.step_keys import node_params
     from gyre.pipelines.step_process import InputSpec, StepTask, read_result, run_task
 
-    streamer = _Streamer(queue, spec["key"])
+    output = _LogFile(spec["log_path"]) if "log_path" in spec else _Streamer(queue, spec["key"])
     result: dict[str, Any]
     try:
         os.environ.update(spec.get("env", {}))
+        if "project_root" in spec:  # same host: the project folder in place
+            os.chdir(spec["project_root"])
+            if spec["project_root"] not in sys.path:
+                sys.path.insert(0, spec["project_root"])
         store = _store(spec["settings"])
         pipeline = load_pipeline(f"{spec['pipeline_file']}:{spec['pipeline']}")
         values = resolve_params(pipeline, spec["params"])
@@ -134,7 +162,7 @@ def run_step(spec: dict[str, Any], queue: Any) -> dict[str, Any]:
         traceback.print_exc()
         result = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
-        log = streamer.close()
+        log = output.close()
     result["log"] = log.decode(errors="replace")
     result["host"] = os.uname().nodename
     result["pid"] = os.getpid()
