@@ -151,6 +151,44 @@ def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     assert {s.outcome for s in again.steps.values()} == {"reused"}
 
 
+def _idle_ray_workers(cluster: dict[str, object]) -> set[int]:
+    """This cluster's worker processes not leased to any job (process title ray::IDLE)."""
+    sessions = {p.pid for p in cluster["processes"]}  # type: ignore[attr-defined]
+    idle = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            pid = int(cmdline.parent.name)
+            if cmdline.read_bytes().startswith(b"ray::IDLE") and os.getsid(pid) in sessions:
+                idle.add(pid)
+        except OSError:
+            continue
+    return idle
+
+
+def _step_pid(store: Store, run: gyre.PipelineRun, step: str) -> int:
+    with store.read() as tx:
+        log = store.blobs.read_bytes(run_rows.get(tx, run.steps[step].run_id).log_digest or "")
+    return int(log.decode().split(" pid ")[1].split()[0])
+
+
+def test_a_run_leaves_warm_workers_that_the_next_run_starts_on_at_once(
+    ray_workspace: Store, ray_cluster: dict[str, object]
+) -> None:
+    first = _run(ray_workspace, "chain", {"n": 7}, compute="cluster")
+    assert first.status == "finished", first.error
+    ray_connection.disconnect()  # the next run is a new Ray job, as a new `gyre run` is
+    used = _step_pid(ray_workspace, first, "produce")
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{used}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the job's own workers end with it
+    assert not Path(f"/proc/{used}").exists()
+    warm = _idle_ray_workers(ray_cluster)
+    assert warm, "no idle Ray worker was left for the next run"
+    second = _run(ray_workspace, "chain", {"n": 8}, compute="cluster")
+    assert second.status == "finished", second.error
+    assert _step_pid(ray_workspace, second, "produce") in warm
+
+
 def test_a_killed_worker_is_retried_then_the_step_succeeds(
     ray_workspace: Store, project: Path
 ) -> None:

@@ -50,11 +50,15 @@ class CodeFingerprinter:
         self.root = root.resolve()
         self._parsed: dict[Path, _ParsedModule] = {}
         self._closure: dict[Path, dict[str, str]] = {}
+        self._functions: dict[tuple[Path, str, int], tuple[str, dict[str, str]]] = {}
 
     # -- public ------------------------------------------------------------------------------
 
     def function(self, file: Path, name: str, lineno: int) -> tuple[str, dict[str, str]]:
         """(digest of the function and same-module names it uses, {project file: digest})."""
+        known = self._functions.get((file, name, lineno))
+        if known is not None:  # a step used many times in one pipeline (a fan-out)
+            return known[0], dict(known[1])
         module = self._parse(file.resolve())
         target = self._find_def(module, name, lineno)
         pieces: list[str] = []
@@ -76,6 +80,7 @@ class CodeFingerprinter:
             for imported, level, attr in _imports_in(node):
                 self._add_module_ref(module, imported, level, attr, files)
         digest = hashlib.sha256("\n\0".join(pieces).encode()).hexdigest()
+        self._functions[(file, name, lineno)] = (digest, dict(sorted(files.items())))
         return digest, dict(sorted(files.items()))
 
     def script(self, file: Path) -> dict[str, str]:
