@@ -5,6 +5,11 @@
 A local Ray cluster (head node, as many CPUs as physical cores, capped object store) is started
 for the run and stopped by process group at the end. Each measurement is a fresh `gyre run`
 process with a never-seen parameter (nothing reused); medians of the repetitions are reported.
+Ray runs are measured as they come run after run (each run leaves the workers it used idle for
+the next, see gyre/pipelines/executors/ray_warm_workers.py) and, for the fan-out, also cold:
+with no idle worker left, as for the first run after a pause (``fanout_ray_cold_s``). The peer
+is the same fan-out written as a plain Ray script (bare_ray_fanout.py), a fresh driver each
+time; ``fanout_ray_vs_bare_ray`` is its time over gyre's.
 The last line is one JSON object: {"benchmark": "compute", "figures": {...}, "ratios": {...}}.
 """
 
@@ -84,10 +89,14 @@ def start_ray(cpus: int) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the Ray head did not start")
 
 
-def gyre(project: Path, *args: str) -> float:
+def gyre(project: Path, *args: str, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [PYTHON, "-m", "gyre.cli.main", *args], cwd=project, capture_output=True, text=True
+        [PYTHON, "-m", "gyre.cli.main", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
@@ -152,36 +161,46 @@ def main() -> int:
             project, "run", "workloads.py:chain", "--compute", "ray", "--param", "salt=-1"
         )  # warm workers
         samples: dict[str, list[float]] = {}
+
+        def measure(
+            name: str,
+            pipeline: str,
+            *params: str,
+            env: dict[str, str] | None = None,
+            extra: tuple[str, ...] = (),
+        ) -> None:
+            nonlocal salt
+            salt += 1
+            args = [arg for p in (*params, f"salt={salt}") for arg in ("--param", p)]
+            wall = gyre(project, "run", pipeline, *args, *extra, env=env)
+            if name:
+                samples.setdefault(name, []).append(wall)
+
+        local = ("--parallel", str(cores))
+        ray = ("--compute", "ray")
+        cold = {"GYRE_RAY_WARM_WORKERS": "0"}
         for rep in range(repeats):
-            for executor in ("local", "ray"):
-                extra = ["--compute", "ray"] if executor == "ray" else ["--parallel", str(cores)]
-                salt += 1
-                samples.setdefault(f"fanout_{executor}_s", []).append(
-                    gyre(
-                        project,
-                        "run",
-                        "workloads.py:fanout",
-                        "--param",
-                        f"width={width}",
-                        "--param",
-                        f"salt={salt}",
-                        *extra,
-                    )
-                )
-                for length in (1, 10):
-                    salt += 1
-                    samples.setdefault(f"chain{length}_{executor}_s", []).append(
-                        gyre(
-                            project,
-                            "run",
-                            "workloads.py:chain",
-                            "--param",
-                            f"length={length}",
-                            "--param",
-                            f"salt={salt}",
-                            *extra,
-                        )
-                    )
+            measure("fanout_local_s", "workloads.py:fanout", f"width={width}", extra=local)
+            measure("chain1_local_s", "workloads.py:chain", "length=1", extra=local)
+            measure("chain10_local_s", "workloads.py:chain", "length=10", extra=local)
+            # Ray without idle workers left by an earlier run (the first run after a pause of
+            # over a minute): a short fan-out leases and so ends the ones left, leaving none
+            measure("", "workloads.py:fanout", f"width={cores}", "seconds=0.2", env=cold, extra=ray)
+            measure(
+                "fanout_ray_cold_s", "workloads.py:fanout", f"width={width}", env=cold, extra=ray
+            )
+            # Ray run after run, as gyre leaves it: each run leaves the workers it used
+            measure("", "workloads.py:chain", "length=1", extra=ray)
+            measure("chain1_ray_s", "workloads.py:chain", "length=1", extra=ray)
+            measure("chain10_ray_s", "workloads.py:chain", "length=10", extra=ray)
+            measure("fanout_ray_s", "workloads.py:fanout", f"width={width}", extra=ray)
+            started = time.perf_counter()  # the peer: the same fan-out as a plain Ray script
+            subprocess.run(
+                [PYTHON, str(Path(__file__).with_name("bare_ray_fanout.py")), address, str(width)],
+                check=True,
+                capture_output=True,
+            )
+            samples.setdefault("fanout_bare_ray_s", []).append(time.perf_counter() - started)
             print(f"repetition {rep + 1}/{repeats} done", file=sys.stderr, flush=True)
         figures = {k: round(statistics.median(v), 3) for k, v in samples.items()}
         for executor in ("local", "ray"):
@@ -199,6 +218,9 @@ def main() -> int:
     ratios = {
         "fanout_efficiency_local": round(ideal / figures["fanout_local_s"], 3),
         "fanout_efficiency_ray": round(ideal / figures["fanout_ray_s"], 3),
+        "fanout_efficiency_ray_cold": round(ideal / figures["fanout_ray_cold_s"], 3),
+        "fanout_efficiency_bare_ray": round(ideal / figures["fanout_bare_ray_s"], 3),
+        "fanout_ray_vs_bare_ray": round(figures["fanout_bare_ray_s"] / figures["fanout_ray_s"], 3),
     }
 
     def row(label: str, local: str, ray: str) -> None:
@@ -211,6 +233,8 @@ def main() -> int:
         f"{figures['fanout_local_s']:.2f}s",
         f"{figures['fanout_ray_s']:.2f}s",
     )
+    row("fan-out, Ray, no warm workers", "", f"{figures['fanout_ray_cold_s']:.2f}s")
+    row("fan-out, plain Ray script", "", f"{figures['fanout_bare_ray_s']:.2f}s")
     row(
         "chain of 10 no-op steps",
         f"{figures['chain10_local_s']:.2f}s",
@@ -227,6 +251,8 @@ def main() -> int:
         f"{ratios['fanout_efficiency_local']:.2f}",
         f"{ratios['fanout_efficiency_ray']:.2f}",
     )
+    row("fan-out efficiency, no warm", "", f"{ratios['fanout_efficiency_ray_cold']:.2f}")
+    row("fan-out efficiency, plain Ray", "", f"{ratios['fanout_efficiency_bare_ray']:.2f}")
     print(json.dumps({"benchmark": "compute", "figures": figures, "ratios": ratios}))
     return 0
 
