@@ -68,3 +68,56 @@ def test_blobs_are_read_only_files_and_no_temp_file_is_left(tmp_path: Path) -> N
         if p.is_file() and (p.name.startswith(".") or p.parent.name == "tmp")
     ]
     assert leftovers == []
+
+
+def _large(tmp_path: Path, size: int = 150 << 20) -> tuple[Path, str]:
+    """A file over the small-blob limit and several kernel-copy pieces long."""
+    import hashlib
+
+    data = os.urandom(1 << 20) * (size >> 20)
+    source = tmp_path / "large.bin"
+    source.write_bytes(data)
+    return source, hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel-copy", "streamed"])
+def test_a_large_file_is_stored_whole_with_its_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: bool
+) -> None:
+    import errno
+
+    if not kernel:  # a file system the kernel cannot copy between: the streaming loop serves
+
+        def unsupported(*_args: object) -> int:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", unsupported)
+    source, expected = _large(tmp_path)
+    store = LocalBlobStore(tmp_path / "blobs")
+    assert store.put_file(source) == (expected, source.stat().st_size)
+    assert store.path(expected).read_bytes() == source.read_bytes()
+    assert store.put_file(source, sync=False) == (expected, source.stat().st_size)  # once
+    assert list(store.digests()) == [expected]
+    assert not any((tmp_path / "blobs" / "tmp").iterdir())
+
+
+def test_a_large_file_that_changes_while_added_is_refused_and_nothing_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _ = _large(tmp_path)
+    copy = os.copy_file_range
+    calls = []
+
+    def copy_while_someone_writes(*args: int) -> int:
+        calls.append(args)
+        if len(calls) == 2:
+            with open(source, "r+b") as writer:  # another process edits the file mid-add
+                writer.write(b"edited")
+        return copy(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_while_someone_writes)
+    store = LocalBlobStore(tmp_path / "blobs")
+    with pytest.raises(CorruptBlob, match=f"{source} changed while it was being added"):
+        store.put_file(source)
+    assert list(store.digests()) == []
+    assert not any((tmp_path / "blobs" / "tmp").iterdir())

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gyre.errors import CorruptBlob
+from gyre.store.kernel_copy import KernelCopyUnsupported, copy_and_hash
 
 CHUNK = 1 << 20
 STREAM_CHUNK = 4 * CHUNK
@@ -65,7 +66,8 @@ class LocalBlobStore:
 
     Small blobs (up to ``SMALL``) are hashed in memory and written only when missing, through
     a temporary name in their own shard folder (spreading file creation over 256 folders);
-    larger ones stream through ``root/tmp``, hashed while copied.
+    larger ones go through ``root/tmp``, copied by the kernel and hashed as the copy lands
+    (``kernel_copy``), or streamed and hashed while copied where the kernel cannot copy.
     """
 
     def __init__(self, root: Path) -> None:
@@ -128,7 +130,29 @@ class LocalBlobStore:
             if os.fstat(source.fileno()).st_size <= SMALL:
                 data = source.read()
                 return self._put_small(data, sync), len(data)
-            return self.put_stream(source, sync=sync)
+            try:
+                return self._put_copied_in_kernel(source.fileno(), sync, str(path))
+            except KernelCopyUnsupported:
+                return self.put_stream(source, sync=sync)
+
+    def _put_copied_in_kernel(self, source: int, sync: bool, name: str) -> tuple[str, int]:
+        self._folder(self._tmp)
+        temp = self._tmp / f"put-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            digest, size = copy_and_hash(source, fd, sync=sync, name=name)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        final = self.path(digest)
+        if final.exists():
+            temp.unlink()
+        else:
+            self._folder(final.parent)
+            os.replace(temp, final)
+        return digest, size
 
     def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]:
         """Store what a binary file object yields, hashing while copying (constant memory).
