@@ -92,13 +92,18 @@ def print_table(
                     f"{fig[f'{k}_gyre_link_{what}_peak_rss_mb']:4.0f} / "
                     f"{fig[f'{k}_dvc_hardlink_{what}_peak_rss_mb']:4.0f} MB"
                 )
-    print("\nratios (> 1: gyre ahead), against targets:")
+    print("\nratios (> 1: gyre ahead), against the issue's targets (link modes: no target)")
     for name, value in rat.items():
         target = TARGETS["vs_hash_bound" if name.endswith("hash_bound") else "vs_dvc"]
-        print(f"  {name:32} {value:6.2f}   target >= {target:<4} {_verdict(value >= target)}")
+        verdict = (
+            "for reference"
+            if name.startswith("link_")
+            else f"target >= {target:<4} {_verdict(value >= target)}"
+        )
+        print(f"  {name:36} {value:6.2f}   {verdict}")
     peak = fig["large_gyre_first_add_peak_rss_mb"]
     print(
-        f"  {'large_gyre_first_add_peak_rss_mb':32} {peak:6.0f}   "
+        f"  {'large_gyre_first_add_peak_rss_mb':36} {peak:6.0f}   "
         f"target < {TARGETS['peak_rss_mb']:.0f}   {_verdict(peak < TARGETS['peak_rss_mb'])}"
     )
 
