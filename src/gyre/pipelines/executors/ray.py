@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import InvalidPipeline, WorkspaceError
-from gyre.pipelines.executors import ray_warm_workers
+from gyre.pipelines.executors import ray_connection
 from gyre.pipelines.executors.ray_connection import connect, ray_module
 from gyre.pipelines.step_process import StepTask
 from gyre.store import Store
@@ -62,7 +62,6 @@ class RayExecutor:
         self.target = target
         self.on_output = on_output
         self.running: dict[Any, RayAttempt] = {}
-        self.worker_pids: set[int] = set()
         self.connection = connect(target.address, project_root)
         if store.settings.embedded and self.connection.hosts > 1:
             raise WorkspaceError(
@@ -227,7 +226,7 @@ class RayExecutor:
                 attempt.log_file.write(attempt.result["log"].encode())
                 self.on_output(attempt.task.node.name, attempt.result["log"].encode())
             attempt.pid = int((attempt.result or {}).get("pid") or 0)
-            self.worker_pids.add(attempt.pid)
+            ray_connection.worker_used(attempt.pid)
             attempt.log_file.close()
             ended.append(attempt)
         return ended
@@ -244,5 +243,3 @@ class RayExecutor:
 
     def close(self) -> None:
         self._drain_logs()
-        if self.connection.same_host and self.worker_pids - {0}:
-            ray_warm_workers.prestart(self.ray.nodes(), len(self.worker_pids - {0}))

@@ -2,11 +2,12 @@
 
 Ray binds worker processes to a job and ends them with it, so every ``gyre run`` (a new Ray
 job) would wait for fresh workers: about 0.5 s on a 2-core machine before its first step
-starts. When a run on a same-host cluster ends, gyre asks each raylet to prestart as many
-Python workers as the run used (at most the node's CPUs), not bound to any job and kept for
-``KEEP_ALIVE_S``: the next run leases them at once, and Ray ends them when the time is up
-(measured: a new job's first task starts 0.13 s after connecting instead of 0.46 s). Ray
-does the same on its own for the first driver after ``ray start``.
+starts. When a process that ran steps on a same-host cluster disconnects (at its exit), gyre
+asks each raylet to prestart as many Python workers as its steps used (at most the node's
+CPUs), not bound to any job and kept for ``KEEP_ALIVE_S``: the next run leases them at
+once, and Ray ends them when the time is up (measured: a new job's first task starts 0.13 s
+after connecting instead of 0.46 s). Ray does the same on its own for the first driver after
+``ray start``.
 
 This goes through the raylet's ``PrestartWorkers`` RPC, which Ray's Python API does not
 expose; it is best effort, and any failure (another Ray version, a raylet that refuses) only
@@ -30,8 +31,8 @@ def enabled() -> bool:
 def prestart(nodes: list[dict[str, Any]], used: int) -> int:
     """Ask each live node's raylet for up to ``used`` idle workers; returns how many in all.
 
-    Replacing only what a run used keeps the idle pool from growing run after run: the
-    workers a run leased end with its job, prestarted ones included.
+    Replacing only what a job used keeps the idle pool from growing run after run: the
+    workers a job leased end with it, prestarted ones included.
     """
     if not enabled():
         return 0
