@@ -41,6 +41,52 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _worker_node(address: str, ip: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Ports are picked only now, with the head up: its agents take ephemeral ports as they
+    # start, and a port picked before that could be taken by the time this node binds it.
+    return _start(
+        [
+            f"--address={address}",
+            "--num-cpus=1",
+            f"--node-ip-address={ip}",
+            "--object-store-memory=80000000",
+            f"--node-manager-port={_free_port()}",
+            f"--object-manager-port={_free_port()}",
+        ],
+        env,
+    )
+
+
+def _add_node(cluster: dict[str, object], ip: str, count: int) -> None:
+    """Start a worker node and wait until the cluster has ``count`` nodes (one retry)."""
+    processes: list[subprocess.Popen[bytes]] = cluster["processes"]  # type: ignore[assignment]
+    address, env = str(cluster["address"]), cluster["env"]
+    for attempt in (1, 2):
+        node = _worker_node(address, ip, env)  # type: ignore[arg-type]
+        processes.append(node)
+        try:
+            _wait_for_nodes(address, count, give_up_s=45 if attempt == 1 else 90)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+            _stop([node])  # e.g. a port taken between picking and binding it
+            processes.remove(node)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[dict[str, object]]:
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
@@ -60,43 +106,24 @@ def ray_cluster() -> Iterator[dict[str, object]]:
         env,
     )
     address = f"127.0.0.1:{port}"
-    processes = [head]
-    worker = _start(
-        [
-            f"--address={address}",
-            "--num-cpus=1",
-            "--node-ip-address=127.0.0.1",
-            "--object-store-memory=80000000",
-            f"--node-manager-port={_free_port()}",
-            f"--object-manager-port={_free_port()}",
-        ],
-        env,
-    )
-    processes.append(worker)
-    _wait_for_nodes(address, 2)
-    info: dict[str, object] = {"address": address, "processes": processes, "env": env}
-    yield info
-    import ray
+    info: dict[str, object] = {"address": address, "processes": [head], "env": env}
+    try:
+        _wait_for_nodes(address, 1)
+        _add_node(info, "127.0.0.1", 2)
+        yield info
+    finally:
+        import ray
 
-    ray.shutdown()
-    for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        ray.shutdown()
+        _stop(info["processes"])  # type: ignore[arg-type]
 
 
-def _wait_for_nodes(address: str, count: int) -> None:
+def _wait_for_nodes(address: str, count: int, give_up_s: float = 90) -> None:
     probe = (
         "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
         "print(sum(1 for n in ray.nodes() if n['Alive']))"
     )
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + give_up_s
     while time.monotonic() < deadline:
         done = subprocess.run(
             [sys.executable, "-c", probe, address], capture_output=True, text=True
@@ -187,6 +214,51 @@ def test_a_run_leaves_warm_workers_that_the_next_run_starts_on_at_once(
     second = _run(ray_workspace, "chain", {"n": 8}, compute="cluster")
     assert second.status == "finished", second.error
     assert _step_pid(ray_workspace, second, "produce") in warm
+
+
+def _wheel(folder: Path) -> Path:
+    """A one-module wheel built by hand (no network, no build backend): gyre_probe_pkg 1.0."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "gyre_probe_pkg/__init__.py": b"VALUE = 42\n",
+        "gyre_probe_pkg-1.0.dist-info/METADATA": (
+            b"Metadata-Version: 2.1\nName: gyre-probe-pkg\nVersion: 1.0\n"
+        ),
+        "gyre_probe_pkg-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: gyre-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = [
+        f"{name},sha256="
+        f"{base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+        f"{len(data)}"
+        for name, data in files.items()
+    ]
+    record.append("gyre_probe_pkg-1.0.dist-info/RECORD,,")
+    files["gyre_probe_pkg-1.0.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = folder / "gyre_probe_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def test_a_steps_requirements_are_installed_on_the_workers_once_per_requirements(
+    ray_workspace: Store, project: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ImportError):
+        import gyre_probe_pkg  # noqa: F401 - not in the driver's environment
+    (project / "step-requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    first = _run(ray_workspace, "needs_a_package", {"salt": 1}, compute="cluster")
+    assert first.status == "finished", first.error
+    second = _run(ray_workspace, "needs_a_package", {"salt": 2}, compute="cluster")
+    assert second.status == "finished", second.error
+    one, two = first.output("with_requirements"), second.output("with_requirements")
+    assert one["value"] == two["value"] == 42
+    assert one["prefix"] == two["prefix"] != sys.prefix  # one environment, built once
 
 
 def test_a_killed_worker_is_retried_then_the_step_succeeds(
@@ -294,19 +366,7 @@ def test_a_second_host_refuses_the_embedded_workspace_and_postgres_with_s3_serve
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     address = str(ray_cluster["address"])
-    third = _start(
-        [
-            f"--address={address}",
-            "--num-cpus=1",
-            "--node-ip-address=127.0.0.2",
-            "--object-store-memory=80000000",
-            f"--node-manager-port={_free_port()}",
-            f"--object-manager-port={_free_port()}",
-        ],
-        ray_cluster["env"],  # type: ignore[arg-type]
-    )
-    ray_cluster["processes"].append(third)  # type: ignore[attr-defined]
-    _wait_for_nodes(address, 3)
+    _add_node(ray_cluster, "127.0.0.2", 3)  # a second host
     import ray
 
     ray.shutdown()

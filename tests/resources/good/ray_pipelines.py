@@ -96,3 +96,17 @@ def whoami(i: int = 0) -> int:
 def isolated():
     whoami.named("a")(i=1)
     whoami.named("b")(i=2)
+
+
+@step(requirements="step-requirements.txt")
+def with_requirements(salt: int = 0) -> dict:
+    import sys
+
+    import gyre_probe_pkg  # installed only in the step's Ray runtime environment
+
+    return {"value": gyre_probe_pkg.VALUE, "prefix": sys.prefix}
+
+
+@gyre.pipeline
+def needs_a_package(salt: int = 0):
+    with_requirements(salt=salt)
