@@ -62,10 +62,10 @@ def show(name: str, as_json: bool) -> None:
         target = targets.get(tx, name)
     info = {**target.__dict__}
     try:
-        from gyre.pipelines.executors.ray import _ray, check_reachable
+        from gyre.pipelines.executors.ray_connection import check_reachable, ray_module
 
         check_reachable(target.address)
-        ray = _ray()
+        ray = ray_module()
         ray.init(
             address=target.address,
             namespace="gyre",
