@@ -16,8 +16,8 @@ back to the streaming loop.
 
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import hashlib
 import os
 import sys
@@ -35,18 +35,19 @@ class KernelCopyUnsupported(OSError):
     """``copy_file_range`` does not work between these two files."""
 
 
-def _start_writeback() -> Any:
+@functools.cache
+def _writeback() -> Any:
+    """libc's ``sync_file_range`` (Linux), or None."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
     return function
-
-
-_writeback = _start_writeback()
 
 
 UNSUPPORTED = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
@@ -58,10 +59,12 @@ class _Copier:
         self.done = 0
         self.error: BaseException | None = None
         self.changed = threading.Condition()
+        self.stop = threading.Event()  # the caller gave up (an error, Ctrl-C): stop copying
 
     def run(self) -> None:
+        start_writeback = _writeback()
         try:
-            while self.done < self.size:
+            while self.done < self.size and not self.stop.is_set():
                 try:
                     copied = os.copy_file_range(
                         self.source,
@@ -76,8 +79,8 @@ class _Copier:
                     raise
                 if copied == 0:
                     raise CorruptBlob(f"{self.name} became shorter while it was being added")
-                if _writeback is not None:
-                    _writeback(self.dest, self.done, copied, SYNC_FILE_RANGE_WRITE)
+                if start_writeback is not None:
+                    start_writeback(self.dest, self.done, copied, SYNC_FILE_RANGE_WRITE)
                 with self.changed:
                     self.done += copied
                     self.changed.notify()
@@ -119,6 +122,7 @@ def copy_and_hash(source: int, dest: int, *, sync: bool, name: str) -> tuple[str
                 hasher.update(view[:got])
                 hashed += got
     finally:
+        copier.stop.set()
         worker.join()
     if copier.error is not None:
         raise copier.error

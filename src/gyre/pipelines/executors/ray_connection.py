@@ -86,6 +86,7 @@ def connect(address: str, project_root: Path) -> Connection:
         and ray.is_initialized()
         and current.address == address
         and (current.same_host or current.working_dir == root)
+        and _topology(ray, address) == (current.same_host, current.hosts)  # no host joined
     ):
         return current
     disconnect()
@@ -116,6 +117,12 @@ def _init(ray: Any, address: str, *, working_dir: str | None) -> Connection:
     if not _state.exit_hook_registered:  # runs before Ray's own (atexit: last in, first out)
         atexit.register(disconnect)
         _state.exit_hook_registered = True
+    same_host, hosts = _topology(ray, address)
+    return Connection(address, working_dir, same_host, hosts)
+
+
+def _topology(ray: Any, address: str) -> tuple[bool, int]:
+    """(whether every live node runs on the driver's host, how many hosts there are)."""
     alive = [n for n in ray.nodes() if n["Alive"]]
     hosts = {n["NodeManagerAddress"] for n in alive}
     same_host = False
@@ -123,7 +130,7 @@ def _init(ray: Any, address: str, *, working_dir: str | None) -> Connection:
         own = ray.get_runtime_context().get_node_id()
         mine = {n["NodeManagerAddress"] for n in alive if n["NodeID"] == own}
         same_host = bool(mine) and hosts == mine
-    return Connection(address, working_dir, same_host, len(hosts))
+    return same_host, len(hosts)
 
 
 def current() -> Connection | None:
