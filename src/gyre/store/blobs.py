@@ -84,24 +84,31 @@ class LocalBlobStore:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
 
-    def _temp(self) -> tuple[Any, Path]:
+    def _temp_fd(self, flags: int) -> tuple[int, Path]:
+        """A new, exclusive temporary file under ``root/tmp`` (read-only once closed)."""
         self._folder(self._tmp)
         name = self._tmp / f"put-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        return os.open(name, flags | os.O_CREAT | os.O_EXCL, 0o444), name
+
+    def _temp(self) -> tuple[Any, Path]:
+        fd, name = self._temp_fd(os.O_WRONLY)
         return os.fdopen(fd, "wb"), name
 
-    def _publish(self, temp: Path, digest: str, handle: Any, sync: bool) -> None:
+    def _move_into_place(self, temp: Path, digest: str) -> None:
+        """Rename a finished temporary file to its blob name, or drop it if already stored."""
         final = self.path(digest)
         if final.exists():
-            handle.close()
             temp.unlink()
             return
-        if sync:
+        self._folder(final.parent)
+        os.replace(temp, final)
+
+    def _publish(self, temp: Path, digest: str, handle: Any, sync: bool) -> None:
+        if sync and not self.path(digest).exists():
             handle.flush()
             os.fsync(handle.fileno())
         handle.close()
-        self._folder(final.parent)
-        os.replace(temp, final)
+        self._move_into_place(temp, digest)
 
     def _put_small(self, data: bytes, sync: bool) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -136,9 +143,7 @@ class LocalBlobStore:
                 return self.put_stream(source, sync=sync)
 
     def _put_copied_in_kernel(self, source: int, sync: bool, name: str) -> tuple[str, int]:
-        self._folder(self._tmp)
-        temp = self._tmp / f"put-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        fd, temp = self._temp_fd(os.O_RDWR)
         try:
             digest, size = copy_and_hash(source, fd, sync=sync, name=name)
         except BaseException:
@@ -146,12 +151,7 @@ class LocalBlobStore:
             temp.unlink(missing_ok=True)
             raise
         os.close(fd)
-        final = self.path(digest)
-        if final.exists():
-            temp.unlink()
-        else:
-            self._folder(final.parent)
-            os.replace(temp, final)
+        self._move_into_place(temp, digest)
         return digest, size
 
     def put_stream(self, source: Any, *, sync: bool = True) -> tuple[str, int]:

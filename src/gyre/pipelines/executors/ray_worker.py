@@ -45,25 +45,35 @@ def _store(settings: dict[str, Any]) -> Any:
     return open_store(resolved)
 
 
+def _point_stdio_at(fd: int) -> tuple[int, int]:
+    """Make fds 1 and 2 write to ``fd``; returns copies of the old ones for ``_restore_stdio``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    return saved
+
+
+def _restore_stdio(saved: tuple[int, int]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    for fd in saved:
+        os.close(fd)
+
+
 class _LogFile:
     """Same host: fds 1 and 2 append to the step's log file, which the driver tails."""
 
     def __init__(self, path: str) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._saved = (os.dup(1), os.dup(2))
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
+        self._saved = _point_stdio_at(fd)
         os.close(fd)
 
     def close(self) -> bytes:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(self._saved[0], 1)
-        os.dup2(self._saved[1], 2)
-        for fd in self._saved:
-            os.close(fd)
+        _restore_stdio(self._saved)
         return b""  # already in the log file
 
 
@@ -75,11 +85,7 @@ class _Streamer:
         self.key = key
         self.captured: list[bytes] = []
         self._read, self._write = os.pipe()
-        self._saved = (os.dup(1), os.dup(2))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(self._write, 1)
-        os.dup2(self._write, 2)
+        self._saved = _point_stdio_at(self._write)
         self._pending: list[bytes] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -108,15 +114,10 @@ class _Streamer:
             self._flush()
 
     def close(self) -> bytes:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(self._saved[0], 1)
-        os.dup2(self._saved[1], 2)
+        _restore_stdio(self._saved)
         os.close(self._write)
         self._reader.join(timeout=10)
         os.close(self._read)
-        for fd in self._saved:
-            os.close(fd)
         self._done.set()
         self._flusher.join(timeout=10)
         self._flush()
