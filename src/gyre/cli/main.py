@@ -64,6 +64,21 @@ def cli(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """The console script. Given ``argv`` (called from Python), it always returns or raises."""
+    from gyre.cli.process_end import end_after_ray, exit_code
+
+    try:
+        result = _main(argv)
+    except SystemExit as exc:
+        if argv is None:
+            end_after_ray(exit_code(exc.code))
+        raise
+    if argv is None:
+        end_after_ray(exit_code(result))
+    return result
+
+
+def _main(argv: list[str] | None) -> Any:
     from gyre.errors import GyreError
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

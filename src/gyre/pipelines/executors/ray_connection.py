@@ -151,6 +151,7 @@ def disconnect() -> None:
     ray: Any = sys.modules.get("ray")  # never imported: nothing to end
     if ray is None or not ray.is_initialized():
         return
-    if current is not None and current.same_host and used:
-        ray_warm_workers.prestart(ray.nodes(), len(used))
+    nodes = ray.nodes() if current is not None and current.same_host and used else []
     ray.shutdown()
+    if nodes:  # after the job ended, so the new workers' start-up does not slow its end
+        ray_warm_workers.prestart(nodes, len(used))
