@@ -77,9 +77,7 @@ def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
 
 def test_called_from_python_main_returns(tmp_path: Path) -> None:
     script = (
-        "import sys, ray\n"
-        "from gyre.cli.main import main\n"
-        "print('returned', main(['--version']))\n"
+        "import sys, ray\nfrom gyre.cli.main import main\nprint('returned', main(['--version']))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
