@@ -22,7 +22,7 @@ import pytest
 import gyre
 from conftest import S3_KEYS, _free_port, copy_resource
 from gyre.errors import GyreError, InvalidPipeline, WorkspaceError
-from gyre.pipelines.executors import ray_connection
+from gyre.pipelines.executors import ray_connection, ray_warm_driver
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import compute as targets
@@ -115,6 +115,7 @@ def ray_cluster() -> Iterator[dict[str, object]]:
         import ray
 
         ray.shutdown()
+        ray_warm_driver.stop_all(address)
         _stop(info["processes"])  # type: ignore[arg-type]
 
 
@@ -135,12 +136,28 @@ def _wait_for_nodes(address: str, count: int, give_up_s: float = 90) -> None:
 
 
 @pytest.fixture
-def ray_workspace(workspace: Store, project: Path, ray_cluster: dict[str, object]) -> Store:
+def ray_workspace(
+    workspace: Store, project: Path, ray_cluster: dict[str, object]
+) -> Iterator[Store]:
     copy_resource("good/ray_pipelines.py", project)
     copy_resource("good/helper.py", project)
     with workspace.write() as tx:
         targets.add(tx, "cluster", "ray", str(ray_cluster["address"]), {})
-    return workspace
+    yield workspace
+    ray_warm_driver.stop_all(str(ray_cluster["address"]))  # each test's project has its own
+
+
+def _warm_drivers(address: str) -> set[int]:
+    """Pids of the warm Ray driver processes serving the cluster at ``address``."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gyre.pipelines.executors.ray_warm_driver_service" in args and address.encode() in args:
+            found.add(int(cmdline.parent.name))
+    return found
 
 
 def _run(store: Store, name: str, params: dict | None = None, **kw) -> gyre.PipelineRun:
@@ -153,9 +170,15 @@ def _digests(store: Store, run: gyre.PipelineRun) -> dict[str, str]:
     return {name: step.outputs["output"].digest for name, step in run.steps.items()}
 
 
+@pytest.mark.parametrize("warm_driver", ["1", "0"], ids=["warm-driver", "run-drives-ray"])
 def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     ray_workspace: Store,
+    ray_cluster: dict[str, object],
+    warm_driver: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("GYRE_RAY_WARM_DRIVER", warm_driver)
+    ray_connection.disconnect()
     local = _run(ray_workspace, "chain", {"n": 4})
     with ray_workspace.write() as tx:  # forget the local run so the Ray run really runs
         run_rows.delete_runs(tx, [local.id])
@@ -163,8 +186,12 @@ def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     assert remote.status == "finished", remote.error
     assert [s.outcome for s in remote.steps.values()] == ["ran", "ran", "ran"]
     connection = ray_connection.current()
-    assert connection is not None and connection.same_host  # project and logs read in place
-    assert connection.working_dir is None
+    if warm_driver == "1":  # this process never drove Ray: the warm driver did
+        assert connection is None
+        assert len(_warm_drivers(str(ray_cluster["address"]))) == 1
+    else:
+        assert connection is not None and connection.same_host  # project, logs read in place
+        assert connection.working_dir is None
     assert _digests(ray_workspace, remote) == _digests(ray_workspace, local)
     with ray_workspace.read() as tx:
         from gyre.store import metrics as metric_rows
@@ -201,15 +228,22 @@ def _step_pid(store: Store, run: gyre.PipelineRun, step: str) -> int:
 def test_a_run_leaves_warm_workers_that_the_next_run_starts_on_at_once(
     ray_workspace: Store, ray_cluster: dict[str, object]
 ) -> None:
+    ray_connection.disconnect()  # no idle workers of this process's own job (other tests')
     first = _run(ray_workspace, "chain", {"n": 7}, compute="cluster")
     assert first.status == "finished", first.error
-    ray_connection.disconnect()  # the next run is a new Ray job, as a new `gyre run` is
+    address = str(ray_cluster["address"])
+    assert ray_warm_driver.stop_all(address) == 1  # ends its Ray job, as after a minute idle
     used = _step_pid(ray_workspace, first, "produce")
     deadline = time.monotonic() + 30
+    while _warm_drivers(address) and time.monotonic() < deadline:
+        time.sleep(0.1)  # it asks for warm workers as it exits
     while Path(f"/proc/{used}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)  # the job's own workers end with it
     assert not Path(f"/proc/{used}").exists()
     warm = _idle_ray_workers(ray_cluster)
+    while not warm and time.monotonic() < deadline:
+        time.sleep(0.1)
+        warm = _idle_ray_workers(ray_cluster)
     assert warm, "no idle Ray worker was left for the next run"
     second = _run(ray_workspace, "chain", {"n": 8}, compute="cluster")
     assert second.status == "finished", second.error
@@ -348,6 +382,80 @@ def test_logs_reach_the_run_while_the_step_runs_and_cancel_stops_it(
     with ray_workspace.read() as tx:
         statuses = {r.kind: r.status for r in run_rows.select_runs(tx)}
     assert statuses == {"pipeline": "cancelled", "step": "cancelled"}
+
+
+def _cli_run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "run", *args, "--compute", "cluster", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return str(json.loads(done.stdout)["id"])
+
+
+def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
+    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
+) -> None:
+    address = str(ray_cluster["address"])
+    first = _cli_run("ray_pipelines.py:chain", "--param", "n=2")
+    drivers = _warm_drivers(address)
+    assert len(drivers) == 1
+    second = _cli_run("ray_pipelines.py:chain", "--param", "n=3")
+    assert _warm_drivers(address) == drivers  # the second run's process used the same one
+    (project / "helper.py").write_text("def transform(x):\n    return x * 100\n")
+    third = _cli_run("ray_pipelines.py:chain", "--param", "n=3")
+    assert len(_warm_drivers(address) - drivers) == 1  # new sources, a new driver and workers
+    totals = {}
+    for run_id in (first, second, third):
+        with ray_workspace.read() as tx:
+            report = run_rows.get(tx, run_id)
+        totals[run_id] = report.status
+    assert set(totals.values()) == {"finished"}
+    third_run = gyre.run(  # reused: the third run's outputs, computed with the edited helper
+        load_pipeline("ray_pipelines.py:chain"), {"n": 3}, workspace=ray_workspace, quiet=True
+    )
+    assert {s.outcome for s in third_run.steps.values()} == {"reused"}
+    assert (third_run.output("report") / "total.txt").read_text() == "300"
+
+
+def test_a_run_process_that_dies_has_its_steps_cancelled_by_the_warm_driver(
+    ray_workspace: Store, project: Path
+) -> None:
+    gate = project / "never-opened"
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gyre.cli.main",
+            "run",
+            "ray_pipelines.py:gated",
+            "--compute",
+            "cluster",
+            "--param",
+            f"gate={gate}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        worker = 0
+        while time.monotonic() < deadline and not worker:
+            for log in (ray_workspace.settings.local_dir / "logs").glob("*/chatty.log"):
+                text = log.read_text()
+                if "first line from the worker pid" in text:
+                    worker = int(text.split("worker pid ")[1].split()[0])
+            time.sleep(0.1)
+        assert worker, "the step did not start"
+    finally:
+        runner.kill()
+        runner.wait()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker}").exists(), "the orphaned step still runs"
 
 
 def test_isolated_steps_get_fresh_worker_processes(ray_workspace: Store) -> None:

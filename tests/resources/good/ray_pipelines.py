@@ -63,7 +63,7 @@ def doomed():
 
 @step
 def chatty(gate: str = "", limit: float = 60) -> str:
-    print("first line from the worker", flush=True)
+    print(f"first line from the worker pid {os.getpid()}", flush=True)
     deadline = time.monotonic() + limit
     while not Path(gate).exists():
         if time.monotonic() > deadline:

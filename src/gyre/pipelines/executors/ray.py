@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import InvalidPipeline, WorkspaceError
-from gyre.pipelines.executors import ray_connection
-from gyre.pipelines.executors.ray_connection import connect, ray_module
+from gyre.pipelines.executors import ray_connection, ray_warm_driver
+from gyre.pipelines.executors.ray_connection import check_reachable, connect, ray_module
+from gyre.pipelines.executors.ray_tasks import RayTasks
 from gyre.pipelines.step_process import StepTask
 from gyre.store import Store
 from gyre.store.compute import ComputeTarget
@@ -57,22 +58,29 @@ class RayExecutor:
         params: dict[str, Any],
         on_output: Any,
     ) -> None:
-        self.ray = ray_module()
         self.store = store
         self.target = target
         self.on_output = on_output
         self.running: dict[Any, RayAttempt] = {}
-        self.connection = connect(target.address, project_root)
-        if store.settings.embedded and self.connection.hosts > 1:
+        self.queue: Any = None
+        check_reachable(target.address)
+        warm = ray_warm_driver.attach(target.address, project_root)
+        self.tasks: RayTasks | ray_warm_driver.WarmDriverClient
+        if warm is not None:  # a driver of this host that stays up between runs
+            self.tasks, hosts, same_host = warm, warm.hosts, True
+        else:
+            connection = connect(target.address, project_root)
+            self.tasks = RayTasks(ray_module())
+            hosts, same_host = connection.hosts, connection.same_host
+        if store.settings.embedded and hosts > 1:
             raise WorkspaceError(
-                f"Compute target {target.name!r} spans {self.connection.hosts} hosts, but this "
+                f"Compute target {target.name!r} spans {hosts} hosts, but this "
                 f"workspace is embedded ({store.settings.local_dir}): workers on other hosts "
                 "cannot reach its SQLite file and blobs. Use a shared workspace: "
                 "GYRE_URI=postgresql://... with GYRE_ARTIFACTS=s3://... (see docs/scale.md)."
             )
-        self.queue: Any = None
         pipeline_path = pipeline_file.resolve()
-        if self.connection.same_host:  # workers read the project and write logs in place
+        if same_host:  # workers read the project and write logs in place
             where = {"project_root": str(project_root.resolve())}
             pipeline_ref = str(pipeline_path)
         else:
@@ -96,11 +104,7 @@ class RayExecutor:
                 "local_dir": str(store.settings.local_dir),
             },
         }
-        from gyre.pipelines.executors.ray_worker import run_step
-
-        self._remote = self.ray.remote(run_step)
-        self._isolated = self.ray.remote(max_calls=1)(run_step)  # a fresh worker per task
-        self._nodes = [n["Resources"] for n in self.ray.nodes() if n["Alive"]]
+        self._nodes = self.tasks.node_resources()
 
     # -- the executor interface the runner uses ---------------------------------------------
 
@@ -160,8 +164,7 @@ class RayExecutor:
             spec["log_path"] = str(log_path)
             attempt.log_offset = attempt.log_file.tell()
             attempt.streamed = True
-        remote = self._isolated if options.isolate else self._remote
-        attempt.ref = remote.options(**task_options).remote(spec, self.queue)
+        attempt.ref = self.tasks.submit(spec, task_options, options.isolate, self.queue)
         self.running[attempt.ref] = attempt
         return attempt
 
@@ -202,26 +205,23 @@ class RayExecutor:
         self._drain_logs()
         if not self.running:
             return []
-        ready, _ = self.ray.wait(
-            list(self.running), num_returns=1, timeout=min(timeout, LOG_POLL_S)
-        )
+        ready = self.tasks.wait(list(self.running), min(timeout, LOG_POLL_S))
         self._drain_logs()
         ended = []
-        for ref in ready:
+        for ref, outcome in ready:
             attempt = self.running.pop(ref)
             if self.queue is None:
                 self._tail(attempt)
-            try:
-                attempt.result = self.ray.get(ref)
-                attempt.exit_code = 0 if "outputs" in attempt.result else 1
-            except self.ray.exceptions.TaskCancelledError:
+            if outcome.result is not None:
+                attempt.result = outcome.result
+                attempt.exit_code = 0 if "outputs" in outcome.result else 1
+            elif outcome.cancelled:
                 attempt.exit_code = 1
                 attempt.result = {"error": attempt.killed_for or "cancelled"}
-            except self.ray.exceptions.RayError as exc:
+            else:
                 attempt.exit_code = 1
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                attempt.result = {"error": f"the Ray worker failed: {type(exc).__name__}: {first}"}
-                attempt.log_file.write(f"{exc}\n".encode())
+                attempt.result = {"error": f"the Ray worker failed: {outcome.error}"}
+                attempt.log_file.write(outcome.error_text.encode())
             if attempt.result and not attempt.streamed and attempt.result.get("log"):
                 attempt.log_file.write(attempt.result["log"].encode())
                 self.on_output(attempt.task.node.name, attempt.result["log"].encode())
@@ -234,7 +234,7 @@ class RayExecutor:
     def cancel_all(self, reason: str) -> list[RayAttempt]:
         for attempt in self.running.values():
             attempt.killed_for = reason
-            self.ray.cancel(attempt.ref, force=True)
+            self.tasks.cancel(attempt.ref)
         ended: list[RayAttempt] = []
         deadline = time.monotonic() + 30
         while self.running and time.monotonic() < deadline:
@@ -243,3 +243,5 @@ class RayExecutor:
 
     def close(self) -> None:
         self._drain_logs()
+        if isinstance(self.tasks, ray_warm_driver.WarmDriverClient):
+            self.tasks.close()

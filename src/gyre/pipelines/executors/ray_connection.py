@@ -86,7 +86,7 @@ def connect(address: str, project_root: Path) -> Connection:
         and ray.is_initialized()
         and current.address == address
         and (current.same_host or current.working_dir == root)
-        and _topology(ray, address) == (current.same_host, current.hosts)  # no host joined
+        and topology(address) == (current.same_host, current.hosts)  # no host joined
     ):
         return current
     disconnect()
@@ -117,12 +117,13 @@ def _init(ray: Any, address: str, *, working_dir: str | None) -> Connection:
     if not _state.exit_hook_registered:  # runs before Ray's own (atexit: last in, first out)
         atexit.register(disconnect)
         _state.exit_hook_registered = True
-    same_host, hosts = _topology(ray, address)
+    same_host, hosts = topology(address)
     return Connection(address, working_dir, same_host, hosts)
 
 
-def _topology(ray: Any, address: str) -> tuple[bool, int]:
+def topology(address: str) -> tuple[bool, int]:
     """(whether every live node runs on the driver's host, how many hosts there are)."""
+    ray = ray_module()
     alive = [n for n in ray.nodes() if n["Alive"]]
     hosts = {n["NodeManagerAddress"] for n in alive}
     same_host = False

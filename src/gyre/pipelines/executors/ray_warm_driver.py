@@ -1,0 +1,297 @@
+"""The warm Ray driver: runs on a cluster of this host start their steps at once.
+
+A process that drives Ray pays for it on every ``gyre run``: importing Ray (0.3 s on a 2-core
+machine), connecting, preparing serialization, starting the job's workers, and at the end
+Ray's shutdown (0.28 s, most of it a fixed 250 ms wait in its gRPC client). So a run on a
+cluster of this host goes through a driver process that stays up between runs instead
+(``ray_warm_driver_service``): the run's own process sends it the step attempts over a Unix
+socket, tails the step logs as before, and never imports Ray. The first run starts the warm
+driver; it ends ``KEEP_ALIVE_S`` after its last run, leaving warm workers behind as any
+driver does (``ray_warm_workers``).
+
+One warm driver serves one Ray cluster, one Python, one gyre and one state of the project's
+files: its key is a digest of the cluster address, ``sys.executable``, the size and mtime of
+every file of the project and of gyre, and the mtimes of the folders on ``sys.path`` (which
+change when packages are installed or removed). Its workers keep the modules they imported,
+so once anything there changes, the next run gets a new warm driver (and new workers) and
+the old one ends when idle. Projects of more than ``MAX_FILES`` files, Ray Client addresses
+(``ray://``), clusters with a node on another host, and ``GYRE_RAY_WARM_DRIVER=0`` use a
+driver in the run's own process (``ray_connection``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gyre.errors import GyreError
+from gyre.pipelines.executors.ray_tasks import Outcome
+
+KEEP_ALIVE_S = 60.0
+START_TIMEOUT_S = 120.0
+MAX_FILES = 10_000
+SKIPPED_DIRS = {".gyre", ".venv", ".git", "__pycache__", "node_modules", ".demo", ".bench-cache"}
+EXIT_NOT_SAME_HOST = 3  # the service's exit status when the cluster spans several hosts
+_HEADER = struct.Struct("!Q")
+
+
+def enabled(address: str) -> bool:
+    flag = os.environ.get("GYRE_RAY_WARM_DRIVER", "1").lower()
+    return flag not in ("0", "false", "no") and not address.startswith("ray://")
+
+
+def runtime_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"gyre-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise GyreError(
+            f"{folder} must belong to you and be private (mode 700): gyre keeps the sockets "
+            "of its warm Ray drivers there. Remove it, or set GYRE_RAY_WARM_DRIVER=0."
+        )
+    return folder
+
+
+def driver_key(address: str, project_root: Path) -> str | None:
+    """The digest that names the warm driver for these sources, or None for too many files."""
+    import gyre
+
+    digest = hashlib.sha256(f"{address}\0{sys.executable}\0{gyre.__version__}\n".encode())
+    files = 0
+    for root in (project_root.resolve(), Path(gyre.__file__).resolve().parent):
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+            files += len(names)
+            if files > MAX_FILES:
+                return None
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                with contextlib.suppress(OSError):  # removed while we look: it changed anyway
+                    stat = os.stat(path)
+                    digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            digest.update(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+# -- framing: length-prefixed pickles between processes of the same user -----------------------
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_HEADER.pack(len(body)) + body)
+
+
+def receive(sock: socket.socket) -> Any:
+    """The next message, or None when the other side closed the connection."""
+    header = _read_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    body = _read_exactly(sock, _HEADER.unpack(header)[0])
+    if body is None:
+        raise ConnectionError("the warm Ray driver's connection closed mid-message")
+    return pickle.loads(body)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+# -- the client: what a run's process uses -----------------------------------------------------
+
+
+class WarmDriverClient:
+    """The ``RayTasks`` interface, carried out by the warm driver; handles are integers."""
+
+    def __init__(self, sock: socket.socket, hello: dict[str, Any]) -> None:
+        self.sock = sock
+        self.hosts: int = hello["hosts"]
+        self.driver_pid: int = hello["pid"]
+        self._nodes: list[dict[str, float]] = hello["nodes"]
+        self._running: set[int] = set()
+        self._broken = False
+
+    def _request(self, message: dict[str, Any]) -> Any:
+        if self._broken:
+            raise ConnectionError("the connection to the warm Ray driver was interrupted")
+        try:
+            send(self.sock, message)
+            reply = receive(self.sock)
+        except BaseException:  # mid-request (Ctrl-C included): the stream is out of step
+            self._break()
+            raise
+        if reply is None:
+            self._break()
+            raise GyreError(
+                f"The warm Ray driver (pid {self.driver_pid}) went away during the run; its "
+                "log is in " + str(runtime_dir()) + ". Run again to start a new one."
+            )
+        if isinstance(reply, dict) and "failed" in reply:
+            raise GyreError(reply["failed"])
+        return reply
+
+    def _break(self) -> None:
+        """Close the connection: the warm driver then cancels every task it still runs for us."""
+        self._broken = True
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def node_resources(self) -> list[dict[str, float]]:
+        return self._nodes
+
+    def submit(
+        self, spec: dict[str, Any], options: dict[str, Any], isolate: bool, queue: Any
+    ) -> int:
+        handle: int = self._request(
+            {"op": "submit", "spec": spec, "options": options, "isolate": isolate}
+        )
+        self._running.add(handle)
+        return handle
+
+    def wait(self, refs: list[Any], timeout: float) -> list[tuple[Any, Outcome]]:
+        if self._broken:  # the warm driver cancelled them when the connection closed
+            ended, self._running = self._running, set()
+            return [(handle, Outcome(cancelled=True)) for handle in ended]
+        if not refs:
+            return []
+        ended_now: list[tuple[int, Outcome]] = self._request({"op": "wait", "timeout": timeout})
+        for handle, _ in ended_now:
+            self._running.discard(handle)
+        return list(ended_now)
+
+    def cancel(self, ref: Any) -> None:
+        if not self._broken:
+            self._request({"op": "cancel", "handle": ref})
+
+    def close(self) -> None:
+        if not self._broken:
+            self._broken = True
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+
+def attach(address: str, project_root: Path) -> WarmDriverClient | None:
+    """The warm driver for this cluster and these sources, started if need be.
+
+    None where a warm driver does not serve (see the module's docstring): the run then drives
+    Ray itself.
+    """
+    if not enabled(address):
+        return None
+    key = driver_key(address, project_root)
+    if key is None:
+        return None
+    folder = runtime_dir()
+    path = folder / f"ray-{key}.sock"
+    hello = _hello(path)
+    if hello is None:
+        with open(folder / f"ray-{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one start at a time; a second run waits for it
+            hello = _hello(path) or _start(path, address, project_root)
+    return None if hello is None else _client(*hello)
+
+
+def _hello(path: Path) -> tuple[socket.socket, dict[str, Any]] | None:
+    """A connection to the warm driver at ``path`` and its greeting; None if none answers."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+        send(sock, {"op": "hello"})
+        hello = receive(sock)
+    except OSError:
+        sock.close()
+        return None
+    if not hello:
+        sock.close()
+        return None
+    return sock, hello
+
+
+def _client(sock: socket.socket, hello: dict[str, Any]) -> WarmDriverClient | None:
+    if not hello.get("same_host"):  # a host joined: this run drives Ray itself
+        sock.close()
+        return None
+    return WarmDriverClient(sock, hello)
+
+
+def _start(
+    path: Path, address: str, project_root: Path
+) -> tuple[socket.socket, dict[str, Any]] | None:
+    """Start the warm driver and greet it; None when the cluster spans several hosts."""
+    log_path = path.with_suffix(".log")
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # left by a warm driver that was killed
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gyre.pipelines.executors.ray_warm_driver_service",
+                str(path),
+                address,
+                str(project_root.resolve()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # not ended by the Ctrl-C meant for this run
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            if code == EXIT_NOT_SAME_HOST:
+                return None
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+            raise GyreError(tail[0] or f"The warm Ray driver exited with code {code}.")
+        if path.exists():
+            hello = _hello(path)
+            if hello is not None:
+                return hello
+        time.sleep(0.02)
+    process.kill()
+    raise GyreError(
+        f"The warm Ray driver for {address} did not start within {START_TIMEOUT_S:.0f} s "
+        f"(its log: {log_path}). Set GYRE_RAY_WARM_DRIVER=0 to drive Ray from the run itself."
+    )
+
+
+def stop_all(address: str | None = None) -> int:
+    """Stop this user's warm drivers (of the cluster at ``address``, or all); returns how many.
+
+    Each ends its Ray job at once, cancelling what it still runs.
+    """
+    stopped = 0
+    for path in runtime_dir().glob("ray-*.sock"):
+        hello = _hello(path)
+        if hello is None:
+            continue
+        sock, greeting = hello
+        try:
+            if address is None or greeting.get("address") == address:
+                send(sock, {"op": "stop"})
+                receive(sock)
+                stopped += 1
+        except OSError:
+            continue
+        finally:
+            sock.close()
+    return stopped
