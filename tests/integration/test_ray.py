@@ -418,6 +418,63 @@ def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
     )
     assert {s.outcome for s in third_run.steps.values()} == {"reused"}
     assert (third_run.output("report") / "total.txt").read_text() == "300"
+    done = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "compute", "stop", "cluster"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stopped 2 warm drivers of cluster" in done.stdout  # the old one had not ended yet
+    deadline = time.monotonic() + 30
+    while _warm_drivers(address) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _warm_drivers(address)
+
+
+def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new_one(
+    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
+) -> None:
+    address = str(ray_cluster["address"])
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gyre.cli.main",
+            "run",
+            "ray_pipelines.py:gated",
+            "--compute",
+            "cluster",
+            "--param",
+            f"gate={project / 'never-opened'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _warm_drivers(address):
+            time.sleep(0.1)
+        (driver,) = _warm_drivers(address)
+        logs = ray_workspace.settings.local_dir / "logs"
+        while time.monotonic() < deadline and not any(
+            "first line" in log.read_text() for log in logs.glob("*/chatty.log")
+        ):
+            time.sleep(0.1)
+        os.kill(driver, signal.SIGKILL)
+        output, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 1, output
+    with ray_workspace.read() as tx:
+        steps = [r for r in run_rows.select_runs(tx) if r.kind == "step"]
+    assert [r.status for r in steps] == ["failed"]
+    log = ray_workspace.blobs.read_bytes(steps[0].log_digest or "").decode()
+    assert "warm Ray driver" in log
+    again = _cli_run("ray_pipelines.py:chain", "--param", "n=2")
+    with ray_workspace.read() as tx:
+        assert run_rows.get(tx, again).status == "finished"
 
 
 def test_a_run_process_that_dies_has_its_steps_cancelled_by_the_warm_driver(

@@ -94,6 +94,25 @@ def show(name: str, as_json: bool) -> None:
         )
 
 
+@compute.command("stop")
+@click.argument("name")
+def stop(name: str) -> None:
+    """Stop the warm Ray drivers serving a target: each ends its Ray job and its workers.
+
+    A run on a cluster of this host goes through a driver that stays up a minute after its
+    last run (docs/scale.md). It starts anew by itself when the project's modules or the
+    installed packages change; stop it after what it cannot see, such as edits inside a
+    package installed in development mode.
+    """
+    from gyre.pipelines.executors.ray_warm_driver import stop_all
+    from gyre.store import compute as targets
+
+    with open_workspace().read() as tx:
+        target = targets.get(tx, name)
+    stopped = stop_all(target.address)
+    click.echo(f"stopped {stopped} warm driver{'s' if stopped != 1 else ''} of {name}")
+
+
 @compute.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:

@@ -11,13 +11,14 @@ task's pip environment, built once per requirements hash by Ray.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import InvalidPipeline, WorkspaceError
+from gyre.errors import InvalidPipeline, MissingExtra, WorkspaceError
 from gyre.pipelines.executors import ray_connection, ray_warm_driver
 from gyre.pipelines.executors.ray_connection import check_reachable, connect, ray_module
 from gyre.pipelines.executors.ray_tasks import RayTasks
@@ -63,6 +64,8 @@ class RayExecutor:
         self.on_output = on_output
         self.running: dict[Any, RayAttempt] = {}
         self.queue: Any = None
+        if importlib.util.find_spec("ray") is None:  # before anything is started for it
+            raise MissingExtra("ray", "ray", "Running steps on a Ray compute target")
         check_reachable(target.address)
         warm = ray_warm_driver.attach(target.address, project_root)
         self.tasks: RayTasks | ray_warm_driver.WarmDriverClient

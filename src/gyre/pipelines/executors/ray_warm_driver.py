@@ -10,13 +10,15 @@ driver; it ends ``KEEP_ALIVE_S`` after its last run, leaving warm workers behind
 driver does (``ray_warm_workers``).
 
 One warm driver serves one Ray cluster, one Python, one gyre and one state of the project's
-files: its key is a digest of the cluster address, ``sys.executable``, the size and mtime of
-every file of the project and of gyre, and the mtimes of the folders on ``sys.path`` (which
-change when packages are installed or removed). Its workers keep the modules they imported,
-so once anything there changes, the next run gets a new warm driver (and new workers) and
-the old one ends when idle. Projects of more than ``MAX_FILES`` files, Ray Client addresses
-(``ray://``), clusters with a node on another host, and ``GYRE_RAY_WARM_DRIVER=0`` use a
-driver in the run's own process (``ray_connection``).
+modules: its key is a digest of the cluster address, ``sys.executable``, the size and mtime
+of every module file (``MODULE_SUFFIXES``) of the project and of gyre, and the mtimes of the
+folders on ``sys.path`` (which change when packages are installed or removed). Its workers
+keep the modules they imported, so once any of that changes, the next run gets a new warm
+driver (and new workers) and the old one ends when idle. Not covered: edits inside another
+package installed in development mode, and files a module reads while it is imported; after
+those, ``gyre compute stop TARGET``. Projects of more than ``MAX_FILES`` modules, Ray Client
+addresses (``ray://``), clusters with a node on another host, and ``GYRE_RAY_WARM_DRIVER=0``
+use a driver in the run's own process (``ray_connection``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from gyre.pipelines.executors.ray_tasks import Outcome
 
 KEEP_ALIVE_S = 60.0
 START_TIMEOUT_S = 120.0
+HELLO_TIMEOUT_S = 10.0  # a warm driver that does not answer in time is treated as gone
 MAX_FILES = 10_000
 SKIPPED_DIRS = {".gyre", ".venv", ".git", "__pycache__", "node_modules", ".demo", ".bench-cache"}
+MODULE_SUFFIXES = (".py", ".so", ".pyd", ".pth")  # what a worker keeps once imported
 EXIT_NOT_SAME_HOST = 3  # the service's exit status when the cluster spans several hosts
 _HEADER = struct.Struct("!Q")
 
@@ -72,10 +76,11 @@ def driver_key(address: str, project_root: Path) -> str | None:
     for root in (project_root.resolve(), Path(gyre.__file__).resolve().parent):
         for folder, dirs, names in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-            files += len(names)
+            modules = sorted(name for name in names if name.endswith(MODULE_SUFFIXES))
+            files += len(modules)
             if files > MAX_FILES:
                 return None
-            for name in sorted(names):
+            for name in modules:
                 path = os.path.join(folder, name)
                 with contextlib.suppress(OSError):  # removed while we look: it changed anyway
                     stat = os.stat(path)
@@ -141,8 +146,8 @@ class WarmDriverClient:
         if reply is None:
             self._break()
             raise GyreError(
-                f"The warm Ray driver (pid {self.driver_pid}) went away during the run; its "
-                "log is in " + str(runtime_dir()) + ". Run again to start a new one."
+                f"The warm Ray driver (pid {self.driver_pid}) ended during the run (its log is "
+                f"in {runtime_dir()}). Run again to start a new one."
             )
         if isinstance(reply, dict) and "failed" in reply:
             raise GyreError(reply["failed"])
@@ -172,7 +177,12 @@ class WarmDriverClient:
             return [(handle, Outcome(cancelled=True)) for handle in ended]
         if not refs:
             return []
-        ended_now: list[tuple[int, Outcome]] = self._request({"op": "wait", "timeout": timeout})
+        try:
+            ended_now: list[tuple[int, Outcome]] = self._request({"op": "wait", "timeout": timeout})
+        except (GyreError, OSError) as exc:  # the warm driver ended: its tasks ended with it
+            failed = Outcome(error=f"the warm Ray driver went away: {exc}", error_text=f"{exc}\n")
+            ended, self._running = self._running, set()
+            return [(handle, failed) for handle in ended]
         for handle, _ in ended_now:
             self._running.discard(handle)
         return list(ended_now)
@@ -212,16 +222,18 @@ def attach(address: str, project_root: Path) -> WarmDriverClient | None:
 def _hello(path: Path) -> tuple[socket.socket, dict[str, Any]] | None:
     """A connection to the warm driver at ``path`` and its greeting; None if none answers."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(HELLO_TIMEOUT_S)
     try:
         sock.connect(str(path))
         send(sock, {"op": "hello"})
         hello = receive(sock)
-    except OSError:
+    except OSError:  # TimeoutError included: a driver stuck on a cluster that went away
         sock.close()
         return None
     if not hello:
         sock.close()
         return None
+    sock.settimeout(None)
     return sock, hello
 
 
@@ -239,6 +251,7 @@ def _start(
     log_path = path.with_suffix(".log")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by a warm driver that was killed
+    _reap()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [
@@ -254,14 +267,18 @@ def _start(
             stderr=log,
             start_new_session=True,  # not ended by the Ctrl-C meant for this run
         )
+    _started.append(process)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
             if code == EXIT_NOT_SAME_HOST:
                 return None
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-            raise GyreError(tail[0] or f"The warm Ray driver exited with code {code}.")
+            with contextlib.suppress(OSError):
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                if tail:
+                    raise GyreError(tail[0])
+            raise GyreError(f"The warm Ray driver for {address} exited with code {code}.")
         if path.exists():
             hello = _hello(path)
             if hello is not None:
@@ -272,6 +289,14 @@ def _start(
         f"The warm Ray driver for {address} did not start within {START_TIMEOUT_S:.0f} s "
         f"(its log: {log_path}). Set GYRE_RAY_WARM_DRIVER=0 to drive Ray from the run itself."
     )
+
+
+_started: list[subprocess.Popen[bytes]] = []  # warm drivers this process started
+
+
+def _reap() -> None:
+    """Collect the exit status of warm drivers this process started that have ended since."""
+    _started[:] = [process for process in _started if process.poll() is None]
 
 
 def stop_all(address: str | None = None) -> int:

@@ -160,6 +160,10 @@ def serve(path: Path, address: str, project_root: Path) -> int:
             pass  # runs still going finish first
     finally:
         ray_connection.disconnect()
+    log = path.with_suffix(".log")
+    with contextlib.suppress(OSError):
+        if log.stat().st_size == 0:  # nothing went wrong: nothing to keep
+            log.unlink()
     return 0
 
 
