@@ -144,7 +144,11 @@ def ray_workspace(
     with workspace.write() as tx:
         targets.add(tx, "cluster", "ray", str(ray_cluster["address"]), {})
     yield workspace
-    ray_warm_driver.stop_all(str(ray_cluster["address"]))  # each test's project has its own
+    address = str(ray_cluster["address"])
+    ray_warm_driver.stop_all(address)  # each test's project has its own
+    deadline = time.monotonic() + 30
+    while _warm_drivers(address) and time.monotonic() < deadline:
+        time.sleep(0.1)  # gone before the next test counts drivers
 
 
 def _warm_drivers(address: str) -> set[int]:
@@ -513,6 +517,51 @@ def test_a_run_process_that_dies_has_its_steps_cancelled_by_the_warm_driver(
     while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{worker}").exists(), "the orphaned step still runs"
+
+
+def test_ctrl_c_on_a_foreground_run_cancels_its_ray_tasks(
+    ray_workspace: Store, project: Path
+) -> None:
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gyre.cli.main",
+            "run",
+            "ray_pipelines.py:gated",
+            "--compute",
+            "cluster",
+            "--param",
+            f"gate={project / 'never-opened'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        worker = 0
+        while time.monotonic() < deadline and not worker:
+            for log in (ray_workspace.settings.local_dir / "logs").glob("*/chatty.log"):
+                text = log.read_text()
+                if "first line from the worker pid" in text:
+                    worker = int(text.split("worker pid ")[1].split()[0])
+            time.sleep(0.1)
+        assert worker, "the step did not start"
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 1, output
+    assert "cancelled" in output
+    with ray_workspace.read() as tx:
+        statuses = {r.kind: r.status for r in run_rows.select_runs(tx)}
+    assert statuses == {"pipeline": "cancelled", "step": "cancelled"}
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker}").exists(), "the step still runs"
 
 
 def test_isolated_steps_get_fresh_worker_processes(ray_workspace: Store) -> None:
