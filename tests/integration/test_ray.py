@@ -435,11 +435,9 @@ def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
     assert not _warm_drivers(address)
 
 
-def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new_one(
-    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
-) -> None:
-    address = str(ray_cluster["address"])
-    runner = subprocess.Popen(
+def _gated_run(project: Path) -> subprocess.Popen[str]:
+    """A foreground `gyre run` whose one Ray step waits for a gate that never opens."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -455,16 +453,34 @@ def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _gated_worker(store: Store) -> int:
+    """The pid of the worker the gated step runs in, once the step has started."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for log in (store.settings.local_dir / "logs").glob("*/chatty.log"):
+            text = log.read_text()
+            if "first line from the worker pid" in text:
+                return int(text.split("worker pid ")[1].split()[0])
+        time.sleep(0.1)
+    raise AssertionError("the step did not start")
+
+
+def _ends(pid: int, within_s: float = 30) -> bool:
+    deadline = time.monotonic() + within_s
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new_one(
+    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
+) -> None:
+    runner = _gated_run(project)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _warm_drivers(address):
-            time.sleep(0.1)
-        (driver,) = _warm_drivers(address)
-        logs = ray_workspace.settings.local_dir / "logs"
-        while time.monotonic() < deadline and not any(
-            "first line" in log.read_text() for log in logs.glob("*/chatty.log")
-        ):
-            time.sleep(0.1)
+        _gated_worker(ray_workspace)
+        (driver,) = _warm_drivers(str(ray_cluster["address"]))
         os.kill(driver, signal.SIGKILL)
         output, _ = runner.communicate(timeout=60)
     finally:
@@ -484,70 +500,21 @@ def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new
 def test_a_run_process_that_dies_has_its_steps_cancelled_by_the_warm_driver(
     ray_workspace: Store, project: Path
 ) -> None:
-    gate = project / "never-opened"
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gyre.cli.main",
-            "run",
-            "ray_pipelines.py:gated",
-            "--compute",
-            "cluster",
-            "--param",
-            f"gate={gate}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    runner = _gated_run(project)
     try:
-        deadline = time.monotonic() + 60
-        worker = 0
-        while time.monotonic() < deadline and not worker:
-            for log in (ray_workspace.settings.local_dir / "logs").glob("*/chatty.log"):
-                text = log.read_text()
-                if "first line from the worker pid" in text:
-                    worker = int(text.split("worker pid ")[1].split()[0])
-            time.sleep(0.1)
-        assert worker, "the step did not start"
+        worker = _gated_worker(ray_workspace)
     finally:
         runner.kill()
-        runner.wait()
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not Path(f"/proc/{worker}").exists(), "the orphaned step still runs"
+        runner.communicate()
+    assert _ends(worker), "the orphaned step still runs"
 
 
 def test_ctrl_c_on_a_foreground_run_cancels_its_ray_tasks(
     ray_workspace: Store, project: Path
 ) -> None:
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gyre.cli.main",
-            "run",
-            "ray_pipelines.py:gated",
-            "--compute",
-            "cluster",
-            "--param",
-            f"gate={project / 'never-opened'}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    runner = _gated_run(project)
     try:
-        deadline = time.monotonic() + 60
-        worker = 0
-        while time.monotonic() < deadline and not worker:
-            for log in (ray_workspace.settings.local_dir / "logs").glob("*/chatty.log"):
-                text = log.read_text()
-                if "first line from the worker pid" in text:
-                    worker = int(text.split("worker pid ")[1].split()[0])
-            time.sleep(0.1)
-        assert worker, "the step did not start"
+        worker = _gated_worker(ray_workspace)
         runner.send_signal(signal.SIGINT)
         output, _ = runner.communicate(timeout=60)
     finally:
@@ -558,10 +525,7 @@ def test_ctrl_c_on_a_foreground_run_cancels_its_ray_tasks(
     with ray_workspace.read() as tx:
         statuses = {r.kind: r.status for r in run_rows.select_runs(tx)}
     assert statuses == {"pipeline": "cancelled", "step": "cancelled"}
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not Path(f"/proc/{worker}").exists(), "the step still runs"
+    assert _ends(worker), "the step still runs"
 
 
 def test_isolated_steps_get_fresh_worker_processes(ray_workspace: Store) -> None:
