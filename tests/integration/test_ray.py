@@ -341,38 +341,53 @@ def test_an_unreachable_cluster_fails_fast_naming_the_address(
     assert time.monotonic() - started < 30
 
 
+def _gated_run(project: Path) -> subprocess.Popen[str]:
+    """A foreground `gyre run` whose one Ray step waits for a gate that never opens."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gyre.cli.main",
+            "run",
+            "ray_pipelines.py:gated",
+            "--compute",
+            "cluster",
+            "--param",
+            f"gate={project / 'never-opened'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _gated_worker(store: Store) -> int:
+    """The pid of the worker the gated step runs in, once the step has started."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for log in (store.settings.local_dir / "logs").glob("*/chatty.log"):
+            text = log.read_text()
+            if "first line from the worker pid" in text:
+                return int(text.split("worker pid ")[1].split()[0])
+        time.sleep(0.1)
+    raise AssertionError("the step did not start")
+
+
+def _ends(pid: int, within_s: float = 30) -> bool:
+    deadline = time.monotonic() + within_s
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not Path(f"/proc/{pid}").exists()
+
+
 def test_logs_reach_the_run_while_the_step_runs_and_cancel_stops_it(
     ray_workspace: Store, project: Path
 ) -> None:
-    gate = project / "gate"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gyre.cli.main",
-        "run",
-        "ray_pipelines.py:gated",
-        "--compute",
-        "cluster",
-        "--param",
-        f"gate={gate}",
-    ]
-    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runner = _gated_run(project)
     try:
-        deadline = time.monotonic() + 60
-        log_text = ""
-        run_id = None
-        while time.monotonic() < deadline and "first line from the worker" not in log_text:
-            with ray_workspace.read() as tx:
-                pipelines = [r for r in run_rows.select_runs(tx) if r.kind == "pipeline"]
-            if pipelines:
-                run_id = pipelines[0].id
-                live = ray_workspace.settings.local_dir / "logs" / run_id / "chatty.log"
-                log_text = live.read_text() if live.exists() else ""
-            time.sleep(0.2)
-        assert "first line from the worker" in log_text, (
-            "the step's output did not arrive while it ran"
-        )
-        assert run_id is not None
+        _gated_worker(ray_workspace)  # its first line is in the live log while it waits
+        with ray_workspace.read() as tx:
+            (run_id,) = [r.id for r in run_rows.select_runs(tx) if r.kind == "pipeline"]
         done = subprocess.run(
             [sys.executable, "-m", "gyre.cli.main", "runs", "cancel", run_id],
             capture_output=True,
@@ -433,45 +448,6 @@ def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
     while _warm_drivers(address) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _warm_drivers(address)
-
-
-def _gated_run(project: Path) -> subprocess.Popen[str]:
-    """A foreground `gyre run` whose one Ray step waits for a gate that never opens."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gyre.cli.main",
-            "run",
-            "ray_pipelines.py:gated",
-            "--compute",
-            "cluster",
-            "--param",
-            f"gate={project / 'never-opened'}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _gated_worker(store: Store) -> int:
-    """The pid of the worker the gated step runs in, once the step has started."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for log in (store.settings.local_dir / "logs").glob("*/chatty.log"):
-            text = log.read_text()
-            if "first line from the worker pid" in text:
-                return int(text.split("worker pid ")[1].split()[0])
-        time.sleep(0.1)
-    raise AssertionError("the step did not start")
-
-
-def _ends(pid: int, within_s: float = 30) -> bool:
-    deadline = time.monotonic() + within_s
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not Path(f"/proc/{pid}").exists()
 
 
 def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new_one(
