@@ -4,9 +4,11 @@ gyre does not grow a cluster of its own: any Ray cluster serves (``ray://HOST:10
 Ray Client, or ``auto`` for a cluster running on this host). Workers are Ray's own processes,
 reused between tasks; a step with ``isolate=True`` gets a fresh one (``max_calls=1``). On a
 cluster of this host alone, workers read the project folder and append to the step logs in
-place; otherwise the project folder travels as Ray's runtime-environment working directory and
-logs come back through a Ray queue (see ``ray_connection``). A step's requirements become the
-task's pip environment, built once per requirements hash by Ray.
+place, and the tasks are submitted by the warm driver, a process that stays up between runs
+(``ray_warm_driver``); otherwise this process drives Ray, the project folder travels as Ray's
+runtime-environment working directory and logs come back through a Ray queue (see
+``ray_connection``). Either way the Ray calls are those of ``ray_tasks``. A step's
+requirements become the task's pip environment, built once per requirements hash by Ray.
 """
 
 from __future__ import annotations
