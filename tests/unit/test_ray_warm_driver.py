@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,18 @@ def test_messages_arrive_whole_and_a_cut_message_is_an_error() -> None:
         receive(right)
     assert receive(right) is None  # and then the end
     right.close()
+
+
+def test_what_ended_drivers_left_is_swept_after_a_day(tmp_path: Path) -> None:
+    old = time.time() - ray_warm_driver.STALE_S - 60
+    for name in ("ray-a-1.lock", "ray-a-1.log", "ray-a-2.lock", "ray-a-3.lock"):
+        (tmp_path / name).write_text("")
+    for name in ("ray-a-1.lock", "ray-a-1.log", "ray-a-2.lock"):
+        os.utime(tmp_path / name, (old, old))
+    (tmp_path / "ray-a-2.sock").write_text("")  # a driver still serving
+    ray_warm_driver._sweep(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ray-a-2.lock",
+        "ray-a-2.sock",
+        "ray-a-3.lock",
+    ]

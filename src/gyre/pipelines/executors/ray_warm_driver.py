@@ -44,6 +44,7 @@ KEEP_ALIVE_S = 60.0
 START_TIMEOUT_S = 120.0
 HELLO_TIMEOUT_S = 10.0  # a warm driver that does not answer in time is treated as gone
 MAX_FILES = 10_000
+STALE_S = 86_400.0  # lock files and logs of ended warm drivers are removed after a day
 SKIPPED_DIRS = {".gyre", ".venv", ".git", "__pycache__", "node_modules", ".demo", ".bench-cache"}
 MODULE_SUFFIXES = (".py", ".so", ".pyd", ".pth")  # what a worker keeps once imported
 EXIT_NOT_SAME_HOST = 3  # the service's exit status when the cluster spans several hosts
@@ -210,13 +211,27 @@ def attach(address: str, project_root: Path) -> WarmDriverClient | None:
     if key is None:
         return None
     folder = runtime_dir()
-    path = folder / f"ray-{key}.sock"
+    path = folder / f"ray-{_cluster_tag(address)}-{key}.sock"
     hello = _hello(path)
     if hello is None:
-        with open(folder / f"ray-{key}.lock", "w") as lock:
+        with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one start at a time; a second run waits for it
             hello = _hello(path) or _start(path, address, project_root)
     return None if hello is None else _client(*hello)
+
+
+def _cluster_tag(address: str) -> str:
+    """The part of a warm driver's file names that says which cluster it serves."""
+    return hashlib.sha256(address.encode()).hexdigest()[:8]
+
+
+def _sweep(folder: Path) -> None:
+    """Remove what ended warm drivers left (lock files, logs) once it is a day old."""
+    cutoff = time.time() - STALE_S
+    for leftover in [*folder.glob("ray-*.lock"), *folder.glob("ray-*.log")]:
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff and not leftover.with_suffix(".sock").exists():
+                leftover.unlink()
 
 
 def _hello(path: Path) -> tuple[socket.socket, dict[str, Any]] | None:
@@ -251,6 +266,7 @@ def _start(
     log_path = path.with_suffix(".log")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by a warm driver that was killed
+    _sweep(path.parent)
     _reap()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -305,16 +321,16 @@ def stop_all(address: str | None = None) -> int:
     Each ends its Ray job at once, cancelling what it still runs.
     """
     stopped = 0
-    for path in runtime_dir().glob("ray-*.sock"):
+    pattern = "ray-*.sock" if address is None else f"ray-{_cluster_tag(address)}-*.sock"
+    for path in runtime_dir().glob(pattern):
         hello = _hello(path)
         if hello is None:
             continue
-        sock, greeting = hello
+        sock, _ = hello
         try:
-            if address is None or greeting.get("address") == address:
-                send(sock, {"op": "stop"})
-                receive(sock)
-                stopped += 1
+            send(sock, {"op": "stop"})
+            receive(sock)
+            stopped += 1
         except OSError:
             continue
         finally:
