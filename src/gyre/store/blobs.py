@@ -11,6 +11,7 @@ blob; every read verifies the digest. Contract (both implementations, one test s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -59,6 +60,18 @@ def _corrupt(digest: str, url: str, why: str) -> CorruptBlob:
         f"Blob {digest[:12]} in {url} {why}. The artifact that points at it cannot be used; "
         "re-run the step that produced it (gyre run re-runs steps whose outputs are missing)."
     )
+
+
+@contextlib.contextmanager
+def _closed_or_removed(fd: int, temp: Path) -> Iterator[None]:
+    """Close ``fd`` when the block ends; if it fails, remove the half-written ``temp`` too."""
+    try:
+        yield
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
 
 
 class LocalBlobStore:
@@ -118,17 +131,12 @@ class LocalBlobStore:
         self._folder(final.parent)
         temp = final.parent / f".{digest}.{os.getpid()}.{threading.get_ident()}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
-        try:
+        with _closed_or_removed(fd, temp):
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             if sync:
                 os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
         os.replace(temp, final)
         return digest
 
@@ -144,13 +152,8 @@ class LocalBlobStore:
 
     def _put_copied_in_kernel(self, source: int, sync: bool, name: str) -> tuple[str, int]:
         fd, temp = self._temp_fd(os.O_RDWR)
-        try:
+        with _closed_or_removed(fd, temp):
             digest, size = copy_and_hash(source, fd, sync=sync, name=name)
-        except BaseException:
-            os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
         self._move_into_place(temp, digest)
         return digest, size
 

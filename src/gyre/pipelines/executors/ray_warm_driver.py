@@ -132,7 +132,6 @@ class WarmDriverClient:
         self.hosts: int = hello["hosts"]
         self.driver_pid: int = hello["pid"]
         self._nodes: list[dict[str, float]] = hello["nodes"]
-        self._running: set[int] = set()
         self._broken = False
 
     def _request(self, message: dict[str, Any]) -> Any:
@@ -169,34 +168,27 @@ class WarmDriverClient:
         handle: int = self._request(
             {"op": "submit", "spec": spec, "options": options, "isolate": isolate}
         )
-        self._running.add(handle)
         return handle
 
     def wait(self, refs: list[Any], timeout: float) -> list[tuple[Any, Outcome]]:
+        """As ``RayTasks.wait``; ``refs`` are all the handles still running."""
         if self._broken:  # the warm driver cancelled them when the connection closed
-            ended, self._running = self._running, set()
-            return [(handle, Outcome(cancelled=True)) for handle in ended]
+            return [(handle, Outcome(cancelled=True)) for handle in refs]
         if not refs:
             return []
         try:
             ended_now: list[tuple[int, Outcome]] = self._request({"op": "wait", "timeout": timeout})
         except (GyreError, OSError) as exc:  # the warm driver ended: its tasks ended with it
             failed = Outcome(error=f"the warm Ray driver went away: {exc}", error_text=f"{exc}\n")
-            ended, self._running = self._running, set()
-            return [(handle, failed) for handle in ended]
-        for handle, _ in ended_now:
-            self._running.discard(handle)
-        return list(ended_now)
+            return [(handle, failed) for handle in refs]
+        return ended_now
 
     def cancel(self, ref: Any) -> None:
         if not self._broken:
             self._request({"op": "cancel", "handle": ref})
 
     def close(self) -> None:
-        if not self._broken:
-            self._broken = True
-            with contextlib.suppress(OSError):
-                self.sock.close()
+        self._break()
 
 
 def attach(address: str, project_root: Path) -> WarmDriverClient | None:
