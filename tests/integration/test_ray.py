@@ -21,7 +21,7 @@ import pytest
 
 import gyre
 from conftest import S3_KEYS, _free_port, copy_resource
-from gyre.errors import GyreError, InvalidPipeline, WorkspaceError
+from gyre.errors import GyreError, InvalidPipeline, MissingExtra, WorkspaceError
 from gyre.pipelines.executors import ray_connection, ray_warm_driver
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
@@ -339,6 +339,20 @@ def test_an_unreachable_cluster_fails_fast_naming_the_address(
     with pytest.raises(GyreError, match=f"ray://127.0.0.1:{port} cannot be reached"):
         _run(workspace, "chain", compute="gone")
     assert time.monotonic() - started < 30
+
+
+def test_without_ray_installed_a_ray_target_says_how_to_install_it(
+    workspace: Store, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_resource("good/ray_pipelines.py", project)
+    copy_resource("good/helper.py", project)
+    address = f"127.0.0.1:{_free_port()}"
+    with workspace.write() as tx:
+        targets.add(tx, "cluster", "ray", address, {})
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the package were not installed
+    with pytest.raises(MissingExtra, match=r"Ray compute target .* pip install 'gyre\[ray\]'"):
+        _run(workspace, "chain", compute="cluster")
+    assert not _warm_drivers(address)  # nothing was started for it
 
 
 def _gated_run(project: Path) -> subprocess.Popen[str]:
