@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gyre.serving.batching import MicroBatcher
@@ -139,15 +138,8 @@ def _framework_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        if journal is not None:
-            metrics.dropped.set(journal.dropped)
-            metrics.journaled.set(journal.written)
-        if converter is not None:
-            metrics.converted.set(converter.rows_converted)
-        for served in models.by_version.values():
-            if served.batcher is not None:
-                metrics.batches.labels(served.name, str(served.version)).set(served.batcher.batches)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = metrics.exposition(models.by_version.values(), journal, converter)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
 

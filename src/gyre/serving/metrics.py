@@ -3,9 +3,10 @@ and the collector's accounting. Labelled children are looked up once and kept.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -68,3 +69,17 @@ class ServingMetrics:
 
     def error(self, model: str, version: int, kind: str) -> None:
         self.errors.labels(model, str(version), kind).inc()
+
+    def exposition(self, served: Iterable[Any], journal: Any, converter: Any) -> bytes:
+        """The ``/metrics`` body: the collector's and batchers' figures read now, then every
+        metric in Prometheus' text format."""
+        if journal is not None:
+            self.dropped.set(journal.dropped)
+            self.journaled.set(journal.written)
+        if converter is not None:
+            self.converted.set(converter.rows_converted)
+        for model in served:
+            if model.batcher is not None:
+                self.batches.labels(model.name, str(model.version)).set(model.batcher.batches)
+        body: bytes = generate_latest(self.registry)
+        return body
