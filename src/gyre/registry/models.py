@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from gyre.store.models import ModelVersionRecord
 MANIFEST = "gyre-model.json"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 REGISTERED_EVENT = "model.registered"
+log = logging.getLogger("gyre.registry")
 
 
 def parse_ref(text: str) -> tuple[str, str | None]:
@@ -146,6 +148,8 @@ def register_model(
         else:
             meta = module.save(model, dest, example=input_example)
         manifest = {"flavor": flavor, "signature": signature, "trusted": trusted, **meta}
+        if signature is not None and "outputs" not in signature and input_example is not None:
+            signature = manifest["signature"] = _with_outputs(module, dest, manifest, input_example)
         (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         saved = save_dir(dest, store.blobs, where=f"register_model({name!r})")
     run_id = active_run_id()
@@ -184,6 +188,22 @@ def register_model(
             idempotency_key=f"{REGISTERED_EVENT}:{name}@{version.version}",
         )
         return rows.get_version(tx, name, version.version)
+
+
+def _with_outputs(
+    module: Any, folder: Path, manifest: dict[str, Any], example: Any
+) -> dict[str, Any]:
+    """The signature with the outputs the saved model predicts for its example (what the OIP
+    metadata advertises); unchanged when the model cannot predict it here."""
+    signature: dict[str, Any] = manifest["signature"]
+    if manifest["flavor"] == "python":
+        return signature
+    try:
+        predictions = module.load(folder, manifest).predict(signatures.example_rows(example))
+    except Exception as exc:  # the user's own model and example: recorded without outputs
+        log.warning("could not predict the input example to record outputs: %s", exc)
+        return signature
+    return {**signature, "outputs": signatures.outputs_of(predictions)}
 
 
 def _flavor_of_path(path: Path) -> str:

@@ -18,38 +18,71 @@ TYPES = ("float64", "float32", "int64", "int32", "bool", "string", "bytes", "ima
 
 
 def infer(example: Any) -> dict[str, Any]:
-    kind = f"{type(example).__module__}.{type(example).__qualname__}"
-    if kind == "numpy.ndarray":
-        return {
-            "inputs": [
-                {"name": "input", "type": str(example.dtype), "shape": [-1, *example.shape[1:]]}
-            ]
-        }
-    if kind == "pandas.core.frame.DataFrame":
-        return {
-            "inputs": [
-                {"name": str(c), "type": _dtype_name(str(t))} for c, t in example.dtypes.items()
-            ]
-        }
+    """The signature of an example: a DataFrame, a numpy array, a dict of columns (lists of
+    one length), a record (a dict) or a list of records."""
+    if _is_instance_of(example, "numpy", "ndarray"):
+        shape = [-1, *example.shape[1:]]
+        return {"inputs": [{"name": "input", "type": _kind_name(example.dtype), "shape": shape}]}
+    if _is_instance_of(example, "pandas", "DataFrame"):
+        return {"inputs": [_column(str(c), example[c]) for c in example.columns]}
     if isinstance(example, dict) and "image" in example and len(example) == 1:
         return {"inputs": [{"name": "image", "type": "image"}]}
+    if _columns_of(example):
+        return {
+            "inputs": [
+                _spec(
+                    str(name),
+                    _python_type(next((v for v in values if v is not None), None)),
+                    any(v is None for v in values),
+                )
+                for name, values in example.items()
+            ]
+        }
     if isinstance(example, dict):
         example = [example]
     if isinstance(example, list) and example and all(isinstance(r, dict) for r in example):
         names = list(example[0])
-        return {"inputs": [{"name": n, "type": _python_type(example[0][n])} for n in names]}
+        return {"inputs": [{"name": str(n), "type": _python_type(example[0][n])} for n in names]}
+    kind = f"{type(example).__module__}.{type(example).__qualname__}"
     raise InvalidParameter(
-        f"Cannot infer a signature from a {kind} example. Pass a dict of columns, a list of "
-        "records, a DataFrame or a numpy array, or give signature= explicitly."
+        f"Cannot infer a signature from a {kind} example. Pass a DataFrame, a numpy array, a "
+        "dict of columns, a record or a list of records, or give signature= explicitly."
     )
 
 
-def _dtype_name(dtype: str) -> str:
-    if dtype.startswith("int"):
+def _is_instance_of(value: Any, package: str, name: str) -> bool:
+    """isinstance without importing ``package`` (pandas moves its classes between modules)."""
+    return any(
+        cls.__name__ == name and cls.__module__.split(".")[0] == package
+        for cls in type(value).__mro__
+    )
+
+
+def _columns_of(example: Any) -> bool:
+    """Whether a dict is a dict of columns: every value a flat list, all of one length."""
+    if not isinstance(example, dict) or not example:
+        return False
+    values = list(example.values())
+    flat = all(isinstance(v, list) and v and not isinstance(v[0], list | dict) for v in values)
+    return flat and len({len(v) for v in values}) == 1
+
+
+def _column(name: str, series: Any) -> dict[str, Any]:
+    kind = _kind_name(series.dtype)
+    return _spec(name, kind, kind.startswith("float") and bool(series.isna().any()))
+
+
+def _spec(name: str, kind: str, nullable: bool) -> dict[str, Any]:
+    return {"name": name, "type": kind, **({"nullable": True} if nullable else {})}
+
+
+def _kind_name(dtype: Any) -> str:
+    kind = getattr(dtype, "kind", "O")
+    if kind in "iu":
         return "int64"
-    if dtype.startswith("float"):
-        return "float64"
-    if dtype == "bool":
+    if kind == "f":
+        return "float32" if getattr(dtype, "itemsize", 8) == 4 else "float64"
+    if kind == "b":
         return "bool"
     return "string"
 
@@ -105,18 +138,23 @@ def validate_records(signature: dict[str, Any], records: list[dict[str, Any]]) -
 
 def _check_value(where: str, name: str, value: Any, spec: dict[str, Any]) -> None:
     kind = spec["type"]
+    if value is None and spec.get("nullable", False):
+        return
     if kind in ("float64", "float32"):
         if isinstance(value, list):
             for item in _flatten(value):
                 _check_value(where, name, item, spec)
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameter(f"{where} must be a number, got {value!r}", field=name)
+            raise InvalidParameter(f"{where} must be a number, got {_short(value)}", field=name)
         if isinstance(value, float) and math.isnan(value) and not spec.get("nullable", False):
             raise InvalidParameter(f"{where} is NaN, which this model does not accept", field=name)
+        _check_finite(where, name, value)
     elif kind in ("int64", "int32"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidParameter(f"{where} must be an integer, got {value!r}", field=name)
+        whole = isinstance(value, float) and value.is_integer()
+        if isinstance(value, bool) or not (isinstance(value, int) or whole):
+            raise InvalidParameter(f"{where} must be an integer, got {_short(value)}", field=name)
+        _check_finite(where, name, value)
     elif kind == "bool":
         if not isinstance(value, bool):
             raise InvalidParameter(f"{where} must be true or false, got {value!r}", field=name)
@@ -124,10 +162,34 @@ def _check_value(where: str, name: str, value: Any, spec: dict[str, Any]) -> Non
         raise InvalidParameter(f"{where} must be a string, got {type(value).__name__}", field=name)
 
 
+def _check_finite(where: str, name: str, value: float) -> None:
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for any float
+        finite = False
+    if not finite:
+        raise InvalidParameter(
+            f"{where} is {_short(value)}, outside the numbers a model can take", field=name
+        )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _flatten(value: list[Any]) -> list[Any]:
+    """The leaves of nested lists, in order (iterative: any depth)."""
     out: list[Any] = []
-    for item in value:
-        out.extend(_flatten(item) if isinstance(item, list) else [item])
+    stack = [iter(value)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
     return out
 
 
@@ -149,3 +211,29 @@ def check_example(signature: dict[str, Any], example: Any) -> None:
                 "Make them agree.",
                 field=name,
             )
+
+
+def example_rows(example: Any) -> Any:
+    """An example as a flavor's ``predict`` takes it: an array stays an array; a DataFrame, a
+    dict of columns or a record becomes a list of records."""
+    if _is_instance_of(example, "numpy", "ndarray"):
+        return example
+    if _is_instance_of(example, "pandas", "DataFrame"):
+        return [
+            {str(k): v for k, v in zip(example.columns, row, strict=True)}
+            for row in example.itertuples(index=False, name=None)
+        ]
+    if _columns_of(example):
+        names = [str(n) for n in example]
+        return [dict(zip(names, row, strict=True)) for row in zip(*example.values(), strict=True)]
+    return [example] if isinstance(example, dict) else example
+
+
+def outputs_of(predictions: Any) -> list[dict[str, Any]]:
+    """The ``outputs`` of a signature, from what the model predicted for its example."""
+    import numpy as np
+
+    array = np.asarray(predictions)
+    spec: dict[str, Any] = {"name": "output", "type": _kind_name(array.dtype)}
+    spec["shape"] = [-1, *array.shape[1:]] if array.ndim else [-1]
+    return [spec]

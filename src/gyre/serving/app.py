@@ -23,28 +23,17 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gyre.serving import info_routes, openapi
 from gyre.serving.batching import MicroBatcher
 from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
 from gyre.serving.payloads import RequestError
 from gyre.serving.scoring import Exchange, Scorer
-from gyre.serving.served_models import Models, ServedModel
+from gyre.serving.served_models import Models
 
 access_log = logging.getLogger("gyre.access")
 log = logging.getLogger("gyre.serving")
-OIP_TYPES = {
-    "float64": "FP64",
-    "float32": "FP32",
-    "int64": "INT64",
-    "int32": "INT32",
-    "bool": "BOOL",
-    "string": "BYTES",
-    "bytes": "BYTES",
-    "image": "BYTES",
-}
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -99,89 +88,29 @@ def _framework_app(
             converter.stop()
 
     app = FastAPI(title="gyre scoring", lifespan=lifespan, docs_url=None, redoc_url=None)
-
-    def not_found(error: LookupError) -> Response:
-        return JSONResponse({"error": str(error)}, status_code=404)
-
-    @app.get("/v2/health/live")
-    async def live() -> dict[str, bool]:
-        return {"live": True}
-
-    @app.get("/v2/health/ready")
-    async def ready() -> Response:
-        ok = bool(models.by_version)
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
-
-    @app.get("/v2")
-    async def server_metadata() -> dict[str, Any]:
-        from gyre import __version__
-
-        return {"name": "gyre", "version": __version__, "extensions": []}
-
-    @app.get("/v2/models/{name}")
-    @app.get("/v2/models/{name}/versions/{version}")
-    async def model_metadata(name: str, version: str | None = None) -> Response:
-        try:
-            served = models.get(name, version)
-        except LookupError as exc:
-            return not_found(exc)
-        return JSONResponse(_metadata(models, served))
-
-    @app.get("/v2/models/{name}/ready")
-    @app.get("/v2/models/{name}/versions/{version}/ready")
-    async def model_ready(name: str, version: str | None = None) -> Response:
-        try:
-            models.get(name, version)
-        except LookupError as exc:
-            return not_found(exc)
-        return JSONResponse({"name": name, "ready": True})
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        body = metrics.exposition(models.by_version.values(), journal, converter)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
-
+    info_routes.add_routes(app, models, metrics, journal, converter)
+    openapi.install(app, models)
     return app
 
 
-def _metadata(models: Models, served: ServedModel) -> dict[str, Any]:
-    sig = served.loaded.signature or {}
-    return {
-        "name": served.name,
-        "versions": [str(v) for n, v in sorted(models.by_version) if n == served.name],
-        "platform": served.flavor,
-        "inputs": [
-            {
-                "name": i["name"],
-                "datatype": OIP_TYPES.get(i["type"], "BYTES"),
-                "shape": i.get("shape", [-1]),
-            }
-            for i in sig.get("inputs", [])
-        ],
-        "outputs": [
-            {
-                "name": o["name"],
-                "datatype": OIP_TYPES.get(o.get("type", ""), "BYTES"),
-                "shape": o.get("shape", [-1]),
-            }
-            for o in sig.get("outputs", [])
-        ],
-    }
-
-
-def scoring_route(method: str, path: str) -> tuple[str, str | None, str | None] | None:
-    """("score" | "infer", model name, version) for the scoring paths, else None."""
-    if method != "POST":
-        return None
+def scoring_route(path: str) -> tuple[str, str | None, str | None] | None:
+    """("score" | "infer" | "invocations", model name, version) for the scoring paths."""
     parts = path.strip("/").split("/")
     if parts[0] == "score" and len(parts) <= 2:
         return "score", parts[1] if len(parts) == 2 else None, None
+    if parts == ["invocations"]:
+        return "invocations", None, None
     if len(parts) >= 4 and parts[:2] == ["v2", "models"] and parts[-1] == "infer":
         if len(parts) == 4:
             return "infer", parts[2], None
         if len(parts) == 6 and parts[3] == "versions":
             return "infer", parts[2], parts[4]
     return None
+
+
+def mlflow_error(status: int, message: str) -> dict[str, str]:
+    code = {404: "RESOURCE_DOES_NOT_EXIST", 413: "BAD_REQUEST"}.get(status, "BAD_REQUEST")
+    return {"error_code": code if status < 500 else "INTERNAL_ERROR", "message": message}
 
 
 class ScoringApp:
@@ -207,16 +136,28 @@ class ScoringApp:
             await self.framework(scope, receive, send)
             return
         request_id = ""
-        length = b""
+        length = header_length = b""
+        content_type = "application/json"
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif key == b"content-length":
                 length = value
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"inference-header-content-length":
+                header_length = value.strip()
         exchange = Exchange(request_id or uuid.uuid4().hex, time.perf_counter())
+        exchange.header_length = header_length
+        exchange.content_type = content_type
         path = scope["path"]
-        route = scoring_route(scope["method"], path)
+        route = scoring_route(path)
         try:
+            if route is not None and scope["method"] != "POST":
+                route = None
+                raise RequestError(
+                    405, "method_not_allowed", f"{path} takes POST, not {scope['method']}"
+                )
             if length.isdigit() and int(length) > self.options.max_body_bytes:
                 raise RequestError(
                     413,
@@ -252,6 +193,8 @@ class ScoringApp:
         exchange.model = served
         if kind == "score":
             return await self.scorer.score(exchange, served, receive)
+        if kind == "invocations":
+            return await self.scorer.invocations(exchange, served, receive)
         return await self.scorer.infer(exchange, served, receive)
 
     async def _framework(self, exchange: Exchange, scope: Any, receive: Any, send: Any) -> None:
@@ -263,21 +206,23 @@ class ScoringApp:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
+        scope = {**scope, info_routes.REQUEST_ID_KEY: exchange.request_id}
         await self.framework(scope, receive, send_with_id)
 
     async def _respond(self, exchange: Exchange, status: int, body: bytes, send: Any) -> None:
         exchange.status = status
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *JSON_HEADERS,
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", exchange.request_id.encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", exchange.request_id.encode()),
+        ]
+        if status == 200 and exchange.json_length is not None:  # binary tensor data follows
+            headers.append((b"content-type", b"application/octet-stream"))
+            headers.append((b"inference-header-content-length", b"%d" % exchange.json_length))
+        else:
+            headers.extend(JSON_HEADERS)
+        if status == 405:
+            headers.append((b"allow", b"POST"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     def _error_body(self, exchange: Exchange, path: str, error: RequestError) -> bytes:
@@ -286,6 +231,8 @@ class ScoringApp:
             self.metrics.error(served.name, served.version, error.kind)
         if path.startswith("/v2/"):
             return orjson.dumps({"error": str(error)})  # the protocol's own error shape
+        if path == "/invocations":
+            return orjson.dumps(mlflow_error(error.status, str(error)))  # MLflow's own shape
         return orjson.dumps(
             {
                 "error": {

@@ -21,17 +21,6 @@ from gyre.errors import InvalidParameter
 from gyre.registry import signature as signatures
 
 NUMERIC = {"float64": (float, int), "float32": (float, int), "int64": (int,), "int32": (int,)}
-OIP_DTYPES = {
-    "FP64": np.float64,
-    "FP32": np.float32,
-    "FP16": np.float16,
-    "INT64": np.int64,
-    "INT32": np.int32,
-    "INT16": np.int16,
-    "INT8": np.int8,
-    "UINT8": np.uint8,
-    "BOOL": np.bool_,
-}
 
 
 class RequestError(Exception):
@@ -55,6 +44,10 @@ def decode(raw: bytes) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(
+            400, "invalid_json", "the body is nested too deeply (more than 1,000 levels)"
+        ) from None
 
 
 def _encode_default(value: Any) -> Any:
@@ -73,10 +66,15 @@ def encode(value: Any) -> bytes:
 
 
 def records_of(body: Any) -> list[Any]:
-    """The rows of a ``/score`` body: a record, a list of records, or ``{"records": [...]}``."""
-    records = body.get("records", body.get("inputs")) if isinstance(body, dict) else body
-    if isinstance(body, dict) and records is None:
-        records = [body]
+    """The rows of a ``/score`` body: a record, a list of records, or ``{"records": [...]}``
+    (a dict whose only key is ``records`` or ``inputs``, holding a list; any other dict is one
+    record, so a column may be named ``records`` or ``inputs``)."""
+    records = body
+    if isinstance(body, dict):
+        wrapped = len(body) == 1 and next(iter(body)) in ("records", "inputs")
+        records = next(iter(body.values())) if wrapped else [body]
+        if wrapped and not isinstance(records, list):
+            records = [body]
     if not isinstance(records, list) or not records:
         raise RequestError(
             400,
@@ -101,15 +99,28 @@ def records_to_array(signature: dict[str, Any], records: list[Any]) -> Any:
     except (KeyError, TypeError):
         _explain_records(signature, records)
         raise
+    whole = False  # an integer column holds a float: checked to be whole below
     for column, spec in enumerate(specs):
         allowed = NUMERIC[spec["type"]]
         kinds = set(map(type, values[column::width]))
+        if spec.get("nullable"):
+            kinds.discard(type(None))
         if not kinds.issubset(allowed):
-            _explain_records(signature, records)
-    array = np.array(values, dtype=np.float64).reshape(len(records), width)
-    if np.isnan(array).any():
+            if not (kinds <= {int, float} and allowed == (int,)):
+                _explain_records(signature, records)
+            whole = True
+    try:
+        array = np.array(values, dtype=np.float64).reshape(len(records), width)
+    except OverflowError:  # an integer beyond any float
+        _explain_records(signature, records)
+        raise
+    if not np.isfinite(array).all():
         nullable = np.array([bool(s.get("nullable")) for s in specs])
-        if np.isnan(array[:, ~nullable]).any():
+        if np.isinf(array).any() or np.isnan(array[:, ~nullable]).any():
+            _explain_records(signature, records)
+    if whole:
+        integers = np.array([s["type"] in ("int64", "int32") for s in specs])
+        if (array[:, integers] != np.floor(array[:, integers])).any():
             _explain_records(signature, records)
     return array
 
@@ -123,10 +134,16 @@ class RecordsDecoder:
 
     def __init__(self, signature: dict[str, Any]) -> None:
         fields: list[tuple[str, Any]] = []
-        for spec in signature["inputs"]:
+        rename: dict[str, str] = {}
+        for index, spec in enumerate(signature["inputs"]):
             kind: Any = float if spec["type"].startswith("float") else int
-            fields.append((spec["name"], kind | None if spec.get("nullable") else kind))
-        record = msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
+            # Struct fields must be identifiers; the JSON names ("sepal length (cm)", "class",
+            # "1st") are any string, so each field gets a position name renamed to its column.
+            rename[f"f{index}"] = spec["name"]
+            fields.append((f"f{index}", kind | None if spec.get("nullable") else kind))
+        record = msgspec.defstruct(
+            "Record", fields, forbid_unknown_fields=True, gc=False, rename=rename
+        )
         self._many = msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
         self._one = msgspec.json.Decoder(record)
 
@@ -223,80 +240,21 @@ def check_images(body: Any, signature: dict[str, Any]) -> None:
                 ) from None
 
 
-def oip_inputs(body: Any) -> list[tuple[str, Any]]:
-    """(name, data) per input tensor of an Open Inference Protocol request; numeric tensors
-    come back as numpy arrays of their declared shape, BYTES tensors as lists."""
-    inputs = body.get("inputs") if isinstance(body, dict) else None
-    if not isinstance(inputs, list) or not inputs:
-        raise RequestError(
-            400,
-            "invalid_input",
-            "an inference request needs 'inputs': [{name, shape, datatype, data}]",
-            "inputs",
-        )
-    tensors = []
-    for index, tensor in enumerate(inputs):
-        for key in ("name", "shape", "datatype", "data"):
-            if not isinstance(tensor, dict) or key not in tensor:
-                raise RequestError(
-                    400,
-                    "invalid_input",
-                    f"inputs[{index}] has no {key!r}",
-                    f"inputs[{index}].{key}",
-                )
-        tensors.append((tensor["name"], _tensor(index, tensor)))
-    return tensors
-
-
-def _tensor(index: int, tensor: dict[str, Any]) -> Any:
-    name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
-    data = tensor["data"]
-    values = (
-        data
-        if isinstance(data, list) and not any(isinstance(v, list) for v in data[:1])
-        else flat(data)
-    )
-    expected = math.prod(shape) if shape else len(values)
-    if len(values) != expected:
-        raise RequestError(
-            400,
-            "invalid_input",
-            f"inputs[{index}] ({name!r}) has {len(values)} values for shape {shape}",
-            name,
-        )
-    if datatype == "BYTES":
-        return reshape(values, shape) if shape and len(shape) > 1 else values
-    dtype = OIP_DTYPES.get(datatype)
-    if dtype is None:
-        raise RequestError(
-            400,
-            "invalid_input",
-            f"inputs[{index}] ({name!r}) has datatype {datatype!r}; use one of "
-            f"{', '.join(OIP_DTYPES)} or BYTES",
-            name,
-        )
-    allowed = (
-        (bool,) if datatype == "BOOL" else (float, int) if datatype.startswith("FP") else (int,)
-    )
-    kinds = set(map(type, values))
-    if not kinds.issubset(allowed):
-        bad = next(v for v in values if type(v) not in allowed)
-        raise RequestError(
-            400, "invalid_input", f"inputs[{index}] ({name!r}) holds {bad!r}, not {datatype}", name
-        )
-    array: Any = np.array(values, dtype=dtype)
-    if datatype.startswith("FP") and np.isnan(array).any():
-        raise RequestError(400, "invalid_input", f"inputs[{index}] ({name!r}) holds NaN", name)
-    return array.reshape(shape) if shape else array
-
-
 def flat(data: Any) -> list[Any]:
-    if isinstance(data, list):
-        out: list[Any] = []
-        for item in data:
-            out.extend(flat(item))
-        return out
-    return [data]
+    """The leaves of nested lists, in order (iterative: any depth)."""
+    if not isinstance(data, list):
+        return [data]
+    out: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
+    return out
 
 
 def shape_of(data: Any) -> list[int]:
@@ -305,42 +263,3 @@ def shape_of(data: Any) -> list[int]:
         shape.append(len(data))
         data = data[0] if data else None
     return shape
-
-
-def reshape(values: list[Any], shape: list[int]) -> list[Any]:
-    if len(shape) == 1:
-        return values
-    step = math.prod(shape[1:])
-    return [reshape(values[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
-
-
-def oip_datatype(data: Any) -> str:
-    if isinstance(data, np.ndarray):
-        kind = data.dtype.kind
-        if kind == "b":
-            return "BOOL"
-        if kind in "iu":
-            return "INT64"
-        if kind == "f":
-            return "FP64" if data.dtype.itemsize == 8 else "FP32"
-        return "BYTES"
-    values = flat(data)
-    if values and all(isinstance(v, bool) for v in values):
-        return "BOOL"
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return "INT64"
-    if values and all(isinstance(v, int | float) for v in values):
-        return "FP64"
-    return "BYTES"
-
-
-def oip_shape(data: Any) -> list[int]:
-    if isinstance(data, np.ndarray):
-        return list(data.shape)
-    return shape_of(data) if isinstance(data, list) else [1]
-
-
-def oip_flat(data: Any) -> Any:
-    if isinstance(data, np.ndarray):
-        return data.reshape(-1)
-    return flat(data)

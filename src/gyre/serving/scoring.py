@@ -20,6 +20,7 @@ import numpy as np
 
 from gyre.errors import GyreError, InvalidParameter
 from gyre.serving import journal as journals
+from gyre.serving import mlflow_protocol, oip
 from gyre.serving.batching import Admission
 from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
@@ -28,10 +29,6 @@ from gyre.serving.payloads import (
     check_images,
     decode,
     encode,
-    oip_datatype,
-    oip_flat,
-    oip_inputs,
-    oip_shape,
     records_of,
     records_to_array,
     validate_records,
@@ -51,6 +48,9 @@ class Exchange:
     started: float
     model: ServedModel | None = None
     status: int = 500
+    header_length: bytes = b""  # Inference-Header-Content-Length (binary tensor data)
+    content_type: str = "application/json"
+    json_length: int | None = None  # of the answer, when binary tensor data follows it
 
 
 @dataclass
@@ -102,17 +102,38 @@ class Scorer:
                 inputs = raw if isinstance(body, list) else b"[" + raw + b"]"
             else:
                 records = records_of(body)
-                rows: Any = records
-                if served.takes_arrays:
-                    rows = records_to_array(signature, records)
-                elif signature and all(isinstance(r, dict) for r in records):
-                    validate_records(signature, records)
-                elif signature:
-                    validate_tensor_rows(signature, records)
-                predictions = await self._predict_batched(exchange, served, rows, admission)
+                predictions = await self._predict_records(exchange, served, records, admission)
                 inputs = raw if records is body else encode(records)
         await self._collect(exchange, served, inputs, predictions)
         return self._score_answer(exchange, served, predictions)
+
+    async def _predict_records(
+        self, exchange: Exchange, served: ServedModel, records: list[Any], admission: Admission
+    ) -> Any:
+        """Records (or rows) checked against the signature, then predicted in a batch."""
+        signature = served.loaded.signature or {}
+        rows: Any = records
+        if served.takes_arrays:
+            rows = records_to_array(signature, records)
+        elif signature and all(isinstance(r, dict) for r in records):
+            validate_records(signature, records)
+        elif signature:
+            validate_tensor_rows(signature, records)
+        return await self._predict_batched(exchange, served, rows, admission)
+
+    async def invocations(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
+        """``POST /invocations`` (MLflow's scoring protocol): the response body."""
+        with _admit(served) as admission:
+            raw = await self.read_body(receive)
+            rows = mlflow_protocol.rows_of(raw, exchange.content_type)
+            if served.flavor == "python":
+                admission.withdraw()
+                output = await self._predict_alone(exchange, served, rows)
+                predictions = output if isinstance(output, list) else [output]
+            else:
+                predictions = await self._predict_records(exchange, served, rows, admission)
+        await self._collect(exchange, served, encode(rows), predictions)
+        return encode({"predictions": predictions})
 
     @staticmethod
     def _score_answer(exchange: Exchange, served: ServedModel, predictions: Any) -> bytes:
@@ -126,37 +147,35 @@ class Scorer:
         )
 
     async def infer(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
-        """``POST /v2/models/{name}/infer``: the response body (Open Inference Protocol v2)."""
+        """``POST /v2/models/{name}/infer``: the response body (Open Inference Protocol v2);
+        ``exchange.json_length`` is set when binary tensor data follows the JSON."""
         with _admit(served) as admission:
-            body = decode(await self.read_body(receive))
-            tensors = oip_inputs(body)
+            raw = await self.read_body(receive)
+            request = oip.parse_request(raw, oip.header_length(exchange.header_length))
+            oip.check_outputs(request, served.output_name)
+            bound = oip.bind(
+                served.loaded.signature, served.flavor, served.takes_arrays, request.inputs
+            )
             if served.flavor == "python":
                 admission.withdraw()
-                named = {name: data for name, data in tensors}
-                output = await self._predict_alone(exchange, served, named)
-                rows: Any = [named]
-                predictions: Any = [output]
+                output = await self._predict_alone(exchange, served, bound.rows)
+                await self._collect(exchange, served, encode([bound.rows]), [output])
+                predictions = output
             else:
-                rows = tensors[0][1]
-                predictions = output = await self._predict_batched(
-                    exchange, served, rows, admission
+                predictions, journaled = await self._predict_journaled(
+                    exchange, served, bound.rows, admission
                 )
-        await self._collect(exchange, served, encode(rows), predictions)
-        return encode(
-            {
-                "model_name": served.name,
-                "model_version": str(served.version),
-                "id": body.get("id") or exchange.request_id,
-                "outputs": [
-                    {
-                        "name": "output",
-                        "datatype": oip_datatype(output),
-                        "shape": oip_shape(output),
-                        "data": oip_flat(output),
-                    }
-                ],
-            }
+                if not journaled:
+                    await self._collect(exchange, served, encode(bound.rows), predictions)
+        body, exchange.json_length = oip.response(
+            request,
+            served.name,
+            served.version,
+            exchange.request_id,
+            served.output_name,
+            predictions,
         )
+        return body
 
     async def _predict_batched(
         self, exchange: Exchange, served: ServedModel, rows: Any, admission: Admission
@@ -172,7 +191,7 @@ class Scorer:
     ) -> tuple[Any, bool]:
         """Predict in a batch whose journal lines are written together before any answer."""
         assert served.batcher is not None
-        if self.journal is None or not served.columns:
+        if self.journal is None or not served.columns or not served.takes_arrays:
             return await self._predict_batched(exchange, served, rows, admission), False
 
         def line_for(predictions: Any) -> bytes | None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
+
+import numpy as np
 
 from gyre.registry.models import LoadedModel
+from gyre.serving import tensor_codec
 from gyre.serving.batching import MicroBatcher
 from gyre.serving.payloads import RecordsDecoder, numeric_signature
 
@@ -40,6 +44,35 @@ class ServedModel:
         holds a comma (its requests are journaled as JSON then)."""
         names = [i["name"] for i in (self.loaded.signature or {}).get("inputs", [])]
         return "" if any("," in name for name in names) else ",".join(names)
+
+    @cached_property
+    def output_name(self) -> str:
+        """The name of the model's output tensor (Open Inference Protocol)."""
+        outputs = (self.loaded.signature or {}).get("outputs") or [{}]
+        return str(outputs[0].get("name", "output"))
+
+    @cached_property
+    def output_spec(self) -> dict[str, Any]:
+        """The output as the metadata declares it: the signature's, or, for a model registered
+        without one, the datatype it predicts for a row of zeros."""
+        outputs = (self.loaded.signature or {}).get("outputs")
+        if outputs:
+            return dict(outputs[0])
+        return {"name": self.output_name, "datatype": self._probe_datatype(), "shape": [-1]}
+
+    def _probe_datatype(self) -> str:
+        specs = (self.loaded.signature or {}).get("inputs") or []
+        try:
+            if self.takes_arrays:
+                sample = np.zeros((1, len(specs)))
+            elif len(specs) == 1 and specs[0].get("shape"):
+                dims = [d if d > 0 else 1 for d in specs[0]["shape"][1:]]
+                sample = np.zeros([1, *dims], dtype=specs[0]["type"])
+            else:
+                return "BYTES"
+            return tensor_codec.datatype_of(np.asarray(self.loaded.predict(sample)))
+        except Exception:  # the model cannot take zeros: its outputs stay undeclared bytes
+            return "BYTES"
 
     @cached_property
     def records_decoder(self) -> RecordsDecoder | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ class _Estimator:
     def __init__(self, model: Any, columns: list[str] | None) -> None:
         self.model = model
         self.columns = columns
+        # Fitted on a DataFrame, the model warns on every array; the columns are put in the
+        # order it was fitted with (the signature's), so the warning says nothing here.
+        names = getattr(model, "feature_names_in_", None)
+        self.quiet = names is not None and columns is not None and list(names) == columns
 
     def predict(self, batch: Any) -> Any:
         import numpy as np
@@ -33,7 +38,11 @@ class _Estimator:
         if isinstance(batch, list) and batch and isinstance(batch[0], dict):
             columns = self.columns or list(batch[0])
             batch = np.array([[row[c] for c in columns] for row in batch], dtype=float)
-        return self.model.predict(batch)
+        if not self.quiet:
+            return self.model.predict(batch)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            return self.model.predict(batch)
 
 
 def load(path: Path, meta: dict[str, Any]) -> Any:
