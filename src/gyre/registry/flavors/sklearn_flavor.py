@@ -23,10 +23,15 @@ def save(model: Any, dest: Path, **_: Any) -> dict[str, Any]:
     return {"file": FILE}
 
 
+NUMERIC_TYPES = ("float64", "float32", "int64", "int32", "bool")
+
+
 class _Estimator:
-    def __init__(self, model: Any, columns: list[str] | None) -> None:
+    def __init__(self, model: Any, columns: list[str] | None, tabular: bool = False) -> None:
         self.model = model
         self.columns = columns
+        # Columns that are not all numbers (a pipeline with an encoder) go in as a DataFrame.
+        self.tabular = tabular
         # Fitted on a DataFrame, the model warns on every array; the columns are put in the
         # order it was fitted with (the signature's), so the warning says nothing here.
         names = getattr(model, "feature_names_in_", None)
@@ -37,7 +42,12 @@ class _Estimator:
 
         if isinstance(batch, list) and batch and isinstance(batch[0], dict):
             columns = self.columns or list(batch[0])
-            batch = np.array([[row[c] for c in columns] for row in batch], dtype=float)
+            if self.tabular:
+                import pandas as pd
+
+                batch = pd.DataFrame.from_records(batch, columns=columns)
+            else:
+                batch = np.array([[row[c] for c in columns] for row in batch], dtype=float)
         if not self.quiet:
             return self.model.predict(batch)
         with warnings.catch_warnings():
@@ -58,5 +68,7 @@ def load(path: Path, meta: dict[str, Any]) -> Any:
         )
     model = sio.load(file, trusted=untrusted)
     signature = meta.get("signature") or {}
-    columns = [i["name"] for i in signature.get("inputs", [])] or None
-    return _Estimator(model, columns)
+    inputs = signature.get("inputs", [])
+    columns = [i["name"] for i in inputs] or None
+    tabular = any(i.get("type") not in NUMERIC_TYPES for i in inputs if not i.get("shape"))
+    return _Estimator(model, columns, tabular)
