@@ -17,10 +17,10 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
-from support.scoring_server import ScoringServer
 
 from gyre.registry import models as registry
 from gyre.store import init_workspace
+from support.scoring_server import ScoringServer
 
 IRIS = load_iris(as_frame=True)
 # Column names that are not Python identifiers, keywords, unicode, a comma, a wrapper's key.
