@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+KSERVE_STAMP := .venv-kserve/.installed
 
 .PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving clean
 
@@ -26,8 +27,14 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_import_time.py
 
-test: lint
+test: lint $(KSERVE_STAMP)
 	bash scripts/run_tests.sh
+
+# KServe's REST client for the protocol tests, in a venv of its own (it pins pandas < 3).
+$(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
+	$(PYTHON) -m venv .venv-kserve
+	.venv-kserve/bin/python -m pip install -q -c requirements/kserve-client.lock -r requirements/kserve-client.txt
+	touch $(KSERVE_STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
@@ -41,7 +48,7 @@ bench-data: $(STAMP)
 	$(PY) benchmarks/data/run.py
 
 clean:
-	rm -rf $(VENV) .demo .bench-cache
+	rm -rf $(VENV) .venv-kserve .demo .bench-cache
 
 bench-compute: $(STAMP)
 	$(PY) benchmarks/compute/run.py

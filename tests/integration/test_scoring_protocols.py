@@ -6,6 +6,8 @@ formats. One real ``gyre serve`` process serves every model of this module."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from conftest import RESOURCES
 from gyre.registry import models as registry
 from gyre.store import init_workspace
 from support.scoring_server import ScoringServer
@@ -479,3 +482,30 @@ def test_the_openapi_document_describes_every_scoring_route_and_metrics_as_text(
     assert items["required"] == list(IRIS.data.columns)
     metrics = paths["/metrics"]["get"]["responses"]["200"]["content"]
     assert "application/json" not in metrics and any(t.startswith("text/plain") for t in metrics)
+
+
+KSERVE_PYTHON = Path(__file__).parents[2] / ".venv-kserve" / "bin" / "python"
+
+
+def test_kserve_rest_client_infers_per_column_in_json_and_binary(served: ScoringServer) -> None:
+    if not KSERVE_PYTHON.exists():
+        message = "KServe's client is installed by `make test` (.venv-kserve)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    rows = IRIS.data.iloc[[0, 60, 120]]
+    done = subprocess.run(
+        [str(KSERVE_PYTHON), str(RESOURCES / "clients" / "kserve_client.py"), served.url, "iris"],
+        input=json.dumps(rows.to_dict("list")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.splitlines()[-1])
+    assert results["ready"] is True
+    for binary in ("False", "True"):
+        assert results[f"binary={binary}"] == {"id": f"k-{binary}", "output": [0, 1, 2]}
+    assert results["refused"]["status"] == 400
+    assert "no input 'petals'" in results["refused"]["body"]["error"]
