@@ -207,6 +207,43 @@ def test_prometheus_metrics_count_requests_errors_and_latency_per_version(server
     )
 
 
+def test_metrics_follow_prometheus_naming_conventions(server: Server) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert server.post("/score/pricer", [{"size": 1.0, "rooms": 1.0}]).status_code == 200
+    text = httpx.get(f"{server.url}/metrics").text
+    families = {
+        f.name: f for f in text_string_to_metric_families(text) if f.name.startswith("gyre_")
+    }
+    for family in families.values():
+        names = {sample.name for sample in family.samples}
+        if family.type == "counter":
+            # the parser takes "_total" off a counter's name; the exposition must have it
+            assert f"# TYPE {family.name}_total counter" in text, family.name
+            assert all(n.endswith(("_total", "_created")) for n in names), (family.name, names)
+        else:
+            assert not family.name.endswith("_total"), f"{family.name} is a {family.type}"
+            assert not any(n.endswith("_total") for n in names), (family.name, names)
+    counters = {name for name, family in families.items() if family.type == "counter"}
+    assert {
+        "gyre_requests",
+        "gyre_errors",
+        "gyre_batches",
+        "gyre_collector_journaled_rows",
+        "gyre_collector_dropped_rows",
+        "gyre_collector_converted_rows",
+        "gyre_collector_quarantined_rows",
+        "gyre_collector_conversion_failures",
+    } <= counters
+    assert families["gyre_request_latency_seconds"].type == "histogram"
+    journaled = families["gyre_collector_journaled_rows"].samples
+    assert [(s.name, s.value) for s in journaled] == [("gyre_collector_journaled_rows_total", 1)]
+    batches = families["gyre_batches"].samples
+    assert [(s.labels, s.value) for s in batches if s.labels["model"] == "pricer"] == [
+        ({"model": "pricer", "version": "1"}, 1)
+    ]
+
+
 def test_concurrent_requests_are_micro_batched(server: Server) -> None:
     results: list[int] = []
 
@@ -287,14 +324,14 @@ def test_a_full_journal_keeps_answering_and_counts_what_it_did_not_record(
             next(
                 line.split()[-1]
                 for line in text.splitlines()
-                if line.startswith("gyre_collector_dropped_rows ")
+                if line.startswith("gyre_collector_dropped_rows_total ")
             )
         )
         journaled = float(
             next(
                 line.split()[-1]
                 for line in text.splitlines()
-                if line.startswith("gyre_collector_journaled_rows ")
+                if line.startswith("gyre_collector_journaled_rows_total ")
             )
         )
         assert dropped > 0 and dropped + journaled == 10

@@ -165,12 +165,14 @@ def show(reference: str, as_json: bool) -> None:
             dataset = rows.get_dataset(tx, name)
             found = rows.versions(tx, name)
             parts = rows.partitions(tx, name) if dataset.kind == "append" else []
+        held_back = _quarantined_rows(store, name) if dataset.kind == "append" else 0
         if as_json:
             print_json(
                 {
                     **dataset.__dict__,
                     "versions": [v.__dict__ for v in found],
                     "partitions": [p.__dict__ for p in parts],
+                    "quarantined_rows": held_back,
                 }
             )
             return
@@ -182,6 +184,11 @@ def show(reference: str, as_json: bool) -> None:
             click.echo(
                 f"{name} (append-only): {len(parts)} sealed partitions, {rows_total} rows{span}"
             )
+            if held_back:
+                click.echo(
+                    f"{held_back} scored row(s) could not be written and are quarantined: "
+                    f"gyre data quarantine {name}"
+                )
         table = Table(
             box=None, pad_edge=False, title=f"{name} ({dataset.kind})", title_justify="left"
         )
@@ -240,6 +247,15 @@ def show(reference: str, as_json: bool) -> None:
         )
     if profile.get("kind") == "labeled-images":
         _print_classes(console, profile["classes"])
+
+
+def _quarantined_rows(store: Any, name: str) -> int:
+    """Rows the collector quarantined for an inference dataset (0 for other datasets)."""
+    from gyre.serving import quarantine
+
+    if not name.endswith(quarantine.SUFFIX):
+        return 0
+    return sum(q.rows for q in quarantine.of_dataset(store, name))
 
 
 def _print_classes(console: Console, classes: dict[str, int]) -> None:
@@ -341,13 +357,24 @@ def diff(old: str, new: str, as_json: bool) -> None:
 @data.command("get")
 @click.argument("reference", metavar="NAME@N")
 @click.argument("dest", type=click.Path(path_type=Path))
-def get(reference: str, dest: Path) -> None:
-    """Copy a version's files (or its table, as Parquet or CSV) to DEST, verified."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    help="Write a table in this format (default: from DEST's extension; Parquet for a folder).",
+)
+def get(reference: str, dest: Path, fmt: str | None) -> None:
+    """Copy a version to DEST, verified: a file set as a folder, a table as one file.
+
+    A table goes to DEST.csv, DEST.parquet or DEST.jsonl (JSON lines), or NAME.parquet in the
+    folder DEST. The file is complete or absent: it is written under a temporary name and
+    renamed into place.
+    """
     from gyre.data import versions
 
     store = open_workspace()
     version = versions.get(store, *_parse(reference))
-    written = versions.export(store, version, dest)
+    written = versions.export(store, version, dest, fmt)
     click.echo(f"Wrote {version.ref} to {written}")
 
 
@@ -443,6 +470,35 @@ def snapshot(name: str) -> None:
 
     version = append_only.snapshot(open_workspace(), name)
     click.echo(f"{version.ref}: {version.files} partitions, {version.rows} rows")
+
+
+@data.command("quarantine")
+@click.argument("name", metavar="ENDPOINT-inference")
+@json_option
+def quarantine(name: str, as_json: bool) -> None:
+    """List the scored requests the collector could not write to an inference dataset.
+
+    Each is kept, with the reason, in quarantine.jsonl beside the endpoint's journal; every
+    other row was written. --json prints them whole (with the journal record).
+    """
+    from gyre.serving import quarantine as quarantined
+
+    found = quarantined.of_dataset(open_workspace(), name)
+    if as_json:
+        print_json([q.__dict__ for q in found])
+        return
+    if not found:
+        click.echo(f"{name}: no quarantined rows.")
+        return
+    rows_total = sum(q.rows for q in found)
+    click.echo(f"{name}: {len(found)} quarantined request(s), {rows_total} row(s)")
+    table = Table(box=None, pad_edge=False)
+    for column in ("quarantined", "request", "model", "rows", "reason"):
+        table.add_column(column)
+    for q in found:
+        model = f"{q.model}@{q.version}" if q.model else ""
+        table.add_row(_when(q.quarantined_at), q.request_id or "", model, str(q.rows), q.reason)
+    Console().print(table)
 
 
 @click.command()

@@ -140,10 +140,17 @@ def concat(loaded: list[Any]) -> Any:
 
 
 def _as_json_text(table: Any, names: set[str]) -> Any:
+    for name in names & set(table.column_names):
+        index = table.column_names.index(name)
+        table = table.set_column(index, name, json_text(table.column(name).to_pylist()))
+    return table
+
+
+def json_text(values: list[Any]) -> Any:
+    """The values as a column of JSON text (nulls stay null), for values no one type holds."""
     import pyarrow as pa
 
-    for name in names & set(table.column_names):
-        values = table.column(name).to_pylist()
-        text = pa.array([None if v is None else json.dumps(v, default=str) for v in values])
-        table = table.set_column(table.column_names.index(name), name, text)
-    return table
+    return pa.array(
+        [None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in values],
+        pa.string(),
+    )

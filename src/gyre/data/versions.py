@@ -459,23 +459,21 @@ def profile(store: Store, version: VersionRecord) -> dict[str, Any]:
     return data
 
 
-def export(store: Store, version: VersionRecord, dest: Path) -> Path:
-    """Copy a version's content to ``dest`` (a folder, or a .parquet/.csv path for a table)."""
+def export(store: Store, version: VersionRecord, dest: Path, fmt: str | None = None) -> Path:
+    """Copy a version's content to ``dest``: a table (or append-only dataset) as one CSV,
+    Parquet or JSON lines file (format from ``fmt`` or the extension, see
+    :func:`gyre.data.exports.target`), written whole or not at all; a file set as a folder."""
+    from gyre.data import exports
+
     if version.layout in ("table", "partitions"):
-        table = to_arrow(store, version)
-        target = (
-            dest if dest.suffix in (".parquet", ".csv") else dest / f"{version.dataset}.parquet"
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.suffix == ".csv":
-            import pyarrow.csv as pa_csv
-
-            pa_csv.write_csv(table, target)
-        else:
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, target)
+        target, chosen = exports.target(dest, version.dataset, fmt)
+        exports.write_table(to_arrow(store, version), target, chosen)
         return target
+    if fmt is not None:
+        raise InvalidParameter(
+            f"{version.ref} is a file set ({version.files} files), not a table: it is copied "
+            "as a folder; leave out --format."
+        )
     source = local_path(store, version)
     shutil.copytree(source, dest, dirs_exist_ok=True)
     return dest

@@ -2,9 +2,17 @@
 
 Converting the journal into Parquet partitions is CPU work proportional to what is scored; in
 a thread of the server it would compete with the requests for the interpreter lock. Here it
-runs beside the server, at a lower CPU priority (``nice``), and dies with it. SIGTERM (sent by
-the server once its journal is closed) makes it convert what is left and exit. Each pass that
-wrote rows logs one line (rows, wall and CPU seconds) to stderr, which is the server's log.
+runs beside the server, at a lower CPU priority (``nice``), in a process group of its own (so
+Ctrl-C and signals to the server's group do not reach it), and ends with the server.
+
+Its standard input is a pipe from the server, which the server closes once its journal is
+closed (and which the kernel closes when the server dies, even by SIGKILL). End of input is
+the one signal to end: the child then makes a final pass over what is left and exits. Unlike
+a signal, it cannot arrive too early to be handled (while the child still starts, or waits
+for the journal's lock behind the converter of a server that was just killed): the child reads
+it whenever it is ready, so the final pass always runs, after the last answered row was
+journaled. Each pass that wrote rows logs one line (rows, wall and CPU seconds) to stderr,
+which is the server's log.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ def command(journal: Path, dataset: str, settings: Any, interval: float) -> list
 
 
 class ConverterProcess:
-    """The server's handle on its converter child: start, the rows converted so far, stop."""
+    """The server's handle on its converter child: start, its counts so far, stop."""
 
     def __init__(self, argv: list[str], state_file: Path) -> None:
         self.argv = argv
@@ -53,37 +61,71 @@ class ConverterProcess:
     def start(self) -> None:
         import subprocess
 
-        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(self.argv, stdin=subprocess.PIPE, process_group=0)
+
+    def _count(self, name: str) -> int:
+        """A count of this server's child (the state file may still hold the counts of the
+        converter of an earlier server, which must not show as this one's)."""
+        if self.process is None:
+            return 0
+        try:
+            state = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return 0
+        if not isinstance(state, dict) or state.get("pid") != self.process.pid:
+            return 0
+        return int(state.get(name, 0))
 
     @property
     def rows_converted(self) -> int:
-        try:
-            return int(json.loads(self.state_file.read_text()).get("rows_converted", 0))
-        except (OSError, ValueError):
-            return 0
+        return self._count("rows_converted")
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self._count("rows_quarantined")
+
+    @property
+    def failures(self) -> int:
+        return self._count("failures")
 
     def stop(self) -> None:
-        """Called once the journal is closed: the child converts what is left, then exits."""
-        if self.process is None or self.process.poll() is not None:
+        """Called once the journal is closed: closing the child's input asks it for its final
+        pass; this returns when that pass has ended."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        log.info("collector: converting what is left of the journal")
         try:
             self.process.wait(timeout=STOP_TIMEOUT_S)
         except Exception:  # the next start converts what it left: nothing is lost
+            log.error(
+                "collector: the converter's final pass took over %.0f s; stopped it. The next "
+                "start of this endpoint converts what it left.",
+                STOP_TIMEOUT_S,
+            )
             self.process.kill()
             self.process.wait()
 
 
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+def _end_on_end_of_input(stop: threading.Event) -> None:
+    """Set ``stop`` when the server closes our input (or dies)."""
+    with contextlib.suppress(OSError):
+        while os.read(0, 4096):
+            pass
+    stop.set()
 
 
 def main(argv: list[str]) -> int:
+    stop = threading.Event()
+    # The server says when to end by closing our input (see the module's docstring). A SIGTERM
+    # sent to every process at once (a service manager) must not end us before the server has
+    # answered its last request: the server ends, and so its input, and then we do.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_end_on_end_of_input, args=(stop,), name="gyre-converter-input", daemon=True
+    ).start()
     from gyre.config import WorkspaceSettings
     from gyre.serving.collector import Converter
     from gyre.serving.journal import JournalReader
@@ -91,8 +133,10 @@ def main(argv: list[str]) -> int:
 
     spec = json.loads(argv[0])
     parent = os.getppid()
-    _die_with_parent()
     os.nice(NICENESS)
+    # Values nest as deep as the server accepts (orjson: 1024 levels) and turning one into
+    # JSON text recurses once or twice per level.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     raw = spec["settings"]
     settings = WorkspaceSettings(
@@ -109,12 +153,9 @@ def main(argv: list[str]) -> int:
     import pyarrow.json
     import pyarrow.parquet  # noqa: F401
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
     interval = float(spec["interval"])
     while not stop.wait(interval):
-        if os.getppid() != parent:
+        if os.getppid() != parent:  # the server is gone, and a process it forked holds our input
             break
         _pass(converter)
     _pass(converter)
@@ -127,7 +168,7 @@ def _pass(converter: Any) -> None:
     try:
         rows = converter.convert()
     except Exception:  # logged and counted; the next pass retries the same lines
-        converter.failures += 1
+        converter.count_failure()
         log.exception("converting the inference journal failed; will retry")
         return
     if rows:

@@ -219,8 +219,11 @@ def encode_array_line(
         ydtype=outputs.dtype.str,
         rows=len(outputs),
     )
-    x = inputs.tobytes()
-    y = outputs.tobytes()
+    return compact_record(head, inputs.tobytes(), outputs.tobytes())
+
+
+def compact_record(head: bytes, x: Any, y: Any) -> bytes:
+    """A compact record's bytes from its header and arrays' bytes (the inverse of reading)."""
     return b"".join((COMPACT, _LENGTHS.pack(len(head), len(x), len(y)), head, x, y, b"\n"))
 
 
