@@ -1,14 +1,16 @@
-"""Serving benchmark: ``gyre serve`` side by side with MLServer, MLflow and BentoML, under wrk.
+"""Serving benchmark: ``gyre serve`` beside MLServer, MLflow, BentoML, LitServe and PyTriton.
 
     .venv/bin/python benchmarks/serving/run.py [--quick] [--reps N] [--seconds S]
                                                [--tools gyre,mlserver,...] [--models logreg]
+    .venv/bin/python benchmarks/serving/run.py --only collector   # the collector's overhead
 
 Two scikit-learn models on 20 numeric features (a logistic regression, where the server is the
 bottleneck, and a 100-tree random forest, where the model is), each served by every tool in
 turn; wrk posts 1-row and 100-row JSON requests at concurrency 1, 8 and 64, 20 s each
 (``--quick``: 3 s, concurrency 8 and 64). gyre also runs with ``--no-collect`` at
 concurrency 8 (the collector's overhead), and its inference dataset is counted against the
-answers after SIGTERM. See README.md.
+answers after SIGTERM. ``--only collector`` runs just gyre with and without its collector at
+concurrency 8, 10 s each, median of 3. See README.md.
 
 Prints a table, then as its last line one JSON object:
 ``{"benchmark": "serving", "figures": {...}, "ratios": {...}}`` (ratios > 1: gyre ahead).
@@ -31,7 +33,7 @@ import procs
 import report
 from gyre_tool import Gyre, GyreWorkspace
 from load import WrkMissing, ensure_wrk
-from peer_tools import BentoML, MLflow, MLServer
+from peer_tools import BentoML, LitServe, MLflow, MLServer, PyTriton
 from suite import Plan, Results, run_model
 from tools import Tool
 from venvs import CACHE, REPO, Unavailable
@@ -39,10 +41,14 @@ from workload import MODELS, Workload, train
 
 FULL = Plan(concurrencies=(1, 8, 64), row_counts=(1, 100), seconds=20, reps=1, warmup_s=3)
 QUICK = Plan(concurrencies=(8, 64), row_counts=(1, 100), seconds=3, reps=1, warmup_s=1)
-PEERS: dict[str, type[MLServer] | type[MLflow] | type[BentoML]] = {
+# --only collector: gyre with and without its collector at concurrency 8, median of 3 (~6 min)
+COLLECTOR = Plan(concurrencies=(8,), row_counts=(1, 100), seconds=10, reps=3, warmup_s=2)
+PEERS: dict[str, type[MLServer | MLflow | BentoML | LitServe | PyTriton]] = {
     "mlserver": MLServer,
     "mlflow": MLflow,
     "bentoml": BentoML,
+    "litserve": LitServe,
+    "pytriton": PyTriton,
 }
 
 
@@ -52,15 +58,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="runs per measurement, median (default 1)")
     parser.add_argument("--seconds", type=float, help="seconds per run (default 20; quick 3)")
     parser.add_argument(
-        "--tools", default="gyre,mlserver,mlflow,bentoml", help="comma-separated; gyre always"
+        "--tools",
+        default=",".join(["gyre", *PEERS]),
+        help="comma-separated; gyre always",
     )
     parser.add_argument("--models", default=",".join(MODELS), help="logreg,forest")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--only",
+        choices=["collector"],
+        help="collector: only gyre with and without --no-collect at concurrency 8 (the "
+        "collector's overhead), 10 s runs, median of 3",
+    )
     return parser.parse_args(argv)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
-    base = QUICK if args.quick else FULL
+    base = COLLECTOR if args.only == "collector" else QUICK if args.quick else FULL
     return Plan(
         concurrencies=base.concurrencies,
         row_counts=base.row_counts,
@@ -130,7 +144,7 @@ def main(argv: list[str]) -> int:
         print("training the models and preparing the tools ...", flush=True)
         workloads = train(models, work / "models")
         workspace = GyreWorkspace()
-        names = [n.strip() for n in args.tools.split(",")]
+        names = [] if args.only else [n.strip() for n in args.tools.split(",")]
         tools = prepare_tools(names, workspace, workloads, work, results)
         for workload in workloads:
             print(f"{workload.name}:", flush=True)
