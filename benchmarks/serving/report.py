@@ -81,6 +81,9 @@ def figures(results: Results, plan: Plan, models: list[str]) -> dict[str, Any]:
                 overhead = round(1 - on.rps / off.rps, 3)
                 fig[f"collector_overhead_{model}{suffix(rows)}"] = overhead
                 overheads.append(overhead)
+                runs = _paired_overheads(results, model, rows)
+                if len(runs) > 1:  # each run against the --no-collect run beside it
+                    fig[f"collector_overhead_runs_{model}{suffix(rows)}"] = runs
     fig["collector_overhead"] = max(overheads) if overheads else None
     lost = 0
     for model, check in sorted(results.collector.items()):
@@ -98,6 +101,14 @@ def figures(results: Results, plan: Plan, models: list[str]) -> dict[str, Any]:
         cell.errors for (tool, *_), cell in table.items() if tool.startswith("gyre")
     )
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in fig.items()}
+
+
+def _paired_overheads(results: Results, model: str, rows: int) -> list[float]:
+    """1 - collecting / not collecting requests/s, repetition by repetition (the two loads of
+    a repetition run one after the other)."""
+    on = results.samples.get(("gyre", model, rows, NOCOLLECT_CONCURRENCY), [])
+    off = results.samples.get(("gyre_nocollect", model, rows, NOCOLLECT_CONCURRENCY), [])
+    return [round(1 - a.rps / b.rps, 3) for a, b in zip(on, off, strict=False) if b.rps]
 
 
 def ratios(results: Results, plan: Plan, models: list[str]) -> dict[str, float | None]:
@@ -170,6 +181,10 @@ def print_table(
         shown = "   n/a" if value is None else f"{value:6.2f}"
         print(f"  {name:34} {shown}   {_verdict(name, value)}")
     overhead = fig.get("collector_overhead")
+    for name, runs in fig.items():
+        if name.startswith("collector_overhead_runs_"):
+            shown = ", ".join(f"{r:.3f}" for r in runs)
+            print(f"  {name.replace('_runs', ''):34} runs: {shown}")
     if overhead is not None:
         print(
             f"  {'collector_overhead':34} {overhead:6.3f}   target < {COLLECTOR_TARGET:g}   "

@@ -6,6 +6,18 @@ Writes to stderr (the server's log) one ``PROBE`` line per garbage collection of
 (the collector's converter process logs its own line per pass).
 ``PROBE_GC_FREEZE=1``: ``gc.freeze()`` once the server has started, to see what the
 collections of the objects made at start-up (the libraries, the model) cost.
+
+What-ifs for the collector's cost (``collector_cost.py``), each taking one of its parts away
+while the rest runs as shipped:
+
+- ``PROBE_NO_CONVERTER=1``: no converter process (the journal is written and synced, never
+  converted);
+- ``PROBE_NO_FSYNC=1``: the journal's background thread syncs nothing (and no longer re-counts
+  the journal's size by listing the segments);
+- ``PROBE_NO_WRITE=1``: journal lines are made but never written (nor synced, nor converted);
+- ``PROBE_WRITE_TIMES=1``: one ``PROBE`` line per journal write that took 1 ms or more.
+
+``PROBE_NO_GC=1``: no garbage-collection probe (what-ifs compared without its cost).
 """
 
 from __future__ import annotations
@@ -47,10 +59,44 @@ def _freeze_after_startup() -> None:
     uvicorn.server.Server.startup = startup  # type: ignore[method-assign]
 
 
+def _collector_what_ifs() -> None:
+    from gyre.serving import converter_process, journal
+
+    if os.environ.get("PROBE_NO_CONVERTER") or os.environ.get("PROBE_NO_WRITE"):
+        converter_process.ConverterProcess.start = lambda self: None  # type: ignore[method-assign]
+    if os.environ.get("PROBE_NO_FSYNC") or os.environ.get("PROBE_NO_WRITE"):
+
+        def no_sync_loop(self: journal.Journal) -> None:
+            self._stop.wait()
+
+        journal.Journal._sync_loop = no_sync_loop  # type: ignore[method-assign]
+    if os.environ.get("PROBE_NO_WRITE"):
+
+        def count_only(self: journal.Journal, line: bytes, rows: int = 1) -> bool:
+            self.written += rows
+            return True
+
+        journal.Journal.append = count_only  # type: ignore[method-assign]
+    elif os.environ.get("PROBE_WRITE_TIMES"):
+        append = journal.Journal.append
+
+        def timed(self: journal.Journal, line: bytes, rows: int = 1) -> bool:
+            started = time.perf_counter()
+            done = append(self, line, rows)
+            ms = (time.perf_counter() - started) * 1000
+            if ms >= 1:
+                _emit({"kind": "journal_write", "ms": round(ms, 2), "bytes": len(line)})
+            return done
+
+        journal.Journal.append = timed  # type: ignore[method-assign]
+
+
 def main() -> None:
-    gc.callbacks.append(_gc_probe)
+    if not os.environ.get("PROBE_NO_GC"):
+        gc.callbacks.append(_gc_probe)
     if os.environ.get("PROBE_GC_FREEZE"):
         _freeze_after_startup()
+    _collector_what_ifs()
     from gyre.cli.main import main as gyre_main
 
     sys.argv = ["gyre", *sys.argv[1:]]
