@@ -84,6 +84,8 @@ def test_a_record_that_cannot_be_read_is_quarantined_and_the_others_are_written(
     assert journal.append(_line("first", [{"x": 1.0}], [1]))
     assert journal.append(b'{"request_id": "cut", "inputs": [{"x"\0\0\0\n')
     assert journal.append(b'{"request_id": "odd", "inputs": 7, "outputs": 7}\n')
+    noon = b'{"request_id": "noon", "model": "m", "version": 1, "timestamp": "noon", '
+    assert journal.append(noon + b'"latency_ms": 1, "inputs": [{"x": 1.0}], "outputs": [1]}\n')
     assert journal.append(_line("last", [{"x": 2.0}, {"x": 3.0}], [2, 3]))
     converter = Converter(workspace, journal.reader, "m-inference")
     assert converter.convert() == 3
@@ -92,14 +94,14 @@ def test_a_record_that_cannot_be_read_is_quarantined_and_the_others_are_written(
     table = append_only.window(workspace, "m-inference")
     assert sorted(table["request_id"].to_pylist()) == ["first", "last", "last"]
     found = quarantine.read(tmp_path / "journal")
-    assert [q.request_id for q in found] == [None, "odd"]
+    assert [q.request_id for q in found] == [None, "odd", "noon"]
     assert found[0].reason.startswith("JSONDecodeError") and found[0].record.startswith(
         '{"request_id": "cut"'
     )
     assert found[1].reason.startswith("TypeError")
-    assert converter.rows_quarantined == 2
+    assert converter.rows_quarantined == 3
     state = json.loads((tmp_path / "journal" / "converted.json").read_text())
-    assert (state["rows_converted"], state["rows_quarantined"]) == (3, 2)
+    assert (state["rows_converted"], state["rows_quarantined"]) == (3, 3)
 
 
 def test_a_quarantined_record_written_twice_is_listed_once(tmp_path: Path) -> None:

@@ -142,23 +142,23 @@ class Converter:
     def _write_each(self, stretch: str, records: Records) -> int:
         """Each record alone: the ones that convert are sealed together, the others are
         quarantined with their reason."""
-        good: list[Any] = []
+        good: list[tuple[Any, list[_Partition]]] = []
         entries: list[dict[str, Any]] = []
         for index, one in _each(records):
             key = f"{stretch}-{index}"
             try:
                 table = records_table(one)
-                append_only.encode(table)  # what Parquet cannot hold fails here, not below
+                alone = _partitions(table, key)  # what Parquet cannot hold fails here
             except Exception as exc:
                 entries.append(quarantine.entry(key, one, _reason(exc)))
                 continue
-            good.append((key, table))
-        rows = sum(int(t.num_rows) for _, t in good)
+            good.append((table, alone))
+        rows = sum(int(table.num_rows) for table, _ in good)
         if good:
             try:
-                parts = _partitions(tables.concat([t for _, t in good]), stretch)
+                parts = _partitions(tables.concat([table for table, _ in good]), stretch)
             except Exception:  # each converts alone but not together: one partition each
-                parts = [p for key, t in good for p in _partitions(t, key)]
+                parts = [part for _, alone in good for part in alone]
             for part in parts:
                 self._seal(part)
         if entries:
