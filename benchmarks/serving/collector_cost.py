@@ -18,8 +18,8 @@ from one repetition to the next, as ``run.py`` does. Variants (``serve_probe.py`
 After each load of a variant that converts, the benchmark waits until its converter has caught
 up, as ``run.py`` does. Reported per variant: median requests/s, p50 and p99; the overhead
 ``1 - rps / rps(no-collect)`` from the medians and per repetition (paired, adjacent loads); the
-CPU seconds the server process and its converter process used during the loads (from
-``/proc``), per thousand requests. ``--busy N``: N spinning processes (nice 0) run during the
+CPU the server process used per request and its converter process per load (from
+``/proc``; CPU time, which a busy machine inflates less than it deflates requests/s). ``--busy N``: N spinning processes (nice 0) run during the
 loads, standing in for the other sessions of a shared machine. ``--pin``: wrk on CPU 0, the
 servers on CPU 1 (their converters inherit it), so the converter competes with the server
 alone. Last line: one JSON object ``{"benchmark": "serving_collector", ...}``.
@@ -224,7 +224,7 @@ def report(
     )
     print(
         f"{'variant':13} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'overhead':>9} "
-        f"{'per rep':>22} {'server CPU ms/1k req':>21} {'converter CPU s':>16}"
+        f"{'per rep':>22} {'server CPU us/req':>18} {'converter CPU s':>16}"
     )
     figures: dict[str, float | None] = {}
     for name in names:
@@ -232,8 +232,8 @@ def report(
         rps = statistics.median(r.rps for r in s.loads)
         p50 = statistics.median(r.p50_ms for r in s.loads)
         p99 = statistics.median(r.p99_ms for r in s.loads)
-        per_1k = statistics.median(
-            1000 * cpu / max(1, r.answered) for cpu, r in zip(s.server_cpu_s, s.loads, strict=True)
+        per_request = statistics.median(
+            1e6 * cpu / max(1, r.answered) for cpu, r in zip(s.server_cpu_s, s.loads, strict=True)
         )
         conv = statistics.median(s.converter_cpu_s)
         overhead = paired = None
@@ -244,12 +244,12 @@ def report(
         reps = "" if paired is None else " ".join(f"{p:.3f}" for p in paired)
         print(
             f"{name:13} {rps:9.1f} {p50:8.2f} {p99:8.2f} {shown:>9} {reps:>22} "
-            f"{per_1k:21.1f} {conv:16.2f}"
+            f"{per_request:18.1f} {conv:16.2f}"
         )
         key = name.replace("-", "_")
         figures[f"{key}_rps"] = round(rps, 1)
         figures[f"{key}_p99_ms"] = round(p99, 3)
-        figures[f"{key}_server_cpu_ms_per_1k"] = round(per_1k, 1)
+        figures[f"{key}_server_cpu_us_per_request"] = round(per_request, 1)
         figures[f"{key}_converter_cpu_s"] = round(conv, 2)
         if overhead is not None and paired:
             figures[f"{key}_overhead"] = round(overhead, 3)

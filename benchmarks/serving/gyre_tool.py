@@ -141,10 +141,11 @@ class Gyre:
 
 
 def metric(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples of ``name`` whose labels include ``labels`` (Prometheus text)."""
+    """The sum of the samples of ``name`` (or, for a counter, ``name_total``) whose labels
+    include ``labels`` (Prometheus text)."""
     total = 0.0
     for line in text.splitlines():
-        found = re.match(rf"^{name}(?:{{(.*)}})?\s+(\S+)$", line)
+        found = re.match(rf"^{name}(?:_total)?(?:{{(.*)}})?\s+(\S+)$", line)
         if found is None:
             continue
         have = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1) or ""))
@@ -159,6 +160,9 @@ def wait_converted(server: Server) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < CATCH_UP_TIMEOUT_S:
         text = server.get_text("/metrics")
+        if "gyre_collector_journaled_rows" not in text:  # renamed: waiting would mean nothing
+            print("  gyre's /metrics has no gyre_collector_journaled_rows: not waiting")
+            return 0.0
         journaled = metric(text, "gyre_collector_journaled_rows")
         converted = metric(text, "gyre_collector_converted_rows")
         if converted >= journaled:

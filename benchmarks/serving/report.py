@@ -111,6 +111,26 @@ def _paired_overheads(results: Results, model: str, rows: int) -> list[float]:
     return [round(1 - a.rps / b.rps, 3) for a, b in zip(on, off, strict=False) if b.rps]
 
 
+def best_peers(results: Results, plan: Plan, models: list[str]) -> dict[str, str]:
+    """Per ratio name, the peer it was measured against: the fastest for throughput, the
+    lowest clean p99 for p99."""
+    table = cells(results)
+    out = {}
+    for model in models:
+        for rows in plan.row_counts:
+            for c in plan.concurrencies:
+                peers = _peers(table, model, rows, c)
+                name = f"c{c}_{model}{suffix(rows)}"
+                if peers:
+                    fastest = max(peers, key=lambda k: peers[k].rps)
+                    out[f"throughput_{name}"] = results.labels.get(fastest, fastest)
+                clean = {k: p for k, p in peers.items() if p.clean and p.p99_ms == p.p99_ms}
+                if clean:
+                    lowest = min(clean, key=lambda k: clean[k].p99_ms)
+                    out[f"p99_{name}"] = results.labels.get(lowest, lowest)
+    return out
+
+
 def ratios(results: Results, plan: Plan, models: list[str]) -> dict[str, float | None]:
     table = cells(results)
     out: dict[str, float | None] = {}
@@ -176,10 +196,11 @@ def print_table(
             print()
     for (tool, model), why in sorted(results.failures.items()):
         print(f"{results.labels.get(tool, tool)} with {model}: not measured ({why[:200]})")
-    print("ratios (> 1: gyre ahead), against the issue's targets:")
+    print("ratios (> 1: gyre ahead), against the issue's targets, and the best peer:")
+    against = best_peers(results, plan, models)
     for name, value in rat.items():
         shown = "   n/a" if value is None else f"{value:6.2f}"
-        print(f"  {name:34} {shown}   {_verdict(name, value)}")
+        print(f"  {name:34} {shown}   {_verdict(name, value):24} {against.get(name, '')}")
     overhead = fig.get("collector_overhead")
     for name, runs in fig.items():
         if name.startswith("collector_overhead_runs_"):
@@ -213,6 +234,7 @@ def markdown(results: Results, plan: Plan, models: list[str], rat: dict[str, flo
     ``requests/s (p50 / p99 ms)``, and the errors when there were any."""
     table = cells(results)
     labels = results.labels
+    against = best_peers(results, plan, models)
     head = ["model", "rows", "conc", *labels.values(), "throughput ratio", "p99 ratio"]
     lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|" + "---:|" * (len(head) - 3)]
     for model in models:
@@ -228,10 +250,14 @@ def markdown(results: Results, plan: Plan, models: list[str], rat: dict[str, flo
                     )
                     if cell is not None and cell.errors:
                         text += f" {cell.errors} errors"
+                    if cell is None and (key, model) in results.failures:
+                        text = "not measured"
                     row.append(text)
                 for kind in ("throughput", "p99"):
-                    value = rat.get(f"{kind}_c{c}_{model}{suffix(rows)}")
-                    row.append("" if value is None else f"{value:.2f}")
+                    name = f"{kind}_c{c}_{model}{suffix(rows)}"
+                    value = rat.get(name)
+                    peer = against.get(name, "").split(" ")[0]  # the tool, without its version
+                    row.append("" if value is None else f"{value:.2f} ({peer})")
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

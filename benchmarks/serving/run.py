@@ -100,7 +100,8 @@ def prepare_tools(
         except Unavailable as exc:
             print(f"  {tool.label} skipped: {exc}", flush=True)
             for workload in workloads:
-                results.failures[(tool.key, workload.name)] = str(exc)
+                results.failures[(tool.key, workload.name)] = f"skipped: {exc}"
+            results.labels[tool.key] = tool.label  # a column that says why it is empty
             continue
         results.labels[tool.key] = tool.label
         ready.append(tool)
