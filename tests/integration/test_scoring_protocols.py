@@ -12,61 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_diabetes, load_iris
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from conftest import RESOURCES
-from gyre.registry import models as registry
-from gyre.store import init_workspace
+from support.scoring_models import IRIS, MODELS, ODD_NAMES, houses, make_project, odd_frame
 from support.scoring_server import ScoringServer
-
-IRIS = load_iris(as_frame=True)
-# Column names that are not Python identifiers, keywords, unicode, a comma, a wrapper's key.
-ODD_NAMES = ["sepal length (cm)", "class", "1st", "naïve ü", "a,b", "records", "x-y.z"]
-
-
-def _odd_frame() -> pd.DataFrame:
-    data = load_diabetes(as_frame=True).data.iloc[:, : len(ODD_NAMES)]
-    return data.set_axis(ODD_NAMES, axis=1)
-
-
-def _houses() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "city": ["Taipei", "Tainan", "Taipei", "Hsinchu"] * 5,
-            "rooms": [1, 2, 3, 4] * 5,
-            "size m²": [30.0, 55.5, 80.0, 120.0] * 5,
-        }
-    )
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScoringServer]:
-    project = tmp_path_factory.mktemp("protocols")
-    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n")
-    store = init_workspace(project / ".gyre")
-    iris = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
-    registry.register_model("iris", iris, input_example=IRIS.data.head(3), store=store)
-    odd = _odd_frame()
-    registry.register_model(
-        "odd", LinearRegression().fit(odd, np.arange(len(odd))), input_example=odd, store=store
-    )
-    houses = _houses()
-    encode = ColumnTransformer(
-        [("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough"
-    )
-    pipeline = make_pipeline(encode, LinearRegression()).fit(houses, houses["size m²"] * 2)
-    registry.register_model("houses", pipeline, input_example=houses.head(2), store=store)
-    array = IRIS.data.to_numpy()
-    tensor = LogisticRegression(max_iter=500).fit(array, IRIS.target)
-    registry.register_model("tensor", tensor, input_example=array[:2], store=store)
-    store.close()
-    server = ScoringServer(project, "iris@1", "odd@1", "houses@1", "tensor@1")
+    project = make_project(tmp_path_factory.mktemp("protocols"))
+    server = ScoringServer(project, *MODELS)
     yield server
     server.stop()
 
@@ -126,7 +82,7 @@ def test_a_model_trained_on_iris_as_a_dataframe_serves_on_every_route(
 
 
 def test_column_names_of_any_spelling_work_on_every_route(served: ScoringServer) -> None:
-    frame = _odd_frame().iloc[:2]
+    frame = odd_frame().iloc[:2]
     records = frame.to_dict("records")
     want = served.post("/score/odd", records)
     assert want.status_code == 200, want.text
@@ -151,7 +107,7 @@ def test_column_names_of_any_spelling_work_on_every_route(served: ScoringServer)
 def test_text_and_integer_columns_serve_as_records_and_as_one_tensor_per_column(
     served: ScoringServer,
 ) -> None:
-    records = _houses().head(2).to_dict("records")
+    records = houses().head(2).to_dict("records")
     scored = served.post("/score/houses", records)
     assert scored.status_code == 200, scored.text
     status, body = _infer(

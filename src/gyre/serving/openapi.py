@@ -67,6 +67,7 @@ def install(app: FastAPI, models: Models) -> None:
 
             schema = get_openapi(title="gyre scoring", version=__version__, routes=app.routes)
             _declare_framework_errors(schema)
+            _name_served_models(schema, models)
             schema["paths"].update(scoring_paths(models))
             app.openapi_schema = schema
         return app.openapi_schema
@@ -87,6 +88,22 @@ def _declare_framework_errors(schema: dict[str, Any]) -> None:
                     "description": "No model is loaded.",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 }
+
+
+def _name_served_models(schema: dict[str, Any], models: Models) -> None:
+    """Path parameters ``name`` and ``version`` list what this server holds (so a client, or a
+    fuzzer, reaches the models; other values are answered 404 as documented)."""
+    names = sorted(models.default)
+    versions = sorted({str(v) for _, v in models.by_version})
+    for item in schema["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "path":
+                    continue
+                if parameter["name"] == "name":
+                    parameter["schema"] = {"type": "string", "enum": names}
+                elif parameter["name"] == "version":
+                    parameter["schema"] = {"type": "string", "enum": versions}
 
 
 def _error_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import orjson
 from gyre.errors import InvalidParameter
 from gyre.registry import signature as signatures
 
+FLOAT_MAX = float(np.finfo(np.float64).max)
 NUMERIC = {"float64": (float, int), "float32": (float, int), "int64": (int,), "int32": (int,)}
 
 
@@ -214,6 +215,25 @@ def validate_tensor_rows(signature: dict[str, Any], rows: list[Any]) -> None:
                 )
             if isinstance(value, float) and math.isnan(value) and not spec.get("nullable"):
                 raise RequestError(400, "invalid_input", f"row {index} of {name!r} holds NaN", name)
+            if (isinstance(value, float) and math.isinf(value)) or abs(value) > FLOAT_MAX:
+                raise RequestError(
+                    400,
+                    "invalid_input",
+                    f"row {index} of {name!r} holds {value!r:.40}, outside the numbers a model "
+                    "can take",
+                    name,
+                )
+    try:  # every row the same shape (the walk above follows each row's first items only)
+        ndim = np.array(rows, dtype=np.float64).ndim
+    except ValueError:
+        ndim = -1
+    if shape and ndim != len(shape):
+        raise RequestError(
+            400,
+            "invalid_input",
+            f"the rows of {name!r} are not all of shape {shape[1:]} (-1: any size)",
+            name,
+        )
 
 
 def check_images(body: Any, signature: dict[str, Any]) -> None:

@@ -113,12 +113,13 @@ class Scorer:
         """Records (or rows) checked against the signature, then predicted in a batch."""
         signature = served.loaded.signature or {}
         rows: Any = records
+        specs = signature.get("inputs") or []
         if served.takes_arrays:
             rows = records_to_array(signature, records)
-        elif signature and all(isinstance(r, dict) for r in records):
-            validate_records(signature, records)
-        elif signature:
+        elif len(specs) == 1 and specs[0].get("shape"):
             validate_tensor_rows(signature, records)
+        elif specs:
+            validate_records(signature, records)
         return await self._predict_batched(exchange, served, rows, admission)
 
     async def invocations(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
