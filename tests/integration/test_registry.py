@@ -41,7 +41,8 @@ def test_registering_the_same_model_twice_gives_the_same_version_and_one_event(
     assert (v1.version, again.version) == (1, 1)
     assert again.tags == {"build": "2"}
     assert v1.signature == {
-        "inputs": [{"name": "a", "type": "float64"}, {"name": "b", "type": "float64"}]
+        "inputs": [{"name": "a", "type": "float64"}, {"name": "b", "type": "float64"}],
+        "outputs": [{"name": "output", "type": "int64", "shape": [-1]}],  # predicted from it
     }
     with workspace.read() as tx:
         events = jobs.list_jobs(tx, kind="model.registered")
@@ -106,7 +107,10 @@ def test_torch_and_onnx_flavors_load_and_predict(workspace: Store, tmp_path: Pat
     loaded = registry.load_model("net@1", workspace)
     expected = net(torch.ones(1, 3)).detach().numpy()
     assert np.allclose(loaded.predict(example), expected, atol=1e-6)
-    assert loaded.signature == {"inputs": [{"name": "input", "type": "float32", "shape": [-1, 3]}]}
+    assert loaded.signature == {
+        "inputs": [{"name": "input", "type": "float32", "shape": [-1, 3]}],
+        "outputs": [{"name": "output", "type": "float32", "shape": [-1, 2]}],
+    }
     node = helper.make_node("Relu", ["x"], ["y"])
     graph = helper.make_graph(
         [node],
@@ -235,3 +239,44 @@ def test_a_flavor_that_cannot_load_the_artifact_says_so(workspace: Store, tmp_pa
     registry.register_model("broken", broken, store=workspace)
     with pytest.raises(GyreError, match="The onnx flavor could not load broken@1"):
         registry.load_model("broken@1", workspace)
+
+
+def test_an_exported_sklearn_model_answers_input_it_cannot_take_with_400(
+    workspace: Store, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from gyre.registry.export import export
+    from support.scoring_server import free_port
+
+    model = _sklearn_model()
+    registry.register_model(
+        "pricer", model, input_example=[{"size": 1.0, "rooms": 0.0}], store=workspace
+    )
+    exported = export(workspace, "pricer@1", tmp_path / "export")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(exported / "serve.py"), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the exported server did not start"
+                time.sleep(0.1)
+        missing = httpx.post(f"{url}/score", json={"size": 1.0})
+        assert missing.status_code == 400
+        assert "has no field 'rooms'" in missing.json()["error"]
+        text = httpx.post(f"{url}/score", json=[{"size": "big", "rooms": 1.0}])
+        assert text.status_code == 400 and "not all numbers" in text.json()["error"]
+        good = httpx.post(f"{url}/score", json=[{"size": 1.0, "rooms": 1.0}])
+        assert good.status_code == 200 and len(good.json()["predictions"]) == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -39,6 +39,35 @@ MODEL_DIR = HERE / "model"
 MANIFEST = json.loads((MODEL_DIR / "gyre-model.json").read_text())
 
 
+class BadInput(Exception):
+    """Input the model cannot take: answered 400 with the message."""
+
+
+def as_rows(rows, columns):
+    """Records (in the signature's column order) or rows as one float array."""
+    import numpy as np
+
+    if rows and isinstance(rows[0], dict):
+        names = columns or list(rows[0])
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise BadInput(f"record {{index}} is not an object of fields")
+            missing = [n for n in names if n not in row]
+            if missing:
+                raise BadInput(
+                    f"record {{index}} has no field {{missing[0]!r}}; the model needs "
+                    + ", ".join(names)
+                )
+        rows = [[row[n] for n in names] for row in rows]
+    try:
+        array = np.asarray(rows, dtype=float)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadInput(f"the rows are not all numbers of one shape: {{exc}}") from None
+    if not np.isfinite(array).all():
+        raise BadInput("the rows hold NaN or Infinity")
+    return array
+
+
 def load():
     flavor = MANIFEST["flavor"]
     if flavor == "python":
@@ -63,10 +92,7 @@ def load():
         columns = [i["name"] for i in (MANIFEST.get("signature") or {{}}).get("inputs", [])]
 
         def predict(rows):
-            if rows and isinstance(rows[0], dict):
-                names = columns or list(rows[0])
-                rows = [[row[n] for n in names] for row in rows]
-            return model.predict(np.asarray(rows, dtype=float)).tolist()
+            return model.predict(as_rows(rows, columns)).tolist()
 
         return predict
     if flavor == "torch":
@@ -76,8 +102,9 @@ def load():
         module = torch.jit.load(str(MODEL_DIR / MANIFEST["file"]), map_location="cpu").eval()
 
         def predict(rows):
+            array = as_rows(rows, None).astype(np.float32)
             with torch.no_grad():
-                return module(torch.as_tensor(np.asarray(rows, dtype=np.float32))).numpy().tolist()
+                return module(torch.as_tensor(array)).numpy().tolist()
 
         return predict
     if flavor == "onnx":
@@ -88,7 +115,7 @@ def load():
         name = session.get_inputs()[0].name
 
         def predict(rows):
-            return session.run(None, {{name: np.asarray(rows, dtype=np.float32)}})[0].tolist()
+            return session.run(None, {{name: as_rows(rows, None).astype(np.float32)}})[0].tolist()
 
         return predict
     raise SystemExit(f"unknown flavor {{flavor}}")
@@ -124,7 +151,12 @@ class Handler(BaseHTTPRequestHandler):
                 result = PREDICT(body)
             else:
                 rows = body.get("records", body.get("inputs")) if isinstance(body, dict) else body
-                result = PREDICT(rows if isinstance(rows, list) else [body])
+                rows = rows if isinstance(rows, list) else [body]
+                if not rows:
+                    raise BadInput('send a record, a list of records, or {{"records": [...]}}')
+                result = PREDICT(rows)
+        except BadInput as exc:
+            return self._send(400, {{"error": str(exc)}})
         except Exception as exc:  # the model's error, reported to the caller
             return self._send(500, {{"error": f"{{type(exc).__name__}}: {{exc}}"}})
         self._send(200, {{"predictions": result, "model": "{ref}"}})
