@@ -133,9 +133,27 @@ def test_a_reused_output_whose_blob_was_deleted_reruns_and_says_why(
     second = _run(workspace, "chain.py:chain")
     assert second.steps["produce"].outcome == "reused"
     assert second.steps["total"].outcome == "ran"
-    assert (
-        "are gone" in second.steps["total"].reason and digest[:12] in second.steps["total"].reason
-    )
+    reason = second.steps["total"].reason
+    assert "output 'output' of total" in reason and f"is missing (blob {digest[:12]})" in reason
+    assert second.output("total") == 30
+
+
+def test_a_reused_output_whose_blob_was_edited_in_place_reruns_and_says_it_is_corrupt(
+    workspace: Store, project: Path
+) -> None:
+    from gyre.store.blobs import LocalBlobStore
+
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    first = _run(workspace, "chain.py:chain")
+    digest = first.steps["total"].outputs["output"].digest
+    assert isinstance(workspace.blobs, LocalBlobStore)
+    blob = workspace.blobs.path(digest)
+    blob.chmod(0o644)
+    blob.write_text("31")  # same size, other bytes: only the digest can tell
+    second = _run(workspace, "chain.py:chain")
+    assert second.steps["total"].outcome == "ran"
+    assert f"is corrupt (blob {digest[:12]})" in second.steps["total"].reason
     assert second.output("total") == 30
 
 

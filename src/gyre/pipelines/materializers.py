@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import GyreError, StepFailed
+from gyre.pipelines import local_copies
 from gyre.pipelines.dsl import Dir, File
 from gyre.store.blobs import BlobStore
 
@@ -140,10 +141,10 @@ def load(
     if materializer == "dir":
         return Dir(materialize_dir(blobs, digest, cache))
     if materializer == "file":
-        target = cache / "files" / digest / meta.get("name", "file")
-        if not target.exists():
-            blobs.fetch(digest, target)
-        return File(target)
+        name = meta.get("name", "file")
+        return File(
+            local_copies.materialize(cache / "files" / digest, {name: digest}, blobs) / name
+        )
     data = blobs.read_bytes(digest)
     if materializer == "json":
         return json.loads(data)
@@ -165,21 +166,12 @@ def load(
 
 
 def materialize_dir(blobs: BlobStore, digest: str, cache: Path) -> Path:
-    """A verified local copy of a stored directory, shared by the steps that read it."""
-    target = cache / "dirs" / digest
-    if target.exists():  # only ever created by the atomic rename below
-        return target
-    staging = cache / "dirs" / f".{digest}.{os.getpid()}"
-    for rel, (file_digest, _size) in dir_manifest(blobs, digest).items():
-        blobs.fetch(file_digest, staging / rel)
-    staging.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(staging, target)
-    except OSError:  # another process finished first
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    """A verified, read-only local copy of a stored directory, shared by its readers (see
+    :mod:`gyre.pipelines.local_copies`)."""
+    expected = {
+        rel: file_digest for rel, (file_digest, _size) in dir_manifest(blobs, digest).items()
+    }
+    return local_copies.materialize(cache / "dirs" / digest, expected, blobs)
 
 
 def blobs_of(materializer: str, digest: str, blobs: BlobStore) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gyre.errors import CorruptBlob
 from gyre.pipelines import materializers
 from gyre.pipelines.cache_key import CacheKey, explain_change
+from gyre.store import blob_checks
 from gyre.store import runs as run_rows
 from gyre.store.blobs import BlobStore
 from gyre.store.database import Transaction
@@ -35,13 +36,13 @@ def decide(
     missing_note = ""
     for candidate in run_rows.reusable_step_runs(conn, key.digest):
         outputs = run_rows.get_artifacts(conn, candidate.id, role="output")
-        missing = _missing_blob(outputs, blobs)
-        if missing is None:
-            since = candidate.parent_id or candidate.id
-            return ReuseDecision(candidate, outputs, f"unchanged since run {since}")
+        damage = _damaged_output(outputs, blobs)
         since = candidate.parent_id or candidate.id
+        if damage is None:
+            return ReuseDecision(candidate, outputs, f"unchanged since run {since}")
+        name, digest, problem = damage
         missing_note = (
-            f"outputs of run {since} are gone (blob {missing[:12]} is missing or corrupt), "
+            f"output {name!r} of {step} (run {since}) is {problem} (blob {digest[:12]}), "
             "so it runs again"
         )
     if missing_note:
@@ -54,13 +55,20 @@ def decide(
     return ReuseDecision(None, [], f"{'; '.join(reasons)} (since run {since})")
 
 
-def _missing_blob(outputs: list[ArtifactRecord], blobs: BlobStore) -> str | None:
+def _damaged_output(outputs: list[ArtifactRecord], blobs: BlobStore) -> tuple[str, str, str] | None:
+    """(output name, blob digest, "missing" | "corrupt") of the first output whose bytes are
+    not all there and intact; None when every blob it would hand on is verified."""
     for output in outputs:
         try:
             needed = materializers.blobs_of(output.materializer, output.digest, blobs)
-        except CorruptBlob:
-            return output.digest
+        except CorruptBlob as exc:
+            return output.name, output.digest, "missing" if "missing" in str(exc) else "corrupt"
         for digest in needed:
-            if not blobs.exists(digest):
-                return digest
+            problem = blob_checks.problem(blobs, digest)
+            if problem == "corrupt":
+                # Bytes that no longer match their address are of no use to anyone; removed,
+                # the step that runs again stores the right ones under the same digest.
+                blobs.delete(digest)
+            if problem is not None:
+                return output.name, digest, problem
     return None

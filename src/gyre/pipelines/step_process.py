@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gyre.pipelines import materializers
+from gyre.pipelines import local_copies, materializers
 from gyre.pipelines.dsl import Binding, Node, Output, ScriptStep, Step
 from gyre.store import Store
 
@@ -79,12 +79,16 @@ def run_task(task: StepTask, store: Store) -> int:
             for arg, spec in task.inputs.items()
         }
         step = task.node.step
-        if isinstance(step, ScriptStep):
-            outputs = _run_script(task, step, loaded, store, where)
-        else:
-            assert isinstance(step, Step)
-            value = step.func(**task.params, **loaded)
-            outputs = _save_outputs(task.node, value, store, where)
+        copies = _local_copies(loaded, cache)
+        try:
+            if isinstance(step, ScriptStep):
+                outputs = _run_script(task, step, loaded, store, where)
+            else:
+                assert isinstance(step, Step)
+                value = step.func(**task.params, **loaded)
+                outputs = _save_outputs(task.node, value, store, where)
+        finally:
+            _check_inputs_unchanged(copies, where)
     except BaseException as exc:
         traceback.print_exc()
         sys.stderr.flush()
@@ -97,6 +101,36 @@ def run_task(task: StepTask, store: Store) -> int:
         run.close()
     _write_result(task, {"outputs": {name: asdict(saved) for name, saved in outputs.items()}})
     return 0
+
+
+def _local_copies(loaded: dict[str, Any], cache: Path) -> dict[str, Path]:
+    """The inputs handed to the step as paths into the workspace's cache (folders, files)."""
+    from gyre.pipelines.dsl import Dir, File
+
+    copies = {}
+    for arg, value in loaded.items():
+        if isinstance(value, Dir | File):
+            path = Path(value)
+            root = path if isinstance(value, Dir) else path.parent
+            if root.parent.parent == cache:
+                copies[arg] = root
+    return copies
+
+
+def _check_inputs_unchanged(copies: dict[str, Path], where: str) -> None:
+    """Fail the step that wrote into an input; the changed copy is removed, so later steps
+    and runs get the recorded bytes again."""
+    from gyre.errors import StepFailed
+
+    for arg, root in copies.items():
+        if local_copies.unchanged(root):
+            continue
+        local_copies.discard(root)
+        raise StepFailed(
+            f"{where} changed its input {arg!r} ({root}): a step's inputs are read-only, "
+            "since they are what the run's lineage records. Copy what you change into "
+            "gyre.output_dir() and write there."
+        )
 
 
 def _load_dataset(spec: InputSpec, store: Store, annotation: Any) -> Any:

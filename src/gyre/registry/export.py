@@ -8,13 +8,13 @@ flavor's libraries installed here, and ``serve.py``: a small standard-library HT
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from importlib import metadata
 from pathlib import Path
 
 from gyre.errors import Conflict
-from gyre.pipelines.materializers import materialize_dir
-from gyre.registry.models import MANIFEST, get
+from gyre.registry.models import MANIFEST, get, model_files
 from gyre.store import Store
 
 REQUIREMENTS = {
@@ -190,9 +190,11 @@ def export(store: Store, reference: str, dest: Path) -> Path:
     record = get(store, reference)
     if dest.exists() and any(dest.iterdir()):
         raise Conflict(f"{dest} is not empty; export into a new folder.")
-    source = materialize_dir(store.blobs, record.digest, store.local_path("cache"))
+    source = model_files(store, record)
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, dest / "model")
+    shutil.copytree(source, dest / "model", copy_function=shutil.copyfile)
+    for folder, _dirs, _files in os.walk(dest / "model"):
+        os.chmod(folder, 0o755)  # the export is the user's to change (the cache copy is not)
     requirements = pinned_requirements(record.flavor)
     (dest / "requirements.txt").write_text("".join(f"{line}\n" for line in requirements))
     (dest / "serve.py").write_text(SERVER.format(ref=record.ref))

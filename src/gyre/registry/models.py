@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, InvalidParameter
+from gyre.errors import CorruptBlob, GyreError, InvalidParameter
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
 from gyre.store import Store, jobs
@@ -244,11 +244,9 @@ class LoadedModel:
 
 def load_model(reference: str, store: Store | None = None) -> LoadedModel:
     """Load ``NAME@N`` / ``NAME@ALIAS`` / ``NAME`` (latest); blob digests are verified."""
-    from gyre.pipelines.materializers import materialize_dir
-
     store = _store(store)
     record = get(store, reference)
-    path = materialize_dir(store.blobs, record.digest, store.local_path("cache"))
+    path = model_files(store, record)
     manifest = json.loads((path / MANIFEST).read_text())
     try:
         predictor = flavor_module(record.flavor).load(path, manifest)
@@ -261,6 +259,23 @@ def load_model(reference: str, store: Store | None = None) -> LoadedModel:
             "not be what its flavor expects; register it again with the right flavor."
         ) from exc
     return LoadedModel(record, path, manifest, predictor)
+
+
+def model_files(store: Store, record: ModelVersionRecord) -> Path:
+    """A verified, read-only local copy of a version's files; a damaged blob is reported with
+    the version that holds it and what to do."""
+    from gyre.pipelines.materializers import materialize_dir
+
+    try:
+        return materialize_dir(store.blobs, record.digest, store.local_path("cache"))
+    except CorruptBlob as exc:
+        made_by = f" (it came from run {record.run_id})" if record.run_id else ""
+        detail = str(exc).split(". The artifact", 1)[0]
+        raise CorruptBlob(
+            f"Model version {record.ref} cannot be loaded: {detail}. Register {record.name} "
+            f"again from its original files, or re-run what registered it{made_by}; the "
+            "same content gets the same version back."
+        ) from exc
 
 
 def set_alias(store: Store, name: str, alias: str, version: int) -> int | None:

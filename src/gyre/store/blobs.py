@@ -58,7 +58,8 @@ def sha256_file(path: Path) -> tuple[str, int]:
 def _corrupt(digest: str, url: str, why: str) -> CorruptBlob:
     return CorruptBlob(
         f"Blob {digest[:12]} in {url} {why}. The artifact that points at it cannot be used; "
-        "re-run the step that produced it (gyre run re-runs steps whose outputs are missing)."
+        "re-run the step that produced it (gyre run re-runs a step whose outputs are missing or "
+        "corrupt)."
     )
 
 
