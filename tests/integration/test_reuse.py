@@ -151,6 +151,12 @@ def test_a_reused_output_whose_blob_was_edited_in_place_reruns_and_says_it_is_co
     blob = workspace.blobs.path(digest)
     blob.chmod(0o644)
     blob.write_text("31")  # same size, other bytes: only the digest can tell
+    from gyre.pipelines.plan import plan
+
+    planned = {p.name: p for p in plan(load_pipeline("chain.py:chain"), workspace)}
+    assert planned["produce"].action == "reuse" and planned["total"].action == "run"
+    assert f"output 'output' of total (run {first.id}) is corrupt" in planned["total"].reason
+    assert blob.exists(), "a plan changes nothing"
     second = _run(workspace, "chain.py:chain")
     assert second.steps["total"].outcome == "ran"
     assert f"is corrupt (blob {digest[:12]})" in second.steps["total"].reason

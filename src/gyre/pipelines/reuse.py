@@ -30,13 +30,17 @@ def decide(
     step: str,
     key: CacheKey,
     reuse_allowed: bool,
+    remove_corrupt: bool = False,
 ) -> ReuseDecision:
+    """Reuse an earlier run of the step with the same cache key whose outputs are all there
+    and intact, or say why the step runs. ``remove_corrupt`` (a run, not a plan) deletes a
+    blob whose bytes no longer match its digest, so the step that runs again can store it."""
     if not reuse_allowed:
         return ReuseDecision(None, [], "reuse is off for this step (reuse=False)")
     missing_note = ""
     for candidate in run_rows.reusable_step_runs(conn, key.digest):
         outputs = run_rows.get_artifacts(conn, candidate.id, role="output")
-        damage = _damaged_output(outputs, blobs)
+        damage = _damaged_output(outputs, blobs, remove_corrupt)
         since = candidate.parent_id or candidate.id
         if damage is None:
             return ReuseDecision(candidate, outputs, f"unchanged since run {since}")
@@ -55,7 +59,9 @@ def decide(
     return ReuseDecision(None, [], f"{'; '.join(reasons)} (since run {since})")
 
 
-def _damaged_output(outputs: list[ArtifactRecord], blobs: BlobStore) -> tuple[str, str, str] | None:
+def _damaged_output(
+    outputs: list[ArtifactRecord], blobs: BlobStore, remove_corrupt: bool
+) -> tuple[str, str, str] | None:
     """(output name, blob digest, "missing" | "corrupt") of the first output whose bytes are
     not all there and intact; None when every blob it would hand on is verified."""
     for output in outputs:
@@ -65,7 +71,7 @@ def _damaged_output(outputs: list[ArtifactRecord], blobs: BlobStore) -> tuple[st
             return output.name, output.digest, "missing" if "missing" in str(exc) else "corrupt"
         for digest in needed:
             problem = blob_checks.problem(blobs, digest)
-            if problem == "corrupt":
+            if problem == "corrupt" and remove_corrupt:
                 # Bytes that no longer match their address are of no use to anyone; removed,
                 # the step that runs again stores the right ones under the same digest.
                 blobs.delete(digest)

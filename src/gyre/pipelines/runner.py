@@ -247,6 +247,7 @@ class _Runner:
                         step=node.name,
                         key=key,
                         reuse_allowed=node.options.reuse,
+                        remove_corrupt=True,
                     )
                     if decision.source is not None:
                         self._record_reuse(conn, node, result, key, decision)
