@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,36 @@ def test_a_queued_run_can_be_cancelled_before_an_agent_takes_it(
     assert serve(workspace, once=True, say=lambda _m: None) == 0
 
 
+def test_a_submitted_run_is_a_run_from_the_moment_it_is_queued(
+    workspace: Store, project: Path
+) -> None:
+    _project_with_chain(project)
+    publish(workspace, "chain.py:chain")
+    submitted = submit(workspace, "chain", params={"n": 5})
+    shown = subprocess.run(
+        [*GYRE, "runs", "show", submitted.run_id, "--json"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["status"] == "queued"
+    listed = subprocess.run([*GYRE, "runs", "list", "--json"], capture_output=True, text=True)
+    assert submitted.run_id in {r["id"] for r in json.loads(listed.stdout)}
+    assert serve(workspace, once=True, say=lambda _m: None) == 1
+    with workspace.read() as conn:
+        record = run_rows.get(conn, submitted.run_id)
+        params = run_rows.get_params(conn, submitted.run_id)
+    assert record.status == "finished" and record.started_at and record.host
+    assert params["n"] == 5
+
+
+def test_a_cancelled_queued_run_is_shown_as_cancelled(workspace: Store, project: Path) -> None:
+    _project_with_chain(project)
+    publish(workspace, "chain.py:chain")
+    submitted = submit(workspace, "chain")
+    cancel_run(workspace, submitted.run_id)
+    with workspace.read() as conn:
+        assert run_rows.get(conn, submitted.run_id).status == "cancelled"
+
+
 def test_submit_wait_runs_in_the_foreground_when_no_agent_runs(
     workspace: Store, project: Path
 ) -> None:
@@ -94,6 +125,7 @@ def test_submit_wait_runs_in_the_foreground_when_no_agent_runs(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No agent picked it up: running it here." in done.stdout
     assert "finished" in done.stdout.splitlines()[-1]
+    assert done.stdout.count("finished") == 1, done.stdout
 
 
 def test_an_agent_process_runs_submitted_runs_and_a_running_run_can_be_cancelled(

@@ -91,6 +91,7 @@ def _follow(store: object, job_id: int, run_id: str) -> str:
 
     click.echo(f"Queued run {run_id} (job {job_id}); waiting for an agent...")
     waited = time.monotonic()
+    ran_here = False  # then the run's own progress has already said how it ended
     while True:
         with store.write() as conn:  # type: ignore[attr-defined]
             job = jobs.get(conn, job_id)
@@ -102,6 +103,7 @@ def _follow(store: object, job_id: int, run_id: str) -> str:
         if claimed is not None and claimed.id == job_id:
             click.echo("No agent picked it up: running it here.")
             run_one(store, claimed, owner)  # type: ignore[arg-type]
+            ran_here = True
         elif claimed is not None:
             with store.write() as conn:  # type: ignore[attr-defined]
                 jobs.fail(conn, claimed.id, owner, "released: claimed by a foreground submit")
@@ -113,7 +115,8 @@ def _follow(store: object, job_id: int, run_id: str) -> str:
                 record = None
         if job.status in ("done", "failed", "cancelled"):
             status = record.status if record else job.status
-            click.echo(f"run {run_id} {status}")
+            if not ran_here:
+                click.echo(f"run {run_id} {status}")
             return status
         time.sleep(0.3)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,9 @@ def _num(value: Any) -> str:
 
 
 def _effective_status(record: Any) -> str:
-    """A 'running' run whose heartbeat stopped long ago is shown as such."""
-    stale = record.heartbeat_at and time.time() - record.heartbeat_at > 30
-    if record.status == "running" and record.kind == "pipeline" and stale:
-        return "running (no heartbeat: killed?)"
-    return str(record.status)
+    from gyre.tracking.liveness import effective_status
+
+    return effective_status(record)
 
 
 @click.group()
@@ -66,6 +63,7 @@ def list_runs(
             [
                 {
                     **row.record.__dict__,
+                    "status": _effective_status(row.record),
                     "params": row.params,
                     "tags": row.tags,
                     "metrics": row.metrics,

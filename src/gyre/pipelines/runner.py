@@ -46,10 +46,14 @@ class _Runner:
         self.store = store
         self.observer = observer
         self.pipeline = request.pipeline
+        self.starts_queued = False  # a submitted run, queued until now, starts here
         if request.resume:
             with store.read() as conn:
-                stored = run_rows.get_params(conn, run_rows.get(conn, request.resume).id)
-            self.values = resolve_params(request.pipeline, stored)
+                record = run_rows.get(conn, request.resume)
+                stored = run_rows.get_params(conn, record.id)
+            self.starts_queued = record.status == "queued"
+            chosen = request.params if self.starts_queued else stored
+            self.values = resolve_params(request.pipeline, chosen)
         else:
             self.values = resolve_params(request.pipeline, request.params)
         self.pins = DatasetPins(store)
@@ -118,6 +122,12 @@ class _Runner:
                 heartbeat_at=time.time(),
                 pid=os.getpid(),
             )
+            if self.starts_queued:
+                from gyre.tracking.run_environment import run_facts
+
+                folder = Path(self.pipeline.defined_at.rsplit(":", 1)[0]).parent
+                run_rows.update_run(conn, record.id, started_at=time.time(), **run_facts(folder))
+                run_rows.set_params(conn, record.id, self.values)
             steps: dict[str, StepResult] = {}
             existing = {child.name: child for child in run_rows.children(conn, record.id)}
             for name in self.graph.order:

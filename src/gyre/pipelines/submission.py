@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,16 +79,28 @@ def submit(
     with store.read() as conn:
         definition = published.get(conn, name, version)
     pipeline = load_snapshot(store, definition)
-    resolve_params(pipeline, params or {})
+    resolve_params(pipeline, params or {})  # checked now, not by the agent
     run_id = run_rows.new_run_id()
+    run_tags = {**(tags or {}), "pipeline_version": str(definition.version)}
     payload = {
         "pipeline": definition.name,
         "version": definition.version,
         "params": params or {},
-        "tags": {**(tags or {}), "pipeline_version": str(definition.version)},
+        "tags": run_tags,
         "run_id": run_id,
     }
     with store.write() as conn:
+        # A run from the moment it is queued: `gyre runs show/list/cancel` see it at once.
+        run_rows.create(
+            conn,
+            kind="pipeline",
+            name=pipeline.name,
+            experiment=pipeline.name,
+            status="queued",
+            run_id=run_id,
+            source=f"{definition.name}@{definition.version}",
+        )
+        run_rows.set_tags(conn, run_id, run_tags)  # params are recorded when it starts
         job_id = jobs.enqueue(conn, JOB_KIND, payload, idempotency_key=f"run:{run_id}")
     return Submitted(job_id, run_id, definition)
 
@@ -154,8 +167,13 @@ def cancel_run(store: Store, run_id: str) -> str:
             raise Conflict(
                 f"Run {record.id} is {record.status}; only running or queued runs can be cancelled."
             )
-        run_rows.update_run(conn, record.id, status="cancelled")
         job = job or jobs.find(conn, f"run:{record.id}")
+        if record.status == "queued":
+            run_rows.update_run(conn, record.id, status="cancelled", ended_at=time.time())
+            if job is not None:
+                jobs.cancel(conn, job.id)
+            return f"Cancelled queued run {record.id}" + (f" (job {job.id})." if job else ".")
+        run_rows.update_run(conn, record.id, status="cancelled")
         if job is not None:
             jobs.cancel(conn, job.id)
     return f"Cancelling run {record.id}: its step processes are stopped within a second."
