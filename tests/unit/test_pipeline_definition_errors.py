@@ -40,13 +40,20 @@ def test_an_output_input_type_mismatch_names_both_types_and_the_line() -> None:
     assert "mismatch.py:" in message
 
 
-def test_two_steps_with_the_same_name_are_refused_with_both_locations() -> None:
+def test_two_different_steps_with_the_same_name_are_refused_with_both_locations() -> None:
     with pytest.raises(InvalidPipeline) as info:
-        build_graph(load_pipeline(f"{BAD}/duplicate.py:twice"))
+        build_graph(load_pipeline(f"{BAD}/duplicate.py:clash"))
     message = str(info.value)
     assert "two steps are named 'work'" in message
-    assert "duplicate.py:12" in message and "duplicate.py:13" in message
+    assert "duplicate.py:23" in message and "duplicate.py:24" in message
     assert ".named(" in message
+
+
+def test_a_step_called_twice_gets_a_derived_stable_name_for_its_second_call() -> None:
+    first = build_graph(load_pipeline(f"{BAD}/duplicate.py:twice"))
+    again = build_graph(load_pipeline(f"{BAD}/duplicate.py:twice"))
+    assert first.order == again.order == ["work", "work_2"]
+    assert first.nodes["work_2"].bindings["x"].value == 2
 
 
 def test_a_pipeline_file_that_does_not_import_says_why_and_where() -> None:

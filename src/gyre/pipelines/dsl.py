@@ -430,6 +430,18 @@ class _Tracer:
                 f"{name}.named('{name}_2')(...) or @step(name=...)."
             )
 
+    def _second_call_named(self, step: Step[Any]) -> Step[Any]:
+        """The same step function called again gets a derived, stable name (``work_2``,
+        ``work_3``, ... in call order), as Prefect and Airflow do; two different functions
+        under one name are still refused by ``_check_name``."""
+        taken = self.nodes.get(step.name)
+        if taken is None or getattr(taken.step, "func", None) is not step.func:
+            return step
+        number = 2
+        while f"{step.name}_{number}" in self.nodes:
+            number += 1
+        return step.named(f"{step.name}_{number}")
+
     def _bind_value(self, node: str, arg: str, value: Any) -> Binding:
         if isinstance(value, OutputRef):
             return Binding("input", ref=value)
@@ -447,6 +459,7 @@ class _Tracer:
     ) -> Any:
         caller = sys._getframe(2)
         defined_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+        step = self._second_call_named(step)
         self._check_name(step.name, defined_at)
         try:
             bound = step.signature.bind(*args, **kwargs)
