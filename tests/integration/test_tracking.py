@@ -43,6 +43,7 @@ def test_start_run_records_params_metrics_tags_artifacts_and_facts(
         assert [s for s, _, _ in metric_rows.history(conn, run.run_id, "loss")] == [0, 1]
         artifact = run_rows.get_artifacts(conn, run.run_id)[0]
     assert workspace.blobs.read_bytes(artifact.digest) == b"hello"
+    assert run.id == run.run_id and repr(run) == f"<ActiveRun id={run.id!r}>"
 
 
 def test_a_run_whose_block_raises_is_failed_with_the_error(workspace: Store) -> None:

@@ -26,13 +26,29 @@ RUN_ID_ENV = "GYRE_RUN_ID"
 
 
 class ActiveRun:
-    """A run being written to: its id, its store, and its metric buffer."""
+    """A run being written to: its id, its store, and its metric buffer.
+
+    Attributes:
+        id: the run's id, as ``gyre runs show ID`` takes it (``run_id`` is the same).
+        store: the workspace it writes to.
+
+    Example:
+        >>> with gyre.start_run(experiment="tuning") as run:  # doctest: +SKIP
+        ...     print(run.id)
+    """
 
     def __init__(self, store: Store, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
         self._steps: dict[str, int] = {}
         self.buffer = MetricBuffer(self._write_points)
+
+    @property
+    def id(self) -> str:
+        return self.run_id
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun id={self.run_id!r}>"
 
     def _write_points(self, points: Any) -> None:
         with self.store.write() as conn:
