@@ -244,5 +244,8 @@ def test_ctrl_c_on_a_foreground_run_cancels_its_steps(project: Path) -> None:
     with store.read() as conn:
         runs = run_rows.select_runs(conn)
     assert {r.kind: r.status for r in runs} == {"pipeline": "cancelled", "step": "cancelled"}
+    assert {r.outcome for r in runs if r.kind == "step"} == {"cancelled"}
+    assert "wait_for_file: cancelled (interrupted (Ctrl-C))" in out
+    assert "failed" not in out and "reuse is off" not in out, out
     assert not _alive(step_pid)
     store.close()

@@ -192,7 +192,7 @@ class _Runner:
                     last_beat = time.monotonic()
                     self._heartbeat(run, executor)
         except KeyboardInterrupt:
-            self.cancel_reason = "cancelled (interrupted)"
+            self.cancel_reason = "interrupted (Ctrl-C)"
             for attempt in executor.cancel_all(self.cancel_reason):
                 self._finish_attempt(run, executor, attempt, scratch_root)
         finally:
@@ -225,7 +225,7 @@ class _Runner:
             status = run_rows.get(conn, run.id).status
             run_rows.update_run(conn, run.id, heartbeat_at=time.time())
         if status == "cancelled" and self.cancel_reason is None:
-            self.cancel_reason = "cancelled (gyre runs cancel)"
+            self.cancel_reason = "by gyre runs cancel"
             for attempt in executor.cancel_all(self.cancel_reason):
                 self._finish_attempt(
                     run, executor, attempt, self.store.local_path("scratch", run.id)
@@ -436,12 +436,14 @@ class _Runner:
                 conn,
                 result.run_id,
                 status=status,
-                outcome="failed",
+                outcome=status,
                 ended_at=time.time(),
                 error=error,
                 log_digest=log_digest,
             )
-        result.status, result.outcome, result.error = status, "failed", error
+        result.status, result.outcome, result.error = status, status, error
+        if cancelled:
+            result.reason = error  # not why it had started (e.g. "reuse is off")
         result.duration = time.monotonic() - attempt.started
         if not cancelled:
             self.failed = True
