@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.tables import add_column, new_table, print_table
 
 
 @click.group()
@@ -42,13 +41,13 @@ def list_targets(as_json: bool) -> None:
             ]
         )
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("name", "type", "address"):
-        table.add_column(column)
+        add_column(table, column)
     table.add_row("local", "local", "processes on this machine (default)")
     for t in found:
         table.add_row(t.name, t.type, t.address)
-    Console().print(table)
+    print_table(table)
 
 
 @compute.command("show")

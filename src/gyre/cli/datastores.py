@@ -6,10 +6,9 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.tables import add_column, new_table, print_table
 
 
 @click.group()
@@ -74,12 +73,12 @@ def list_stores(as_json: bool) -> None:
     if as_json:
         print_json([d.__dict__ for d in found])
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("name", "url", "secret", "mode"):
-        table.add_column(column)
+        add_column(table, column)
     for d in found:
         table.add_row(d.name, d.url, d.secret or "", "reference" if d.reference else "copy")
-    Console().print(table)
+    print_table(table)
 
 
 @datastore.command("show")

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import json_option, open_workspace, parse_tags, print_json, tags_option
+from gyre.cli.tables import add_column, new_table, print_table
 
 
 def _when(ts: float | None) -> str:
@@ -87,12 +86,12 @@ def list_models(as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("name", "latest", "versions", "created"):
-        table.add_column(column)
+        add_column(table, column)
     for m in found:
         table.add_row(m["name"], str(m["latest"] or ""), str(m["versions"]), _when(m["created_at"]))
-    Console().print(table)
+    print_table(table)
 
 
 @model.command("show")
@@ -110,9 +109,9 @@ def show(reference: str, as_json: bool) -> None:
         print_json([v.__dict__ for v in found] if ref is None else found[0].__dict__)
         return
     if ref is None:
-        table = Table(box=None, pad_edge=False, title=name, title_justify="left")
+        table = new_table(title=name)
         for column in ("version", "aliases", "flavor", "tags", "metrics", "run", "created"):
-            table.add_column(column)
+            add_column(table, column)
         for v in found:
             table.add_row(
                 str(v.version),
@@ -123,7 +122,7 @@ def show(reference: str, as_json: bool) -> None:
                 v.run_id or "",
                 _when(v.created_at),
             )
-        Console().print(table)
+        print_table(table)
         return
     v = found[0]
     click.echo(
@@ -163,15 +162,15 @@ def compare(references: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json([{"ref": v.ref, "metrics": v.metrics, "tags": v.tags} for v in found])
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("")
+    table = new_table()
+    add_column(table, "")
     for v in found:
-        table.add_column(v.ref, justify="right")
+        add_column(table, v.ref, justify="right")
     for key in sorted({k for v in found for k in (v.metrics or {})}):
         table.add_row(f"metrics.{key}", *(_num((v.metrics or {}).get(key)) for v in found))
     for key in sorted({k for v in found for k in v.tags}):
         table.add_row(f"tags.{key}", *(v.tags.get(key, "") for v in found))
-    Console().print(table)
+    print_table(table)
 
 
 @model.command("alias")
@@ -199,9 +198,9 @@ def history(name: str, as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("when", "alias", "from", "to", "who"):
-        table.add_column(column)
+        add_column(table, column)
     for h in found:
         table.add_row(
             _when(h["changed_at"]),
@@ -210,7 +209,7 @@ def history(name: str, as_json: bool) -> None:
             str(h["version"] or "(removed)"),
             h["changed_by"] or "",
         )
-    Console().print(table)
+    print_table(table)
 
 
 @model.command("tag")

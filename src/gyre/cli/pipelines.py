@@ -6,8 +6,6 @@ import datetime as dt
 import time
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import (
     json_option,
@@ -17,6 +15,7 @@ from gyre.cli.options import (
     print_json,
     tags_option,
 )
+from gyre.cli.tables import add_column, new_table, print_table
 
 FOREGROUND_AFTER_S = 2.0
 
@@ -133,13 +132,13 @@ def list_pipelines(as_json: bool) -> None:
     if as_json:
         print_json([r.__dict__ for r in newest.values()])
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("name", "versions", "entrypoint", "published"):
-        table.add_column(column)
+        add_column(table, column)
     for r in newest.values():
         when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
         table.add_row(r.name, str(r.version), r.entrypoint, when)
-    Console().print(table)
+    print_table(table)
 
 
 @pipeline.command("show")
@@ -199,11 +198,11 @@ def list_events(kind: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         print_json([r.__dict__ for r in rows])
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("id", "kind", "status", "attempts", "created", "payload"):
-        table.add_column(column)
+        add_column(table, column)
     for r in rows:
         when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
         summary = ", ".join(f"{k}={v}" for k, v in sorted(r.payload.items()) if k != "params")
         table.add_row(str(r.id), r.kind, r.status, str(r.attempts), when, summary[:80])
-    Console().print(table)
+    print_table(table)

@@ -12,6 +12,7 @@ from gyre.cli.options import (
     print_json,
     tags_option,
 )
+from gyre.cli.tables import add_column, new_table, print_table
 
 
 @click.command()
@@ -97,8 +98,6 @@ def run(
 @json_option
 def plan(reference: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show, per step, whether a run would reuse stored outputs or run, and why."""
-    from rich.console import Console
-    from rich.table import Table
 
     from gyre.pipelines.loader import load_pipeline
     from gyre.pipelines.params import parse_cli_params
@@ -110,11 +109,11 @@ def plan(reference: str, params: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json([s.__dict__ for s in steps])
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("step")
-    table.add_column("action")
-    table.add_column("why", overflow="fold")
+    table = new_table()
+    add_column(table, "step")
+    add_column(table, "action")
+    add_column(table, "why")
     for s in steps:
         style = "cyan" if s.action == "reuse" else "yellow"
         table.add_row(s.name, f"[{style}]{s.action}[/]", s.reason)
-    Console().print(table)
+    print_table(table)

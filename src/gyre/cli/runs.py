@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.tables import add_column, console_for_output, new_table, print_table
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -73,9 +72,9 @@ def list_runs(
         )
         return
     metric_keys = sorted({k for row in rows for k in row.metrics})[:4]
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("id", "name", "status", "started", "duration", "tags", *metric_keys):
-        table.add_column(column, justify="right" if column in metric_keys else "left")
+        add_column(table, column, justify="right" if column in metric_keys else "left")
     for row in rows:
         r = row.record
         table.add_row(
@@ -87,7 +86,7 @@ def list_runs(
             " ".join(f"{k}={v}" for k, v in sorted(row.tags.items())),
             *(_num(row.metrics.get(k)) for k in metric_keys),
         )
-    Console().print(table)
+    print_table(table)
 
 
 def _run_detail(run_id: str) -> dict[str, Any]:
@@ -137,7 +136,7 @@ def show(run_id: str, as_json: bool) -> None:
     if as_json:
         print_json(detail)
         return
-    console = Console()
+    console = console_for_output()
     console.print(
         f"[bold]{detail['kind']} run {detail['id']}[/] {detail['name']} "
         f"(experiment {detail['experiment']})"
@@ -157,9 +156,9 @@ def show(run_id: str, as_json: bool) -> None:
                 + "  ".join(f"{k}={_num(v)}" for k, v in sorted(detail[title].items()))
             )
     if detail["steps"]:
-        table = Table(box=None, pad_edge=False, title="steps", title_justify="left")
+        table = new_table(title="steps")
         for column in ("step", "outcome", "duration", "run", "note"):
-            table.add_column(column)
+            add_column(table, column)
         for s in detail["steps"]:
             note = s["error"] or (f"reused {s['reused_from']}" if s["reused_from"] else "")
             table.add_row(
@@ -169,7 +168,7 @@ def show(run_id: str, as_json: bool) -> None:
                 s["id"],
                 note,
             )
-        console.print(table)
+        print_table(table, console)
 
 
 @runs.command("compare")
@@ -188,10 +187,10 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json(merged)
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("")
+    table = new_table()
+    add_column(table, "")
     for m in merged:
-        table.add_column(m["id"], justify="right")
+        add_column(table, m["id"], justify="right")
     for section in ("params", "metrics", "tags"):
         keys = sorted({k for m in merged for k in m[section]})
         for key in keys:
@@ -201,7 +200,7 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
                 f"{section}.{key}",
                 *(f"[{style}]{_num(v)}[/]" if style else _num(v) for v in values),
             )
-    Console().print(table)
+    print_table(table)
 
 
 @runs.command("delete")
@@ -304,18 +303,18 @@ def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) 
             }
         )
         return
-    console = Console()
+    console = console_for_output()
     if key is not None and len(histories) == 1:
-        table = Table(box=None, pad_edge=False)
-        table.add_column("step", justify="right")
-        table.add_column(key, justify="right")
+        table = new_table()
+        add_column(table, "step", justify="right")
+        add_column(table, key, justify="right")
         for s, v, _ in next(iter(histories.values())):
             table.add_row(str(s), _num(v))
-        console.print(table)
+        print_table(table, console)
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("metric", "points", "last", "min", "max", "history"):
-        table.add_column(column)
+        add_column(table, column)
     for name, points in sorted(histories.items()):
         values = [v for _, v, _ in points]
         tail = values[-60:]
@@ -327,7 +326,7 @@ def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) 
             _num(max(values)),
             sparkline(tail),
         )
-    console.print(table)
+    print_table(table, console)
 
 
 @click.group()
@@ -346,14 +345,14 @@ def list_artifacts(run_id: str, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("step", "name", "kind", "size", "digest"):
-        table.add_column(column)
+        add_column(table, column)
     for a in rows:
         table.add_row(
             a["step"], a["name"], a["materializer"], str(a["size"] or ""), a["digest"][:12]
         )
-    Console().print(table)
+    print_table(table)
 
 
 @artifacts.command("get")
