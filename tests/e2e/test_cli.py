@@ -104,7 +104,7 @@ def test_a_failing_step_exits_non_zero_and_names_the_step(project: Path) -> None
     [
         ("bad/cycle.py", "cycle.py:cyclic", "has a cycle"),
         ("bad/mismatch.py", "mismatch.py:mismatched", "expects Dir but step 'make' returns int"),
-        ("bad/duplicate.py", "duplicate.py:twice", "two steps are named 'work'"),
+        ("bad/duplicate.py", "duplicate.py:clash", "two steps are named 'work'"),
         ("bad/broken_import.py", "broken_import.py:broken", "does not import"),
         ("bad/missing_output.py", "missing_output.py:missing", "which no step produces"),
     ],
@@ -140,7 +140,9 @@ def test_an_unknown_parameter_is_named(chain_project: Path) -> None:
     assert "no parameter 'scael'" in done.stderr and "Did you mean 'scale'?" in done.stderr
 
 
-def test_a_corrupt_blob_is_reported_when_a_step_reads_it(chain_project: Path) -> None:
+def test_a_corrupt_output_blob_makes_its_step_run_again_and_the_run_says_why(
+    chain_project: Path,
+) -> None:
     gyre("run", "chain.py:chain")
     from gyre.config import embedded_settings
     from gyre.store import open_store
@@ -159,8 +161,12 @@ def test_a_corrupt_blob_is_reported_when_a_step_reads_it(chain_project: Path) ->
     blob = store.blobs.path(digest)  # type: ignore[attr-defined]
     blob.chmod(0o644)
     blob.write_bytes(b"[1, 2, 3]")
-    done = gyre("run", "chain.py:chain", "--param", "scale=5", ok=False)
-    assert "does not match its digest" in done.stdout
+    planned = gyre("plan", "chain.py:chain", "--param", "scale=5")
+    assert "produce" in planned.stdout and "is corrupt" in planned.stdout
+    done = gyre("run", "chain.py:chain", "--param", "scale=5")
+    assert "produce: ran (output 'output' of produce (run" in done.stdout
+    assert f"is corrupt (blob {digest[:12]})" in done.stdout
+    assert "finished" in done.stdout.splitlines()[-1]
 
 
 def test_json_is_available_on_every_list_and_show(chain_project: Path) -> None:
