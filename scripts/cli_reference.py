@@ -12,14 +12,19 @@ from gyre.cli.main import cli
 TARGET = Path(__file__).parents[1] / "docs" / "cli.md"
 
 
-def _walk(command: click.Command, path: list[str], out: list[str]) -> None:
-    ctx = click.Context(command, info_name=" ".join(path))
+def _walk(
+    command: click.Command, path: list[str], out: list[str], parent: click.Context | None = None
+) -> None:
+    # The command's own context (with its parent's), so the help shows the options exactly as
+    # the CLI prints them (-h, --help).
+    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True)
+    ctx.info_name = " ".join(path) if parent is None else path[-1]
     out.append(f"## `{' '.join(path)}`\n\n```\n{command.get_help(ctx).strip()}\n```\n")
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                _walk(sub, [*path, name], out)
+                _walk(sub, [*path, name], out, ctx)
 
 
 def render() -> str:
