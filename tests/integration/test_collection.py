@@ -38,7 +38,7 @@ def serve(project: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def start(*args: str) -> Server:
-        started.append(serve(*args))
+        started.append(Server(project, *args))
         return started[-1]
 
     yield start
