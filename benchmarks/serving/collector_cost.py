@@ -19,7 +19,10 @@ After each load of a variant that converts, the benchmark waits until its conver
 up, as ``run.py`` does. Reported per variant: median requests/s, p50 and p99; the overhead
 ``1 - rps / rps(no-collect)`` from the medians and per repetition (paired, adjacent loads); the
 CPU the server process used per request and its converter process per load (from
-``/proc``; CPU time, which a busy machine inflates less than it deflates requests/s). ``--busy N``: N spinning processes (nice 0) run during the
+``/proc``; CPU time, which a busy machine inflates less than it deflates requests/s), and how
+often its micro-batcher switched between predicting on the event loop and on a thread (from
+``serve_probe.py``'s ``PROBE_BATCHER_MODE`` lines). ``--cpu-timed-batcher``: every variant
+with the ``PROBE_BATCHER_CPU_TIMED`` what-if (see ``serve_probe.py``). ``--busy N``: N spinning processes (nice 0) run during the
 loads, standing in for the other sessions of a shared machine. ``--pin``: wrk on CPU 0, the
 servers on CPU 1 (their converters inherit it), so the converter competes with the server
 alone. Last line: one JSON object ``{"benchmark": "serving_collector", ...}``.
@@ -64,6 +67,7 @@ class Samples:
     loads: list[LoadResult] = field(default_factory=list)
     server_cpu_s: list[float] = field(default_factory=list)
     converter_cpu_s: list[float] = field(default_factory=list)
+    windows: list[tuple[float, float]] = field(default_factory=list)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,6 +80,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--busy", type=int, default=0, help="spinning processes during loads")
     parser.add_argument("--pin", action="store_true", help="wrk on CPU 0, servers on CPU 1")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--cpu-timed-batcher",
+        action="store_true",
+        help="every variant with serve_probe's PROBE_BATCHER_CPU_TIMED what-if",
+    )
     return parser.parse_args(argv)
 
 
@@ -138,11 +147,14 @@ def main(argv: list[str]) -> int:
             )
             tool.key = f"gyre-{name}"  # its log: logs/gyre-NAME-MODEL.log
             tool.prepare(workloads, work)
-            os.environ.update({"PROBE_NO_GC": "1", **VARIANTS[name]})
+            probes = {"PROBE_NO_GC": "1", "PROBE_BATCHER_MODE": "1"}
+            if args.cpu_timed_batcher:
+                probes["PROBE_BATCHER_CPU_TIMED"] = "1"
+            os.environ.update({**probes, **VARIANTS[name]})
             try:
                 server = tool.start(workload, work)
             finally:
-                for key in VARIANTS[name]:
+                for key in [*probes, *VARIANTS[name]]:
                     os.environ.pop(key, None)
             servers[name], tools[name] = server, tool
         for name, server in servers.items():
@@ -159,6 +171,7 @@ def main(argv: list[str]) -> int:
             for name in order:
                 server = servers[name]
                 child = converter_pid(server)
+                window_start = time.time()
                 before = cpu_seconds(server.process.pid), cpu_seconds(child) if child else 0.0
                 if args.pin:
                     result = _run_pinned(wrk_argv0, server.url("/score"), body, args)
@@ -166,6 +179,7 @@ def main(argv: list[str]) -> int:
                     result = run_wrk(
                         wrk, server.url("/score"), body, args.concurrency, args.seconds
                     )
+                window = (window_start, time.time())
                 if name in ("shipped", "no-fsync"):
                     gyre_tool.wait_converted(server)
                 after = cpu_seconds(server.process.pid), cpu_seconds(child) if child else 0.0
@@ -173,6 +187,7 @@ def main(argv: list[str]) -> int:
                 s.loads.append(result)
                 s.server_cpu_s.append(after[0] - before[0])
                 s.converter_cpu_s.append(after[1] - before[1])
+                s.windows.append(window)
                 print(
                     f"  rep {rep + 1} {name:13} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f}"
                     f" ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}  server CPU "
@@ -184,7 +199,29 @@ def main(argv: list[str]) -> int:
             process.kill()
             process.wait()
         procs.stop_all(list(servers.values()))
-    return report(args, names, samples, time.perf_counter() - started)
+    threaded = {name: thread_share(servers[name].log, samples[name].windows) for name in names}
+    return report(args, names, samples, threaded, time.perf_counter() - started)
+
+
+def thread_share(log: Path, windows: list[tuple[float, float]]) -> list[float]:
+    """Per load window, the share of its time the micro-batcher predicted on a worker thread
+    (from the server's ``batcher_mode`` probe lines; it starts on the event loop)."""
+    switches: list[tuple[float, str]] = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("PROBE ") and '"batcher_mode"' in line:
+            item = json.loads(line.removeprefix("PROBE "))
+            switches.append((item["ts"], item["to"]))
+    shares = []
+    for start, end in windows:
+        mode = next((to for ts, to in reversed(switches) if ts <= start), "inline")
+        at, threaded = start, 0.0
+        for ts, to in switches:
+            if start < ts < end:
+                threaded += (ts - at) if mode == "thread" else 0.0
+                at, mode = ts, to
+        threaded += (end - at) if mode == "thread" else 0.0
+        shares.append(threaded / (end - start))
+    return shares
 
 
 def _run_pinned(wrk_argv: list[str], url: str, body: Path, args: argparse.Namespace) -> LoadResult:
@@ -213,18 +250,24 @@ def _run_pinned(wrk_argv: list[str], url: str, body: Path, args: argparse.Namesp
 
 
 def report(
-    args: argparse.Namespace, names: list[str], samples: dict[str, Samples], seconds: float
+    args: argparse.Namespace,
+    names: list[str],
+    samples: dict[str, Samples],
+    threaded: dict[str, list[float]],
+    seconds: float,
 ) -> int:
     base = samples.get("no-collect")
     print(
         f"\ncollector cost: {args.model}, {args.rows} row(s) per request, concurrency "
         f"{args.concurrency}, {args.seconds:g} s per load, median of {args.reps}; "
-        f"{args.busy} busy process(es){', pinned' if args.pin else ''}; "
+        f"{args.busy} busy process(es){', pinned' if args.pin else ''}"
+        f"{', CPU-timed batcher' if args.cpu_timed_batcher else ''}; "
         f"load average {os.getloadavg()[0]:.1f}; {seconds / 60:.1f} min\n"
     )
     print(
         f"{'variant':13} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'overhead':>9} "
-        f"{'per rep':>22} {'server CPU us/req':>18} {'converter CPU s':>16}"
+        f"{'per rep':>22} {'server CPU us/req':>18} {'converter CPU s':>16} "
+        f"{'on a thread, per rep':>22}"
     )
     figures: dict[str, float | None] = {}
     for name in names:
@@ -244,13 +287,15 @@ def report(
         reps = "" if paired is None else " ".join(f"{p:.3f}" for p in paired)
         print(
             f"{name:13} {rps:9.1f} {p50:8.2f} {p99:8.2f} {shown:>9} {reps:>22} "
-            f"{per_request:18.1f} {conv:16.2f}"
+            f"{per_request:18.1f} {conv:16.2f} "
+            f"{' '.join(f'{t:.0%}' for t in threaded[name]):>22}"
         )
         key = name.replace("-", "_")
         figures[f"{key}_rps"] = round(rps, 1)
         figures[f"{key}_p99_ms"] = round(p99, 3)
         figures[f"{key}_server_cpu_us_per_request"] = round(per_request, 1)
         figures[f"{key}_converter_cpu_s"] = round(conv, 2)
+        figures[f"{key}_batcher_on_thread_share"] = round(statistics.median(threaded[name]), 2)
         if overhead is not None and paired:
             figures[f"{key}_overhead"] = round(overhead, 3)
             figures[f"{key}_overhead_paired_median"] = round(statistics.median(paired), 3)

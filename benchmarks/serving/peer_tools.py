@@ -278,6 +278,7 @@ class PyTriton:
 
     key = "pytriton"
     label = f"PyTriton {PYTRITON_VERSION}"
+    pausable = False  # stopped and continued, Triton's Python backend crashes (suite._others)
 
     def __init__(self) -> None:
         self.bin: Path | None = None

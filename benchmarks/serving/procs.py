@@ -3,7 +3,9 @@
 Each server runs in a new session (its own process group), so stopping it reaches the worker
 processes it forked too (MLServer's inference worker, uvicorn under ``mlflow models serve``,
 BentoML's service process). ``leftovers`` looks in ``/proc`` for anything still alive in the
-groups this benchmark started.
+groups this benchmark started. ``paused`` stops the groups of the servers not under load
+(SIGSTOP) and continues them after: an idle server can still use CPU (LitServe's worker
+loops poll, about 0.2 of a core here), which on two cores would go out of another's share.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,8 +149,21 @@ def leftovers() -> list[str]:
     return [member for group in _started_groups for member in _members(group)]
 
 
+@contextlib.contextmanager
+def paused(servers: list[Server]) -> Iterator[None]:
+    """The servers' process groups stopped (SIGSTOP) meanwhile, continued (SIGCONT) after."""
+    try:
+        for server in servers:
+            _signal_group(server.process.pid, signal.SIGSTOP)
+        yield
+    finally:
+        for server in servers:
+            _signal_group(server.process.pid, signal.SIGCONT)
+
+
 def stop_all(servers: list[Server]) -> None:
     for server in servers:
+        _signal_group(server.process.pid, signal.SIGCONT)  # in case it was left paused
         if server.process.poll() is None or _alive(server.process.pid):
             server.stop()
 

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from suite import NOCOLLECT_CONCURRENCY, Plan, Results
+from suite import Plan, Results
 
 THROUGHPUT_TARGET = 2.0  # at c8 and c64
 THROUGHPUT_TARGET_LEVELS = (8, 64)
@@ -75,14 +75,16 @@ def figures(results: Results, plan: Plan, models: list[str]) -> dict[str, Any]:
     overheads = []
     for model in models:
         for rows in plan.row_counts:
-            on = table.get(("gyre", model, rows, NOCOLLECT_CONCURRENCY))
-            off = table.get(("gyre_nocollect", model, rows, NOCOLLECT_CONCURRENCY))
-            if on and off and off.rps:
-                overhead = round(1 - on.rps / off.rps, 3)
+            on = results.overhead_samples.get(("gyre", model, rows), [])
+            off = results.overhead_samples.get(("gyre_nocollect", model, rows), [])
+            off_rps = statistics.median(s.rps for s in off) if off else 0.0
+            if on and off_rps:
+                overhead = round(1 - statistics.median(s.rps for s in on) / off_rps, 3)
                 fig[f"collector_overhead_{model}{suffix(rows)}"] = overhead
                 overheads.append(overhead)
-                runs = _paired_overheads(results, model, rows)
-                if len(runs) > 1:  # each run against the --no-collect run beside it
+                # each pair's own overhead, in the order the pairs ran
+                runs = [round(1 - a.rps / b.rps, 3) for a, b in zip(on, off, strict=False) if b.rps]
+                if len(runs) > 1:
                     fig[f"collector_overhead_runs_{model}{suffix(rows)}"] = runs
     fig["collector_overhead"] = max(overheads) if overheads else None
     lost = 0
@@ -101,14 +103,6 @@ def figures(results: Results, plan: Plan, models: list[str]) -> dict[str, Any]:
         cell.errors for (tool, *_), cell in table.items() if tool.startswith("gyre")
     )
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in fig.items()}
-
-
-def _paired_overheads(results: Results, model: str, rows: int) -> list[float]:
-    """1 - collecting / not collecting requests/s, repetition by repetition (the two loads of
-    a repetition run one after the other)."""
-    on = results.samples.get(("gyre", model, rows, NOCOLLECT_CONCURRENCY), [])
-    off = results.samples.get(("gyre_nocollect", model, rows, NOCOLLECT_CONCURRENCY), [])
-    return [round(1 - a.rps / b.rps, 3) for a, b in zip(on, off, strict=False) if b.rps]
 
 
 def best_peers(results: Results, plan: Plan, models: list[str]) -> dict[str, str]:

@@ -159,7 +159,7 @@ def main(argv: list[str]) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     fig = report.figures(results, plan, models)
-    rat = report.ratios(results, plan, models)
+    rat = {} if args.only else report.ratios(results, plan, models)  # no peers ran
     minutes = (time.perf_counter() - started) / 60
     if gyre_revision() != revision:  # gyre is installed editable: later servers ran new code
         revision += f", changed to {gyre_revision()} during the run"

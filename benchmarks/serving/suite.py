@@ -2,7 +2,8 @@
 
 All servers of a model are up together and the tools take turns at each load level (the order
 rotates from one level to the next), so a slow minute on this shared machine hits every tool
-alike. Before the next turn, gyre's collector must have converted what it journaled, so its
+alike; while one is under load the others are paused (SIGSTOP; PyTriton excepted, see
+``_others``), so that no idle server's background work takes CPU from it. Before the next turn, gyre's collector must have converted what it journaled, so its
 background work never falls into a peer's measurement. At the end every server is stopped
 with SIGTERM; gyre's inference dataset is then counted against the answers.
 """
@@ -16,11 +17,15 @@ from pathlib import Path
 import gyre_tool
 from gyre_tool import Gyre, GyreWorkspace
 from load import LoadResult, run_wrk
-from procs import Server, ServerFailed, stop_all
+from procs import Server, ServerFailed, paused, stop_all
 from tools import Tool
 from workload import Workload
 
 NOCOLLECT_CONCURRENCY = 8  # where gyre --no-collect runs, for the collector's overhead
+# The collector's overhead is a median over at least this many pairs of loads (gyre, then
+# gyre --no-collect, or the other way round), whatever --reps says: one pair on a shared
+# 2-core machine varies by more than the 10% the overhead is held to.
+COLLECTOR_PAIRS = 3
 WARMUP_CONCURRENCY = 8
 
 
@@ -58,6 +63,11 @@ class Results:
     collector: dict[str, CollectorCheck] = field(default_factory=dict)
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    # (tool, model, rows) -> gyre and gyre_nocollect at NOCOLLECT_CONCURRENCY: the loads of
+    # the table and the extra pairs, for the collector's overhead only
+    overhead_samples: dict[tuple[str, str, int], list[LoadResult]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
 
 def run_model(
@@ -93,16 +103,60 @@ def run_model(
                     server = servers[tool.key]
                     body = bodies[(tool.key, rows)]
                     url = server.url(tool.score_path(workload))
-                    result = run_wrk(wrk, url, body, concurrency, plan.seconds)
+                    with paused(_others(tools, servers, tool)):
+                        result = run_wrk(wrk, url, body, concurrency, plan.seconds)
                     _account(tool, server, check, result, rows, concurrency)
                     results.samples[(tool.key, workload.name, rows, concurrency)].append(result)
+                    if concurrency == NOCOLLECT_CONCURRENCY and tool.key.startswith("gyre"):
+                        results.overhead_samples[(tool.key, workload.name, rows)].append(result)
                     _print(tool, workload, rows, concurrency, result)
+        _more_collector_pairs(workload, active, servers, bodies, plan, wrk, check, results)
     finally:
         collecting = servers.get("gyre")
         stop_all(list(servers.values()))
         if collecting is not None:
             check.exit_code = collecting.process.returncode
             check.collected_rows = workspace.collected_rows(workload)
+
+
+def _others(tools: list[Tool], servers: dict[str, Server], busy: Tool) -> list[Server]:
+    """The servers to pause while ``busy`` is under load: every other one that survives a
+    pause (PyTriton does not: Triton's Python backend, stopped and continued, crashes on its
+    next request, a boost::interprocess lock_exception, then SIGSEGV; idle, it uses next to
+    no CPU)."""
+    return [
+        servers[t.key]
+        for t in tools
+        if t.key in servers and t.key != busy.key and getattr(t, "pausable", True)
+    ]
+
+
+def _more_collector_pairs(
+    workload: Workload,
+    active: list[Tool],
+    servers: dict[str, Server],
+    bodies: dict[tuple[str, int], Path],
+    plan: Plan,
+    wrk: str,
+    check: CollectorCheck,
+    results: Results,
+) -> None:
+    """Pairs of loads on gyre with and without its collector, one right after the other, until
+    there are ``COLLECTOR_PAIRS`` of them (the table's own loads count)."""
+    pair = [t for t in active if t.key in ("gyre", "gyre_nocollect")]
+    if len(pair) != 2 or NOCOLLECT_CONCURRENCY not in plan.concurrencies:
+        return
+    for extra in range(max(0, COLLECTOR_PAIRS - plan.reps)):
+        for rows in plan.row_counts:
+            for tool in pair if extra % 2 else pair[::-1]:
+                server = servers[tool.key]
+                url = server.url(tool.score_path(workload))
+                body = bodies[(tool.key, rows)]
+                with paused(_others(active, servers, tool)):
+                    result = run_wrk(wrk, url, body, NOCOLLECT_CONCURRENCY, plan.seconds)
+                _account(tool, server, check, result, rows, NOCOLLECT_CONCURRENCY)
+                results.overhead_samples[(tool.key, workload.name, rows)].append(result)
+                _print(tool, workload, rows, NOCOLLECT_CONCURRENCY, result, "(overhead pair)")
 
 
 def _account(
@@ -162,10 +216,12 @@ def _write_bodies(
     return out
 
 
-def _print(tool: Tool, workload: Workload, rows: int, concurrency: int, r: LoadResult) -> None:
+def _print(
+    tool: Tool, workload: Workload, rows: int, concurrency: int, r: LoadResult, note: str = ""
+) -> None:
     print(
         f"    {workload.name:6} rows={rows:<3} c={concurrency:<3} {tool.label:28} "
         f"{r.rps:9.1f} req/s  p50 {r.p50_ms:8.2f} ms  p99 {r.p99_ms:8.2f} ms  "
-        f"errors {r.errors}",
+        f"errors {r.errors} {note}".rstrip(),
         flush=True,
     )
