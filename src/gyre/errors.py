@@ -13,6 +13,7 @@ The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
     ├── StepFailed              a step raised, timed out or was killed
     ├── RunCancelled            a run was cancelled by a user
     ├── CorruptBlob             a blob whose bytes do not match its digest, or that is missing
+    ├── Unreachable             a storage location or service did not answer (network)
     └── MissingExtra            an optional dependency is not installed
 """
 
@@ -64,6 +65,10 @@ class RunCancelled(GyreError):
 
 class CorruptBlob(GyreError):
     """A blob is missing or its bytes do not match its digest."""
+
+
+class Unreachable(GyreError):
+    """A storage location or service did not answer: refused, timed out, unknown host."""
 
 
 class MissingExtra(GyreError):

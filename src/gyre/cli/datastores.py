@@ -28,31 +28,39 @@ def datastore() -> None:
     help="A non-secret fsspec option, e.g. endpoint_url=http://... (repeatable).",
 )
 @click.option("--reference", is_flag=True, help="Datasets from here are recorded, not copied.")
-def add(name: str, url: str, secret: str | None, options: tuple[str, ...], reference: bool) -> None:
-    """Add a datastore: a local folder, s3://, gs://, az:// or read-only https:// URL."""
-    from gyre.data.filesystems import check_url
-    from gyre.data.secrets import get_secret
-    from gyre.store import datasets as rows
+@click.option("--no-check", is_flag=True, help="Do not check that the location answers now.")
+def add(
+    name: str,
+    url: str,
+    secret: str | None,
+    options: tuple[str, ...],
+    reference: bool,
+    no_check: bool,
+) -> None:
+    """Add a datastore: a local folder, s3://, gs://, az:// or read-only https:// URL.
 
-    check_url(url)
-    if secret:
-        get_secret(secret)  # fails now, naming the fix, rather than at first use
+    The URL is checked (scheme, host or bucket, the folder exists) and the location is asked
+    whether it exists, so a typo or an unreachable store is reported now, not at first use.
+    """
+    from gyre.data.datastores import add_datastore
+
     parsed: dict[str, object] = {}
     for pair in options:
         key, sep, value = pair.partition("=")
         if not sep:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
-        if any(word in key.lower() for word in ("secret", "password", "token", "key")):
-            raise click.BadParameter(
-                f"{key!r} looks like a credential: keep it in a secret (gyre secret set NAME) "
-                "and pass --secret NAME, so it is never stored in the metadata database",
-                param_hint="--option",
-            )
         parsed[key] = _option_value(value)
     if "endpoint_url" in parsed:
         parsed["client_kwargs"] = {"endpoint_url": parsed.pop("endpoint_url")}
-    with open_workspace().write() as tx:
-        rows.add_datastore(tx, name, url, secret=secret, options=parsed, reference=reference)
+    add_datastore(
+        open_workspace(),
+        name,
+        url,
+        secret=secret,
+        options=parsed,
+        by_reference=reference,
+        check=not no_check,
+    )
     click.echo(f"Added datastore {name} -> {url}" + (" (by reference)" if reference else ""))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gyre.errors import GyreError, InvalidParameter, MissingExtra
+from gyre.errors import GyreError, InvalidParameter, MissingExtra, Unreachable
 from gyre.store.datasets import DatastoreRecord
 
 _EXTRA_FOR = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
@@ -83,6 +83,8 @@ def access_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
     """A clear error for a failed listing or read: credentials, or what else went wrong."""
     if is_access_error(exc):
         return credential_error(url, exc, datastore)
+    if is_network_error(exc):
+        return network_error(url, exc)
     return GyreError(f"Could not read {url}: {type(exc).__name__}: {exc}")
 
 
@@ -95,3 +97,35 @@ def credential_error(url: str, exc: Exception, datastore: str | None) -> GyreErr
         "with a secret ('gyre datastore add NAME URL --secret NAME')"
     )
     return GyreError(f"Access to {url} was refused ({type(exc).__name__}: {exc}). {hint}.")
+
+
+_NETWORK_ERRORS = (
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ClientConnectorError",
+    "ServerTimeoutError",
+    "gaierror",
+    "TimeoutError",
+)
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """The location did not answer (refused, timed out, unknown host), whichever library."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    names = {cls.__name__ for error in seen for cls in type(error).__mro__}
+    return bool(names & set(_NETWORK_ERRORS))
+
+
+def network_error(url: str, exc: BaseException) -> Unreachable:
+    return Unreachable(
+        f"Could not reach {url}: {type(exc).__name__}: {exc}. Check the address (and "
+        "endpoint_url) and that the service is up; this is a network error, not an empty store."
+    )

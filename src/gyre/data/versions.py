@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.data import file_sets, filesystems, profiles, tables
+from gyre.data.datastores import check_location
 from gyre.data.stat_cache import StatCache
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
 from gyre.store import Store
@@ -56,8 +57,14 @@ def _source(store: Store, source: str, datastore: str | None, reference: bool) -
         return _Source(
             url, filesystems.datastore_options(record), record, reference or record.reference
         )
+    if not source.strip():
+        raise InvalidParameter(
+            "The source is empty (an empty path would register the current folder). Give the "
+            "path of a folder or a table file, or a URL; write . for the current folder.",
+            field="source",
+        )
     if "://" in source and not source.startswith("file://"):
-        filesystems.check_url(source)
+        check_location(source)
         return _Source(source, {}, None, reference)
     path = Path(source.removeprefix("file://")).expanduser()
     if not path.exists():
@@ -265,6 +272,12 @@ def _list_objects(fs: Any, root: str, url: str, datastore: str | None) -> dict[s
             "mtime": _mtime(info),
         }
     if not objects:
+        try:  # a store that did not answer can look empty to find(): ask it once more
+            fs.ls(root)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise filesystems.access_error(url, exc, datastore) from exc
         raise InvalidParameter(f"{url} holds no files: an empty dataset cannot be registered.")
     return dict(sorted(objects.items()))
 
