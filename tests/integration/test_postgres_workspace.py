@@ -71,3 +71,31 @@ def test_the_cli_works_against_postgresql(pg_workspace: WorkspaceSettings, proje
     import json
 
     assert len(json.loads(listed.stdout)) == 1
+
+
+def test_init_with_gyre_uri_set_creates_that_workspace_and_no_stray_folder(
+    pg_database: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    import psycopg
+
+    from conftest import PG_ADMIN_URL
+
+    name = f"gyre_init_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        monkeypatch.setenv("GYRE_URI", f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+        monkeypatch.setenv("GYRE_ARTIFACTS", str(project / "artifacts"))
+        monkeypatch.setenv("GYRE_CACHE_DIR", str(project / "cache"))
+        gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
+        done = subprocess.run([*gyre_cmd, "init"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "shared workspace" in done.stdout
+        assert not (project / ".gyre").exists(), "no unrelated ./.gyre"
+        listed = subprocess.run([*gyre_cmd, "runs", "list", "--json"], capture_output=True)
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,10 +12,34 @@ from gyre.cli.options import json_option, open_workspace, print_json
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def init(path: Path | None) -> None:
-    """Create a workspace: PATH/.gyre (default: the current folder)."""
-    from gyre.config import WORKSPACE_DIR
+    """Create a workspace: PATH/.gyre (default: the current folder, or the workspace GYRE_URI
+    names when it is set: a folder, or a PostgreSQL database whose schema is then created)."""
+    import os
+
+    from gyre.config import WORKSPACE_DIR, resolve
     from gyre.store import init_workspace
 
+    configured = os.environ.get("GYRE_URI")
+    if configured and path is None:
+        settings = resolve()
+        if not settings.embedded:
+            from gyre.store.migrate import HEAD_REVISION, upgrade
+
+            upgrade(settings.db_url)
+            click.echo(
+                f"Initialized the shared workspace GYRE_URI names (schema at revision "
+                f"{HEAD_REVISION}); no .gyre folder was made here."
+            )
+            return
+        store = init_workspace(settings.local_dir)
+        store.close()
+        click.echo(f"Created or opened workspace {settings.local_dir} (from GYRE_URI)")
+        return
+    if configured:
+        click.echo(
+            f"Note: GYRE_URI is set; commands use that workspace, not {path}, while it is.",
+            err=True,
+        )
     target = (path or Path.cwd()) / WORKSPACE_DIR
     existed = (target / "gyre.db").exists()
     store = init_workspace(target)
