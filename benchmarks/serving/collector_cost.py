@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/serving/collector_cost.py [--model logreg] [--rows 1]
         [--concurrency 8] [--seconds 10] [--reps 3] [--busy 0] [--pin]
-        [--variants no-collect,shipped,no-converter,no-fsync,no-write]
+        [--variants no-collect,shipped,no-converter,no-fsync,no-write,idle-converter]
 
 One gyre server per variant, all up together (one workspace; each collecting variant its own
 endpoint, so its own journal and converter), loaded in turn by wrk with the order rotating
@@ -13,7 +13,8 @@ from one repetition to the next, as ``run.py`` does. Variants (``serve_probe.py`
   micro-batch, an fsync a second by a background thread, the converter process every 5 s);
 - ``no-converter``: as shipped, without the converter process;
 - ``no-fsync``: as shipped, without the background thread's fsync;
-- ``no-write``: journal lines made, never written (nor synced, nor converted).
+- ``no-write``: journal lines made, never written (nor synced, nor converted);
+- ``idle-converter`` (not by default): as shipped, the converter under ``SCHED_IDLE``.
 
 After each load of a variant that converts, the benchmark waits until its converter has caught
 up, as ``run.py`` does. Reported per variant: median requests/s, p50 and p99; the overhead
@@ -57,7 +58,10 @@ VARIANTS = {
     "no-converter": {"PROBE_NO_CONVERTER": "1"},
     "no-fsync": {"PROBE_NO_FSYNC": "1"},
     "no-write": {"PROBE_NO_WRITE": "1"},
+    "idle-converter": {"PROBE_IDLE_CONVERTER": "1"},
 }
+DEFAULT_VARIANTS = "no-collect,shipped,no-converter,no-fsync,no-write"
+CONVERTING = ("shipped", "no-fsync", "idle-converter")  # wait for their catch-up after a load
 COLLECTOR_TARGET = 0.10
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -79,7 +83,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--busy", type=int, default=0, help="spinning processes during loads")
     parser.add_argument("--pin", action="store_true", help="wrk on CPU 0, servers on CPU 1")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument(
         "--cpu-timed-batcher",
         action="store_true",
@@ -163,7 +167,7 @@ def main(argv: list[str]) -> int:
         body.write_bytes(tools[names[0]].body(workload.request(args.rows)))
         for name, server in servers.items():  # warm-up
             run_wrk(wrk, server.url("/score"), body, args.concurrency, 2)
-            if name in ("shipped", "no-fsync"):
+            if name in CONVERTING:
                 gyre_tool.wait_converted(server)
         busy = start_busy(args.busy)
         for rep in range(args.reps):
@@ -180,7 +184,7 @@ def main(argv: list[str]) -> int:
                         wrk, server.url("/score"), body, args.concurrency, args.seconds
                     )
                 window = (window_start, time.time())
-                if name in ("shipped", "no-fsync"):
+                if name in CONVERTING:
                     gyre_tool.wait_converted(server)
                 after = cpu_seconds(server.process.pid), cpu_seconds(child) if child else 0.0
                 s = samples[name]

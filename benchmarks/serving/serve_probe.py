@@ -15,6 +15,8 @@ while the rest runs as shipped:
 - ``PROBE_NO_FSYNC=1``: the journal's background thread syncs nothing (and no longer re-counts
   the journal's size by listing the segments);
 - ``PROBE_NO_WRITE=1``: journal lines are made but never written (nor synced, nor converted);
+- ``PROBE_IDLE_CONVERTER=1``: the converter process under ``SCHED_IDLE`` (it runs only on
+  CPU nothing else wants) instead of nice 10 alone;
 - ``PROBE_WRITE_TIMES=1``: one ``PROBE`` line per journal write that took 1 ms or more.
 
 ``PROBE_NO_GC=1``: no garbage-collection probe (what-ifs compared without its cost).
@@ -72,6 +74,14 @@ def _collector_what_ifs() -> None:
 
     if os.environ.get("PROBE_NO_CONVERTER") or os.environ.get("PROBE_NO_WRITE"):
         converter_process.ConverterProcess.start = lambda self: None  # type: ignore[method-assign]
+    elif os.environ.get("PROBE_IDLE_CONVERTER"):
+        start = converter_process.ConverterProcess.start
+
+        def start_idle(self: converter_process.ConverterProcess) -> None:
+            start(self)
+            os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
+
+        converter_process.ConverterProcess.start = start_idle  # type: ignore[method-assign]
     if os.environ.get("PROBE_NO_FSYNC") or os.environ.get("PROBE_NO_WRITE"):
 
         def no_sync_loop(self: journal.Journal) -> None:
