@@ -42,6 +42,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is None:  # not left behind to serve after the test
+                    self.process.kill()
+                    self.process.wait()
                 raise AssertionError(f"server did not start:\n{self.log.read_text()}")
             time.sleep(0.1)
 
