@@ -368,9 +368,18 @@ def test_a_port_already_in_use_is_named(models: Store, project: Path) -> None:
             cwd=project,
             timeout=60,
         )
+        typo = subprocess.run(
+            [sys.executable, "-m", "gyre.cli.main", "serve", "pricr@1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            timeout=60,
+        )
     assert done.returncode == 1
     assert f"Cannot serve on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr
+    assert typo.returncode == 1 and "Cannot serve" not in typo.stderr, "the typo is named first"
+    assert "pricr" in typo.stderr
 
 
 def test_unknown_models_versions_and_aliases_list_what_exists(models: Store, project: Path) -> None:

@@ -76,6 +76,10 @@ def check_port(host: str, port: int) -> None:
 def serve(store: Store, config: ServeConfig) -> None:
     import uvicorn
 
+    from gyre.registry.models import get
+
+    for reference in config.references:  # what the user typed, before the port is taken
+        get(store, reference)
     check_port(config.host, config.port)
     app, models = build(store, config)
     import gc
