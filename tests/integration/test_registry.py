@@ -158,6 +158,28 @@ def test_a_registration_records_run_pipeline_datasets_and_commit_and_reuse_adds_
         assert [v.version for v in rows.versions(tx, "pricer")] == [1], "no second version"
         assert rows.registered_by(tx, second.steps["train"].run_id) == [("pricer", 1)]
     assert registry.get(workspace, "pricer@1").tags == {"build": "1.41,1.42", "stage": "trained"}
+    import json
+    import subprocess
+    import sys
+
+    lineage = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "lineage", "pricer@1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+    assert lineage.returncode == 0, lineage.stderr
+    graph = json.loads(lineage.stdout)
+    assert graph["subject"] == "model pricer@1"
+    assert [r["run"] for r in graph["produced_by"]] == [first.steps["train"].run_id, first.id]
+    assert graph["read"] == [{"dataset": "sales@1", "step_run": first.steps["train"].run_id}]
+    of_run = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "lineage", first.id, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+    assert [e["dataset"] for e in json.loads(of_run.stdout)["read"]] == ["sales@1"]
 
 
 def test_unknown_models_and_flavors_are_named(workspace: Store) -> None:

@@ -503,19 +503,19 @@ def quarantine(name: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("subject", metavar="RUN_ID | NAME@N")
+@click.option(
+    "--model", is_flag=True, help="NAME@N is a model version (when a dataset shares the name)."
+)
 @json_option
-def lineage(subject: str, as_json: bool) -> None:
-    """What produced a dataset version and what used it; or what a run read and wrote."""
+def lineage(subject: str, model: bool, as_json: bool) -> None:
+    """What produced a dataset or model version and what used it; or what a run read and wrote."""
     from gyre.data import lineage as graph_of
 
-    store = open_workspace()
-    graph = (
-        graph_of.of_version(store, subject) if "@" in subject else graph_of.of_run(store, subject)
-    )
+    graph = graph_of.of_subject(open_workspace(), subject, model=model)
     if as_json:
         print_json(graph.__dict__)
         return
-    click.echo(graph.subject)
+    click.echo(graph.subject + (f" (commit {graph.commit})" if graph.commit else ""))
     for title, entries in (("produced by", graph.produced_by), ("used by", graph.used_by)):
         for e in entries:
             parent = f" in pipeline run {e['parent']}" if e["parent"] else ""

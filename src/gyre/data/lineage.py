@@ -8,6 +8,7 @@ from typing import Any
 from gyre.data.versions import parse_ref
 from gyre.store import Store
 from gyre.store import datasets as rows
+from gyre.store import models as model_rows
 from gyre.store import runs as run_rows
 
 
@@ -18,6 +19,7 @@ class LineageGraph:
     used_by: list[dict[str, Any]] = field(default_factory=list)
     read: list[dict[str, Any]] = field(default_factory=list)
     wrote: list[dict[str, Any]] = field(default_factory=list)
+    commit: str | None = None
 
 
 def _run_summary(record: run_rows.RunRecord) -> dict[str, Any]:
@@ -40,6 +42,33 @@ def of_version(store: Store, reference: str) -> LineageGraph:
             target = graph.produced_by if use["direction"] == "write" else graph.used_by
             target.append(_run_summary(record))
     return graph
+
+
+def of_model_version(store: Store, reference: str) -> LineageGraph:
+    """What produced a model version: the run that registered it (and its pipeline run), the
+    dataset versions that run read, and the commit it was built from."""
+    name, ref = parse_ref(reference)
+    with store.read() as tx:
+        version = model_rows.get_version(tx, name, ref)
+        graph = LineageGraph(f"model {version.ref}")
+        if version.run_id:
+            graph.produced_by.append(_run_summary(run_rows.get(tx, version.run_id)))
+        if version.pipeline_run_id and version.pipeline_run_id != version.run_id:
+            graph.produced_by.append(_run_summary(run_rows.get(tx, version.pipeline_run_id)))
+    graph.read = [{"dataset": d, "step_run": version.run_id} for d in version.datasets or []]
+    graph.commit = version.git_commit
+    return graph
+
+
+def of_subject(store: Store, subject: str, *, model: bool = False) -> LineageGraph:
+    """``NAME@N`` of a dataset (or, with ``model`` or when no dataset has the name, of a model
+    version), or a run id."""
+    if "@" not in subject:
+        return of_run(store, subject)
+    name, _ = parse_ref(subject)
+    with store.read() as tx:
+        is_model = model or (not rows.dataset_exists(tx, name) and model_rows.exists(tx, name))
+    return of_model_version(store, subject) if is_model else of_version(store, subject)
 
 
 def of_run(store: Store, run_id: str) -> LineageGraph:

@@ -116,6 +116,10 @@ def ensure_dataset(
     return record
 
 
+def dataset_exists(tx: Transaction, name: str) -> bool:
+    return tx.scalar("SELECT name FROM datasets WHERE name = ?", [name]) is not None
+
+
 def get_dataset(tx: Transaction, name: str) -> DatasetRecord:
     row = tx.one("SELECT name, kind, description, created_at FROM datasets WHERE name = ?", [name])
     if row is None:

@@ -106,6 +106,11 @@ def resolve(tx: Transaction, name: str, ref: int | str | None) -> int:
     return version_refs.resolve(tx, version_refs.MODELS, name, ref)
 
 
+def exists(tx: Transaction, name: str) -> bool:
+    """Whether a model of this name was ever registered."""
+    return tx.scalar("SELECT name FROM models WHERE name = ?", [name]) is not None
+
+
 def get_version(tx: Transaction, name: str, ref: int | str | None = None) -> ModelVersionRecord:
     number = resolve(tx, name, ref)
     row = tx.one(
