@@ -82,6 +82,7 @@ def main(argv: list[str]) -> int:
     print(f"{'rows/record':>11} {'records':>8} {'CPU s':>7} {'us/row':>7} {'us/record':>10}")
     for per_record in [int(n) for n in args.per_record.split(",")]:
         cpu = []
+        profiled = None
         for rep in range(args.reps):
             folder = work / f"journal-{per_record}-{rep}"
             write_journal(folder, args.rows, per_record)
@@ -93,6 +94,7 @@ def main(argv: list[str]) -> int:
             rows = converter.convert()
             if profile:
                 profile.disable()
+                profiled = profile
             cpu.append(time.process_time() - started)
         seconds = statistics.median(cpu)
         records = max(1, args.rows // per_record)
@@ -101,8 +103,8 @@ def main(argv: list[str]) -> int:
             f"{1e6 * seconds / records:10.1f}"
         )
         figures[f"converter_us_per_row_{per_record}_per_record"] = round(1e6 * seconds / rows, 2)
-        if profile:
-            pstats.Stats(profile).sort_stats("tottime").print_stats(12)
+        if profiled is not None:
+            pstats.Stats(profiled).sort_stats("tottime").print_stats(10)
     store.close()
     print(json.dumps({"benchmark": "serving_converter", "figures": figures, "ratios": {}}))
     return 0
