@@ -62,3 +62,22 @@ def test_the_data_docs_commands_run_as_written(project: Path) -> None:
         outputs.append(done.stdout)
     assert "Unchanged: products@1" in outputs[1]
     assert "dress" in outputs[2] and "shoe" in outputs[2]
+
+
+def test_the_readme_query_finds_the_quickstart_run_by_its_step_metric(project: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "quickstart", project / "examples" / "quickstart")
+    gyre_cmd = [sys.executable, "-m", "gyre.cli.main"]
+    subprocess.run([*gyre_cmd, "init"], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [*gyre_cmd, "run", "examples/quickstart/pipeline.py:quickstart"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    import json
+
+    query = ["runs", "list", "--filter", "metrics.val_accuracy > 0.9", "--json"]
+    found = subprocess.run([*gyre_cmd, *query], capture_output=True, text=True, timeout=60)
+    rows = json.loads(found.stdout)
+    assert [r["kind"] for r in rows] == ["pipeline"], found.stdout
+    assert rows[0]["metrics"]["val_accuracy"] > 0.9

@@ -43,11 +43,20 @@ def runs() -> None:
 )
 @click.option("--order-by", help="A field, then asc or desc, e.g. 'metrics.val_accuracy desc'.")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--steps", is_flag=True, help="List step runs instead of pipeline runs.")
 @json_option
 def list_runs(
-    experiment: str | None, filter_text: str | None, order_by: str | None, limit: int, as_json: bool
+    experiment: str | None,
+    filter_text: str | None,
+    order_by: str | None,
+    limit: int,
+    steps: bool,
+    as_json: bool,
 ) -> None:
-    """List pipeline runs and tracked runs, newest first."""
+    """List pipeline runs and tracked runs, newest first.
+
+    A pipeline run matches a metric, param or tag condition when it or one of its steps does.
+    """
     from gyre.tracking.run_query import find_runs
 
     rows = find_runs(
@@ -56,6 +65,7 @@ def list_runs(
         order_by=order_by,
         experiment=experiment,
         limit=limit,
+        kinds=("step",) if steps else ("pipeline", "run"),
     )
     if as_json:
         print_json(

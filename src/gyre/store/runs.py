@@ -169,6 +169,16 @@ def children(conn: Transaction, run_id: str) -> list[RunRecord]:
     return [record_from_row(r) for r in rows]
 
 
+def children_of(conn: Transaction, run_ids: list[str]) -> list[RunRecord]:
+    """The step runs of these pipeline runs."""
+    found: list[RunRecord] = []
+    for start in range(0, len(run_ids), 500):
+        chunk = run_ids[start : start + 500]
+        rows = conn.all(f"{_SELECT} WHERE parent_id IN {_in(chunk)}", chunk)
+        found.extend(record_from_row(r) for r in rows)
+    return found
+
+
 def select_runs(
     conn: Transaction, where: str = "", params: list[Any] | None = None
 ) -> list[RunRecord]:

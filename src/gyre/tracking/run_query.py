@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gyre.errors import InvalidParameter
-from gyre.store import Store
+from gyre.store import Store, run_search
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
 from gyre.store.runs import RunRecord
@@ -23,14 +23,6 @@ _CONDITION = re.compile(
     r"""^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*("[^"]*"|'[^']*'|[\w.+\-:]+)\s*$"""
 )
 _ATTRIBUTES = ("status", "name", "experiment", "kind", "duration", "created")
-_OPS = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 
 
 @dataclass(frozen=True)
@@ -106,24 +98,6 @@ def _literal(raw: str) -> Any:
         return raw
 
 
-def _matches(row: RunRow, condition: Condition) -> bool:
-    value = row.value(condition.field)
-    if value is None:
-        return False
-    expected = condition.value
-    if isinstance(expected, int | float) and not isinstance(value, int | float):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return False
-    elif isinstance(expected, str) and not isinstance(value, str):
-        value = str(value)
-    try:
-        return bool(_OPS[condition.op](value, expected))
-    except TypeError:
-        return False
-
-
 def find_runs(
     store: Store,
     *,
@@ -133,11 +107,14 @@ def find_runs(
     kinds: tuple[str, ...] = ("pipeline", "run"),
     limit: int = 50,
 ) -> list[RunRow]:
-    """Top-level runs matching the filter, newest first unless ``order_by`` says otherwise.
+    """Runs matching the filter, newest first unless ``order_by`` says otherwise, evaluated
+    in the database. A pipeline run matches a metric, param or tag condition when it or one
+    of its steps does; its row shows its steps' latest metrics too.
 
     ``order_by`` is a field, optionally followed by ``asc`` or ``desc`` (default: desc).
     """
     conditions = parse_filter(filter_text)
+    order_field = None
     descending = True
     if order_by:
         parts = order_by.split()
@@ -145,29 +122,34 @@ def find_runs(
         _check_field(order_field)
         if len(parts) > 1:
             descending = parts[1].lower() != "asc"
-    where = f"WHERE kind IN ({', '.join('?' for _ in kinds)})"
-    params: list[Any] = list(kinds)
-    if experiment:
-        where += " AND experiment = ?"
-        params.append(experiment)
+    criteria = [run_search.Criterion(c.field, c.op, c.value) for c in conditions]
     with store.read() as conn:
-        records = run_rows.select_runs(
-            conn, f"{where} ORDER BY created_at DESC LIMIT 10000", params
+        records = run_search.search(
+            conn,
+            criteria,
+            kinds=kinds,
+            experiment=experiment,
+            order_field=order_field,
+            descending=descending,
+            limit=limit,
         )
-        latest = metric_rows.latest(conn, [r.id for r in records]) if records else {}
-        rows = [
-            RunRow(
-                r,
-                run_rows.get_params(conn, r.id),
-                run_rows.get_tags(conn, r.id),
-                latest.get(r.id, {}),
+        members = {r.id: [r.id] for r in records}
+        pipelines = [r.id for r in records if r.kind == "pipeline"]
+        for child in run_rows.children_of(conn, pipelines):
+            members[child.parent_id or ""].append(child.id)
+        every = [run_id for ids in members.values() for run_id in ids]
+        latest = metric_rows.latest(conn, every) if every else {}
+        rows = []
+        for record in records:
+            metrics: dict[str, float] = {}
+            for member in reversed(members[record.id]):  # the run's own values win
+                metrics.update(latest.get(member, {}))
+            rows.append(
+                RunRow(
+                    record,
+                    run_rows.get_params(conn, record.id),
+                    run_rows.get_tags(conn, record.id),
+                    metrics,
+                )
             )
-            for r in records
-        ]
-    rows = [row for row in rows if all(_matches(row, c) for c in conditions)]
-    if order_by:
-        present = [row for row in rows if row.value(order_field) is not None]
-        absent = [row for row in rows if row.value(order_field) is None]
-        present.sort(key=lambda row: row.value(order_field), reverse=descending)
-        rows = present + absent
-    return rows[:limit]
+    return rows
