@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KSERVE_STAMP := .venv-kserve/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ $(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute bench-serving
+bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -55,3 +55,6 @@ bench-compute: $(STAMP)
 
 bench-serving: $(STAMP)
 	$(PY) benchmarks/serving/run.py
+
+bench-run-search: $(STAMP)
+	$(PY) benchmarks/run_search/run.py
