@@ -17,43 +17,13 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import RESOURCES, _free_port
+from conftest import RESOURCES
 from gyre.data import append_only
 from gyre.registry import models as registry
 from gyre.store import Store
+from support.scoring_server import ScoringServer
 
-
-class Server:
-    def __init__(self, project: Path, *args: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = project / f"server-{self.port}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gyre.cli.main", "serve", *args, "--port", str(self.port)],
-            stdout=open(self.log, "w"),  # noqa: SIM115 - the server's own log, kept open
-            stderr=subprocess.STDOUT,
-            cwd=project,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                if self.process.poll() is None:  # not left behind to serve after the test
-                    self.process.kill()
-                    self.process.wait()
-                raise AssertionError(f"server did not start:\n{self.log.read_text()}")
-            time.sleep(0.1)
-
-    def post(self, path: str, body: object, **kw: object) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw)  # type: ignore[arg-type]
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=60)
+Server = ScoringServer  # a real `gyre serve` process (tests/support)
 
 
 @pytest.fixture

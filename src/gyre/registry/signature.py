@@ -142,7 +142,7 @@ def _check_value(where: str, name: str, value: Any, spec: dict[str, Any]) -> Non
         return
     if kind in ("float64", "float32"):
         if isinstance(value, list):
-            for item in _flatten(value):
+            for item in flatten(value):
                 _check_value(where, name, item, spec)
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -178,7 +178,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _flatten(value: list[Any]) -> list[Any]:
+def flatten(value: list[Any]) -> list[Any]:
     """The leaves of nested lists, in order (iterative: any depth)."""
     out: list[Any] = []
     stack = [iter(value)]

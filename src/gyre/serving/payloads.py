@@ -261,20 +261,8 @@ def check_images(body: Any, signature: dict[str, Any]) -> None:
 
 
 def flat(data: Any) -> list[Any]:
-    """The leaves of nested lists, in order (iterative: any depth)."""
-    if not isinstance(data, list):
-        return [data]
-    out: list[Any] = []
-    stack = [iter(data)]
-    while stack:
-        for item in stack[-1]:
-            if isinstance(item, list):
-                stack.append(iter(item))
-                break
-            out.append(item)
-        else:
-            stack.pop()
-    return out
+    """The leaves of nested lists, in order (any depth); a scalar is a list of itself."""
+    return signatures.flatten(data) if isinstance(data, list) else [data]
 
 
 def shape_of(data: Any) -> list[int]:
