@@ -216,11 +216,16 @@ def show(reference: str, as_json: bool) -> None:
             )
         Console().print(table)
         return
+    from gyre.integrity.fsck import damage_of
+
     version = versions.get(store, name, ref)
     profile = versions.profile(store, version)
+    damaged = damage_of(store, [f"dataset {version.ref}"])
     if as_json:
-        print_json({**version.__dict__, "profile": profile})
+        print_json({**version.__dict__, "profile": profile, "damage": damaged})
         return
+    for line in damaged:
+        click.echo(f"damaged: {line}", err=True)
     console = Console()
     console.print(
         f"[bold]{version.ref}[/] {version.layout}"

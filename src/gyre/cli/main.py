@@ -14,6 +14,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gyre.cli.workspace:init", "Create a workspace (.gyre/) in the current folder."),
     "migrate": ("gyre.cli.workspace:migrate", "Upgrade the workspace schema to this gyre."),
     "gc": ("gyre.cli.workspace:gc", "Remove blobs that nothing references any more."),
+    "fsck": ("gyre.cli.workspace:fsck", "Check every recorded blob and copy; --repair fixes."),
     "run": ("gyre.cli.running:run", "Run a pipeline: gyre run FILE:PIPELINE [--param k=v]."),
     "plan": ("gyre.cli.running:plan", "Show which steps a run would reuse or run, and why."),
     "runs": ("gyre.cli.runs:runs", "List, show, compare, cancel and delete runs."),

@@ -99,15 +99,21 @@ def list_models(as_json: bool) -> None:
 @json_option
 def show(reference: str, as_json: bool) -> None:
     """Show a model's versions, or one version with its lineage."""
+    from gyre.integrity.fsck import damage_of
     from gyre.registry.models import parse_ref
     from gyre.store import models as rows
 
     name, ref = parse_ref(reference)
-    with open_workspace().read() as tx:
+    store = open_workspace()
+    with store.read() as tx:
         found = rows.versions(tx, name) if ref is None else [rows.get_version(tx, name, ref)]
+    damaged = damage_of(store, [f"model {v.ref}" for v in found])
     if as_json:
-        print_json([v.__dict__ for v in found] if ref is None else found[0].__dict__)
+        shown = [{**v.__dict__, "damage": damage_of(store, [f"model {v.ref}"])} for v in found]
+        print_json(shown if ref is None else shown[0])
         return
+    for line in damaged:
+        click.echo(f"damaged: {line}", err=True)
     if ref is None:
         table = new_table(title=name)
         for column in ("version", "aliases", "flavor", "tags", "metrics", "run", "created"):

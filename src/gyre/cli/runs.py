@@ -134,6 +134,9 @@ def _run_detail(run_id: str) -> dict[str, Any]:
                 for c in children
             ],
         }
+    from gyre.integrity.fsck import damage_of
+
+    detail["damage"] = damage_of(store, [f"run {i}" for i in ids])
     return detail
 
 
@@ -159,6 +162,8 @@ def show(run_id: str, as_json: bool) -> None:
     commit = detail["git_commit"] or "not in git"
     console.print(f"  git      {commit}{' (dirty)' if detail['git_dirty'] else ''}")
     console.print(f"  host     {detail['host']}  python {detail['python']}")
+    for line in detail["damage"]:
+        console.print(f"  [red]damaged[/]  {line}")
     for title in ("params", "tags", "metrics"):
         if detail[title]:
             console.print(

@@ -413,14 +413,14 @@ def _source_for(store: Store, version: VersionRecord) -> _Source:
 
 def local_path(store: Store, version: VersionRecord) -> Path:
     """A verified local copy of a file-set version (cached; shared by the steps that read it)."""
+    from gyre.pipelines import local_copies
     from gyre.pipelines.materializers import materialize_dir
 
     cache = store.local_path("cache")
     if version.layout == "table":
-        target = cache / "tables" / version.digest / f"{version.dataset}.parquet"
-        if not target.exists():
-            store.blobs.fetch(version.digest, target)
-        return target
+        name = f"{version.dataset}.parquet"
+        folder = cache / "tables" / version.digest
+        return local_copies.materialize(folder, {name: version.digest}, store.blobs) / name
     if version.layout == "reference":
         return _materialize_reference(store, version, cache)
     if version.layout == "partitions":

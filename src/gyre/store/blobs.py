@@ -42,6 +42,10 @@ class BlobStore(Protocol):
     def fetch(self, digest: str, dest: Path) -> None: ...
     def delete(self, digest: str) -> None: ...
     def digests(self) -> Iterator[str]: ...
+    def actual_digest(self, digest: str) -> str | None: ...
+    def temporaries(self) -> Iterator[tuple[str, float]]: ...
+    def remove_temporary(self, name: str) -> None: ...
+    def restore(self, digest: str, source: Path) -> None: ...
     def sync(self) -> None: ...
 
 
@@ -244,6 +248,43 @@ class LocalBlobStore:
                     if not blob.name.startswith("."):
                         yield blob.name
 
+    def actual_digest(self, digest: str) -> str | None:
+        """The sha256 of the bytes stored under ``digest`` (read in full), None if missing."""
+        try:
+            return sha256_file(self.path(digest))[0]
+        except FileNotFoundError:
+            return None
+
+    def temporaries(self) -> Iterator[tuple[str, float]]:
+        """Half-written files (name, mtime) that an interrupted write left behind."""
+        if not self.root.exists():
+            return
+        for folder in [self._tmp, *self.root.iterdir()]:
+            if folder == self._tmp or (len(folder.name) == 2 and folder.is_dir()):
+                for entry in folder.iterdir() if folder.is_dir() else ():
+                    if folder == self._tmp or entry.name.startswith("."):
+                        with contextlib.suppress(FileNotFoundError):
+                            yield str(entry.relative_to(self.root)), entry.stat().st_mtime
+
+    def remove_temporary(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+    def restore(self, digest: str, source: Path) -> None:
+        """Put back a missing or corrupt blob from an intact copy of its bytes (the corrupt
+        file is replaced in one rename, never removed first)."""
+        fd, temp = self._temp_fd(os.O_WRONLY)
+        with _closed_or_removed(fd, temp), open(source, "rb") as handle:
+            hasher = hashlib.sha256()
+            while chunk := handle.read(CHUNK):
+                hasher.update(chunk)
+                os.write(fd, chunk)
+            os.fsync(fd)
+        if hasher.hexdigest() != digest:
+            temp.unlink()
+            raise _corrupt(digest, str(source), "is not a copy of the blob (other bytes)")
+        self._folder(self.path(digest).parent)
+        os.replace(temp, self.path(digest))
+
     def sync(self) -> None:
         """One sync of the blob store's filesystem (syncfs), not of the whole machine."""
         syncfs(self.root)
@@ -375,6 +416,40 @@ class FsspecBlobStore:
             name = relative.rsplit("/", 1)[-1]
             if len(name) == 64 and not relative.startswith("tmp/"):
                 yield name
+
+    def actual_digest(self, digest: str) -> str | None:
+        """The sha256 of the stored object (downloaded in full), None if missing."""
+        hasher = hashlib.sha256()
+        try:
+            with self.fs.open(self._key(digest), "rb") as source:
+                while chunk := source.read(STREAM_CHUNK):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return None
+        return hasher.hexdigest()
+
+    def temporaries(self) -> Iterator[tuple[str, float]]:
+        """Uploads (name, mtime) that an interrupted write left under ``tmp/``."""
+        try:
+            found = self.fs.find(f"{self._root}/tmp", detail=True)
+        except FileNotFoundError:
+            return
+        for key, info in found.items():
+            modified = info.get("LastModified") or info.get("mtime") or info.get("created")
+            stamp = modified.timestamp() if hasattr(modified, "timestamp") else float(modified or 0)
+            yield str(key)[len(self._root) :].lstrip("/"), stamp
+
+    def remove_temporary(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(f"{self._root}/{name}")
+
+    def restore(self, digest: str, source: Path) -> None:
+        """Put back a missing or corrupt object from an intact local copy of its bytes."""
+        if sha256_file(source)[0] != digest:
+            raise _corrupt(digest, str(source), "is not a copy of the blob (other bytes)")
+        temp = self._temp_key(digest)
+        self.fs.put_file(str(source), temp)
+        self.fs.mv(temp, self._key(digest))
 
     def sync(self) -> None:
         """Object stores make a blob durable when the upload returns."""

@@ -280,3 +280,16 @@ compute_targets = Table(
     Column("options", Text, nullable=True),  # JSON
     Column("created_at", Float, nullable=False),
 )
+
+damage = Table(
+    "damage",
+    metadata,
+    # What the last 'gyre fsck --repair' could not repair: a blob missing or corrupt, and the
+    # run, dataset version, model version or pipeline that holds it.
+    Column("digest", String(64), primary_key=True),
+    Column("subject", String(300), primary_key=True),  # run ID, dataset NAME@N, model NAME@N
+    Column("what", String(300), nullable=False),  # artifact fit/output, manifest, log, ...
+    Column("problem", String(16), nullable=False),  # missing | corrupt
+    Column("found_at", Float, nullable=False),
+    Index("ix_damage_subject", "subject"),
+)
