@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gyre.errors import CorruptBlob
 from gyre.pipelines import materializers
 from gyre.pipelines.cache_key import CacheKey, explain_change
-from gyre.store import blob_checks
+from gyre.store import blob_checks, damage
 from gyre.store import runs as run_rows
 from gyre.store.blobs import BlobStore
 from gyre.store.database import Transaction
@@ -38,13 +38,16 @@ def decide(
     if not reuse_allowed:
         return ReuseDecision(None, [], "reuse is off for this step (reuse=False)")
     missing_note = ""
+    marked: set[str] | None = None
     for candidate in run_rows.reusable_step_runs(conn, key.digest):
         outputs = run_rows.get_artifacts(conn, candidate.id, role="output")
-        damage = _damaged_output(outputs, blobs, remove_corrupt)
+        if marked is None:
+            marked = damage.corrupt_digests(conn)
+        found = _damaged_output(outputs, blobs, remove_corrupt, marked)
         since = candidate.parent_id or candidate.id
-        if damage is None:
+        if found is None:
             return ReuseDecision(candidate, outputs, f"unchanged since run {since}")
-        name, digest, problem = damage
+        name, digest, problem = found
         missing_note = (
             f"output {name!r} of {step} (run {since}) is {problem} (blob {digest[:12]}), "
             "so it runs again"
@@ -60,17 +63,19 @@ def decide(
 
 
 def _damaged_output(
-    outputs: list[ArtifactRecord], blobs: BlobStore, remove_corrupt: bool
+    outputs: list[ArtifactRecord], blobs: BlobStore, remove_corrupt: bool, marked: set[str]
 ) -> tuple[str, str, str] | None:
     """(output name, blob digest, "missing" | "corrupt") of the first output whose bytes are
-    not all there and intact; None when every blob it would hand on is verified."""
+    not all there and intact; None when every blob it would hand on is verified. ``marked``:
+    blobs ``gyre fsck`` found corrupt (an object store blob is otherwise only checked for
+    existence here, while an overwritten object is caught when it is read)."""
     for output in outputs:
         try:
             needed = materializers.blobs_of(output.materializer, output.digest, blobs)
         except CorruptBlob as exc:
             return output.name, output.digest, "missing" if "missing" in str(exc) else "corrupt"
         for digest in needed:
-            problem = blob_checks.problem(blobs, digest)
+            problem = "corrupt" if digest in marked else blob_checks.problem(blobs, digest)
             if problem == "corrupt" and remove_corrupt:
                 # Bytes that no longer match their address are of no use to anyone; removed,
                 # the step that runs again stores the right ones under the same digest.

@@ -56,3 +56,8 @@ def every(tx: Transaction) -> list[Mark]:
             "SELECT digest, subject, what, problem, found_at FROM damage ORDER BY subject, what"
         )
     ]
+
+
+def corrupt_digests(tx: Transaction) -> set[str]:
+    """Blobs marked corrupt: reuse does not hand them on, whatever a cheap check says."""
+    return set(tx.scalars("SELECT DISTINCT digest FROM damage WHERE problem = 'corrupt'"))
