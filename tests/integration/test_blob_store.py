@@ -42,6 +42,25 @@ def test_a_missing_blob_is_reported_with_the_fix(blobs: BlobStore, tmp_path: Pat
         blobs.fetch("0" * 64, tmp_path / "x")
 
 
+def test_restore_puts_back_only_the_same_bytes_and_reports_the_actual_digest(
+    blobs: BlobStore, tmp_path: Path
+) -> None:
+    digest = blobs.put_bytes(b"hello")
+    blobs.delete(digest)
+    assert blobs.actual_digest(digest) is None
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_bytes(b"other")
+    with pytest.raises(CorruptBlob, match="not a copy of the blob"):
+        blobs.restore(digest, wrong)
+    assert not blobs.exists(digest)
+    right = tmp_path / "right.txt"
+    right.write_bytes(b"hello")
+    blobs.restore(digest, right)
+    assert blobs.actual_digest(digest) == digest
+    assert blobs.read_bytes(digest) == b"hello"
+    assert [name for name, _ in blobs.temporaries()] == []  # nothing half-written is left
+
+
 def test_a_blob_whose_bytes_changed_is_detected_and_not_copied(tmp_path: Path) -> None:
     blobs = LocalBlobStore(tmp_path / "blobs")
     digest = blobs.put_bytes(b"original")
