@@ -84,7 +84,7 @@ def test_runs_show_compare_metrics_logs_and_artifacts(chain_project: Path, tmp_p
     assert [p["value"] for p in history["total/value"]] == [0.0, 10.0, 20.0, 30.0]
     logs = gyre("logs", newest, "produce").stdout
     assert "produce n=4" in logs
-    gyre("artifacts", "get", newest, "report/output", str(tmp_path / "out"))
+    gyre("artifacts", "get", newest, "report/report", str(tmp_path / "out"))
     assert (tmp_path / "out" / "total.txt").read_text() == "60"
     listed = json.loads(gyre("artifacts", "list", newest, "--json").stdout)
     assert {a["step"] for a in listed} == {"produce", "total", "report"}

@@ -202,3 +202,54 @@ def test_a_helper_edit_reruns_through_the_cli_in_fresh_processes(
     steps = json.loads(out.stdout)["steps"]
     assert steps["produce"]["outcome"] == "ran"
     assert "helper.py" in steps["produce"]["reason"]
+
+
+NAMED_OUTPUTS = """
+import gyre
+from gyre import Dir, step
+
+
+@step
+def prepare(n: int = 2) -> Dir:
+    out = gyre.output_dir("features")
+    (out / "n.txt").write_text(str(n))
+    return out
+
+
+@step
+def train(features: Dir) -> Dir:
+    out = gyre.output_dir("model")
+    (out / "weights.txt").write_text((features / "n.txt").read_text() * 2)
+    return out
+
+
+@gyre.pipeline
+def named(n: int = 2):
+    train(prepare(n=n))
+"""
+
+
+def test_output_dir_names_the_artifact_which_is_still_wired_and_reused(
+    workspace: Store, project: Path
+) -> None:
+    (project / "named.py").write_text(NAMED_OUTPUTS)
+    first = _run(workspace, "named.py:named")
+    assert first.status == "finished", first.error
+    second = _run(workspace, "named.py:named")
+    assert outcomes(second) == {"prepare": "reused", "train": "reused"}
+    for run in (first, second):
+        with workspace.read() as conn:
+            names = {
+                step: [a.name for a in run_rows.get_artifacts(conn, s.run_id, role="output")]
+                for step, s in run.steps.items()
+            }
+        assert names == {"prepare": ["features"], "train": ["model"]}
+        assert (run.output("train", "model") / "weights.txt").read_text() == "22"
+        assert run.output("train") == run.output("train", "model")
+    listed = subprocess.run(
+        [sys.executable, "-m", "gyre.cli.main", "artifacts", "list", first.id],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "model" in listed and "features" in listed

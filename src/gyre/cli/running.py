@@ -12,7 +12,6 @@ from gyre.cli.options import (
     print_json,
     tags_option,
 )
-from gyre.cli.tables import add_column, new_table, print_table
 
 
 @click.command()
@@ -109,6 +108,8 @@ def plan(reference: str, params: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json([s.__dict__ for s in steps])
         return
+    from gyre.cli.tables import add_column, new_table, print_table  # rich: only for tables
+
     table = new_table()
     add_column(table, "step")
     add_column(table, "action")

@@ -168,6 +168,10 @@ def parse_bytes(value: Any, where: str) -> int:
         ) from None
 
 
+DEFAULT_OUTPUTS: tuple[str, ...] = ("output",)
+"""A step that declares no outputs has one, called ``output``."""
+
+
 @dataclass
 class StepOptions:
     name: str
@@ -176,7 +180,7 @@ class StepOptions:
     timeout: float | None = None
     resources: Resources = field(default_factory=Resources)
     requirements: str | None = None
-    outputs: tuple[str, ...] = ("output",)
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     compute: str | None = None
     isolate: bool = False
 
@@ -267,7 +271,7 @@ def step(
             timeout=timeout,
             resources=Resources.parse(resources, where),
             requirements=requirements,
-            outputs=tuple(outputs) if outputs else ("output",),
+            outputs=tuple(outputs) if outputs else DEFAULT_OUTPUTS,
             compute=compute,
             isolate=isolate,
         )

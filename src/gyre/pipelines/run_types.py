@@ -45,7 +45,9 @@ class PipelineRun:
         """Load a step's output the way a downstream step would receive it."""
         from gyre.pipelines import materializers
 
-        record = self.steps[step].outputs[name]
+        outputs = self.steps[step].outputs
+        named = [r for r in outputs.values() if r.name == name]
+        record = outputs[name] if name in outputs or not named else named[0]
         return materializers.load(
             record.materializer,
             record.digest,

@@ -148,9 +148,10 @@ class _Runner:
                     result.status, result.outcome = "finished", child.outcome
                     result.reused_from = child.reused_from
                     result.reason = "finished before the resume"
-                    result.outputs = {
-                        a.name: a for a in run_rows.get_artifacts(conn, child.id, role="output")
-                    }
+                    result.outputs = by_output(
+                        self.graph.nodes[name],
+                        run_rows.get_artifacts(conn, child.id, role="output"),
+                    )
                     self.done[name] = result.outputs
                 else:
                     run_rows.update_run(
@@ -336,7 +337,7 @@ class _Runner:
         result.reused_from = decision.source.id
         result.reason = decision.reason
         result.duration = 0.0
-        result.outputs = {o.name: o for o in decision.outputs}
+        result.outputs = by_output(node, decision.outputs)
 
     def _carry_registrations(self, conn: Any, source_run: str, step_run_id: str) -> None:
         """A reused registration step: the model versions it registered get this run's tags
@@ -474,9 +475,10 @@ class _Runner:
                 log_digest=log_digest,
                 error=None,
             )
-            result.outputs = {
-                a.name: a for a in run_rows.get_artifacts(conn, result.run_id, role="output")
-            }
+            result.outputs = by_output(
+                self.graph.nodes[result.name],
+                run_rows.get_artifacts(conn, result.run_id, role="output"),
+            )
         result.status, result.outcome = "finished", "ran"
         result.duration = time.monotonic() - attempt.started
         self.done[result.name] = result.outputs
@@ -545,3 +547,14 @@ def _exit_reason(attempt: Attempt) -> str:
             name = str(-code)
         return f"the step process was killed by {name}"
     return f"the step process exited with code {code}"
+
+
+def by_output(node: Node, artifacts: list[ArtifactRecord]) -> dict[str, ArtifactRecord]:
+    """A step's output artifacts by the output names its downstream steps use. A step with
+    one undeclared output may name its artifact through ``gyre.output_dir("model")``: the
+    artifact is then called ``model`` and still wired as the step's ``output``."""
+    found = {a.name: a for a in artifacts}
+    names = node.options.outputs
+    if len(names) == 1 and names[0] not in found and len(artifacts) == 1:
+        return {names[0]: artifacts[0]}
+    return found

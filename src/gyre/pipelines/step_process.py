@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.pipelines import local_copies, materializers
-from gyre.pipelines.dsl import Binding, Node, Output, ScriptStep, Step
+from gyre.pipelines.dsl import DEFAULT_OUTPUTS, Binding, Node, Output, ScriptStep, Step
 from gyre.store import Store
 
 OUTPUT_DIR_ENV = "GYRE_STEP_OUTPUT_DIR"
@@ -155,7 +155,8 @@ def _save_outputs(
     names = node.options.outputs
     ret = node.annotations.get("return")
     if len(names) == 1:
-        return {names[0]: materializers.save(value, ret, store.blobs, where=where)}
+        name = _named_by_output_dir(value) if names == DEFAULT_OUTPUTS else names[0]
+        return {name: materializers.save(value, ret, store.blobs, where=where)}
     if not isinstance(value, tuple) or len(value) != len(names):
         from gyre.errors import StepFailed
 
@@ -168,6 +169,17 @@ def _save_outputs(
         name: materializers.save(item, annotation, store.blobs, where=f"{where} output {name!r}")
         for name, item, annotation in zip(names, value, types, strict=False)
     }
+
+
+def _named_by_output_dir(value: Any) -> str:
+    """``gyre.output_dir("model")`` returned as a step's only, undeclared output names its
+    artifact ``model`` (``model-2`` for a second folder of that name)."""
+    base = os.environ.get(OUTPUT_DIR_ENV)
+    if base and isinstance(value, str | os.PathLike):
+        path = Path(value)
+        if path.parent == Path(base) and path.name:
+            return path.name
+    return DEFAULT_OUTPUTS[0]
 
 
 def _script_arg(binding: Binding, task: StepTask, arg: str, loaded: dict[str, Any]) -> str:
