@@ -74,7 +74,7 @@ def test_a_folder_becomes_a_numbered_version_and_unchanged_content_adds_nothing(
 def test_an_interrupted_add_leaves_no_version_and_the_rerun_skips_stored_files(
     workspace: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gyre.data import stat_cache
+    from gyre.store import stat_cache
 
     monkeypatch.setattr(stat_cache, "FLUSH_EVERY", 10)
     folder = tmp_path / "many"
@@ -336,7 +336,7 @@ def test_deleting_a_version_a_run_used_is_refused_unless_forced(
 def test_gc_keeps_dataset_blobs_and_frees_them_after_delete(
     workspace: Store, tmp_path: Path
 ) -> None:
-    from gyre.tracking.garbage import collect
+    from gyre.store.garbage import collect
 
     make_images(tmp_path / "imgs", {"a": 3, "b": 3})
     versions.add(workspace, "imgs", str(tmp_path / "imgs"))

@@ -26,7 +26,7 @@ def _chain(store: Store) -> gyre.PipelineRun:
 
 def _outputs(store: Store, run: gyre.PipelineRun, step: str) -> dict[str, str]:
     """materializer -> digest of a step's output, and its files' digests when a folder."""
-    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store.folders import manifest as dir_manifest
     from gyre.store import runs as run_rows
 
     with store.read() as tx:

@@ -9,7 +9,7 @@ from conftest import copy_resource
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import runs as run_rows
-from gyre.tracking.garbage import collect
+from gyre.store.garbage import collect
 
 
 def test_gc_keeps_referenced_blobs_and_removes_orphans(workspace: Store, project: Path) -> None:

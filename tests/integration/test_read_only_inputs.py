@@ -77,8 +77,8 @@ def test_a_corrupt_model_blob_names_the_version_the_blob_and_the_fix(
     import pytest
 
     from gyre.errors import CorruptBlob
-    from gyre.pipelines.local_copies import discard
-    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store.local_copies import discard
+    from gyre.store.folders import manifest as dir_manifest
     from gyre.registry import models as registry
 
     files, digest = _registered_model(workspace)

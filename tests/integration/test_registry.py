@@ -126,7 +126,7 @@ def test_torch_and_onnx_flavors_load_and_predict(workspace: Store, tmp_path: Pat
 
 def test_loading_verifies_the_model_files(workspace: Store) -> None:
     from gyre.errors import CorruptBlob
-    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store.folders import manifest as dir_manifest
 
     version = registry.register_model("clf", _sklearn_model(), store=workspace)
     skops_digest = dir_manifest(workspace.blobs, version.digest)["model.skops"][0]

@@ -166,7 +166,7 @@ def test_a_reused_output_whose_blob_was_edited_in_place_reruns_and_says_it_is_co
 def test_a_deleted_file_inside_a_reused_directory_output_is_detected(
     workspace: Store, project: Path
 ) -> None:
-    from gyre.pipelines.materializers import dir_manifest
+    from gyre.store.folders import manifest as dir_manifest
 
     copy_resource("good/chain.py", project)
     copy_resource("good/helper.py", project)

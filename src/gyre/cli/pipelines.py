@@ -146,8 +146,8 @@ def list_pipelines(as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show the versions of a published pipeline and the files each snapshot holds."""
-    from gyre.pipelines.materializers import dir_manifest
     from gyre.store import published
+    from gyre.store.folders import manifest as dir_manifest
 
     store = open_workspace()
     with store.read() as conn:

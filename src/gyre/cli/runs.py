@@ -376,8 +376,8 @@ def list_artifacts(run_id: str, as_json: bool) -> None:
 @click.argument("dest", type=click.Path(path_type=Path))
 def get_artifact(run_id: str, name: str, dest: Path) -> None:
     """Copy an artifact (or STEP/OUTPUT of a pipeline run) to DEST, verified."""
-    from gyre.pipelines.materializers import dir_manifest
     from gyre.store import runs as run_rows
+    from gyre.store.folders import manifest as dir_manifest
 
     store = open_workspace()
     step, _, artifact = name.rpartition("/")

@@ -63,7 +63,7 @@ def migrate() -> None:
 @json_option
 def gc(dry_run: bool, as_json: bool) -> None:
     """Remove blobs that no run, dataset or model version references."""
-    from gyre.tracking.garbage import collect
+    from gyre.store.garbage import collect
 
     store = open_workspace()
     report = collect(store, dry_run=dry_run)

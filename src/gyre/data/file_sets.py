@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.data.stat_cache import StatCache
 from gyre.errors import InvalidParameter
 from gyre.store.blobs import BlobStore, LocalBlobStore
+from gyre.store.stat_cache import StatCache
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 Progress = Callable[[int, int], None]

@@ -14,12 +14,12 @@ from typing import Any
 
 from gyre.data import file_sets, filesystems, profiles, tables
 from gyre.data.datastores import check_location
-from gyre.data.stat_cache import StatCache
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
 from gyre.store import Store
 from gyre.store import datasets as rows
 from gyre.store.blobs import LocalBlobStore
 from gyre.store.datasets import DatastoreRecord, VersionRecord
+from gyre.store.stat_cache import StatCache
 
 Progress = Callable[[int, int], None]
 
@@ -413,8 +413,8 @@ def _source_for(store: Store, version: VersionRecord) -> _Source:
 
 def local_path(store: Store, version: VersionRecord) -> Path:
     """A verified local copy of a file-set version (cached; shared by the steps that read it)."""
-    from gyre.pipelines import local_copies
-    from gyre.pipelines.materializers import materialize_dir
+    from gyre.store import local_copies
+    from gyre.store.folders import local_copy
 
     cache = store.local_path("cache")
     if version.layout == "table":
@@ -428,7 +428,7 @@ def local_path(store: Store, version: VersionRecord) -> Path:
             f"{version.ref} is an append-only dataset: read it as a table (to_arrow) or a "
             "time window, not as a folder."
         )
-    return materialize_dir(store.blobs, version.digest, cache)
+    return local_copy(store.blobs, version.digest, cache)
 
 
 def _materialize_reference(store: Store, version: VersionRecord, cache: Path) -> Path:

@@ -1,6 +1,6 @@
 """The workspace's local copies of stored folders and files, as ``gyre fsck`` sees them.
 
-Entries (see :mod:`gyre.pipelines.local_copies`):
+Entries (see :mod:`gyre.store.local_copies`):
 
 - ``cache/dirs/<manifest digest>/...``: a stored folder (step output, dataset, model);
 - ``cache/files/<digest>/<name>``: a stored file;

@@ -35,8 +35,7 @@ from typing import Any
 
 from gyre.errors import CorruptBlob
 from gyre.integrity import cache_entries
-from gyre.pipelines import local_copies
-from gyre.store import Store, blob_checks, damage, references
+from gyre.store import Store, blob_checks, damage, local_copies, references
 from gyre.store.blobs import LocalBlobStore, sha256_file
 from gyre.store.references import Holder
 
@@ -164,7 +163,7 @@ class _Walk:
             if not self.intact(manifest):
                 continue
             if manifest not in self.listings:
-                self.listings[manifest] = _listing(self.store, manifest)
+                self.listings[manifest] = references.listed(self.store.blobs, manifest)
             for rel, digest in self.listings[manifest].items():
                 for holder in self.held[manifest]:
                     what = f"{holder.what}: {rel}"
@@ -266,22 +265,6 @@ class _Walk:
 
     def intact(self, digest: str) -> bool:
         return self.problems.get(digest, "unknown") is None or digest in self.restored
-
-
-def _listing(store: Store, manifest: str) -> dict[str, str]:
-    """relative path -> digest of the blobs a manifest lists (reference datasets list none)."""
-    try:
-        body = json.loads(store.blobs.read_bytes(manifest))
-    except (CorruptBlob, ValueError):
-        return {}
-    files: dict[str, str] = {}
-    if isinstance(body, dict):
-        for rel, entry in (body.get("files") or {}).items():
-            if entry and entry[0]:
-                files[rel] = entry[0]
-        for part in body.get("partitions") or []:
-            files[f"partition {part.get('key', part['digest'][:12])}"] = part["digest"]
-    return files
 
 
 def _ignored(entry: cache_entries.Entry, rel: str) -> bool:

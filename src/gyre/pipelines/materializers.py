@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, StepFailed
-from gyre.pipelines import local_copies
+from gyre.errors import GyreError, InvalidParameter, StepFailed
 from gyre.pipelines.dsl import Dir, File
+from gyre.store import folders, local_copies
 from gyre.store.blobs import BlobStore
 
 
@@ -110,28 +110,11 @@ def _as_path(value: Any, where: str, what: str) -> Path:
 def save_dir(root: Path, blobs: BlobStore, *, where: str) -> SavedOutput:
     if not root.is_dir():
         raise StepFailed(f"{where} returned {root}, which is not a directory (annotated Dir).")
-    files: dict[str, list[Any]] = {}
-    total = 0
-    resolved_root = root.resolve()
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
-            raise StepFailed(
-                f"{where}: {path} in the output folder is a symlink pointing outside it "
-                f"({path.resolve()}). Copy the file into the folder instead."
-            )
-        if path.is_file():
-            digest, size = blobs.put_file(path, sync=False)
-            files[path.relative_to(root).as_posix()] = [digest, size]
-            total += size
-    manifest = json.dumps({"files": files}, sort_keys=True, separators=(",", ":")).encode()
-    digest = blobs.put_bytes(manifest, sync=False)
-    blobs.sync()  # one filesystem sync makes every blob above durable before metadata commits
-    return SavedOutput("dir", digest, total, {"files": len(files)})
-
-
-def dir_manifest(blobs: BlobStore, digest: str) -> dict[str, list[Any]]:
-    files: dict[str, list[Any]] = json.loads(blobs.read_bytes(digest))["files"]
-    return files
+    try:
+        stored = folders.store_folder(root, blobs, where=where)
+    except InvalidParameter as exc:
+        raise StepFailed(str(exc)) from None
+    return SavedOutput("dir", stored.digest, stored.size, {"files": stored.files})
 
 
 def load(
@@ -139,7 +122,7 @@ def load(
 ) -> Any:
     """Give a step its input as a local path or an in-memory object, verified."""
     if materializer == "dir":
-        return Dir(materialize_dir(blobs, digest, cache))
+        return Dir(folders.local_copy(blobs, digest, cache))
     if materializer == "file":
         name = meta.get("name", "file")
         return File(
@@ -165,17 +148,6 @@ def load(
     raise GyreError(f"Unknown materializer {materializer!r} for blob {digest[:12]}.")
 
 
-def materialize_dir(blobs: BlobStore, digest: str, cache: Path) -> Path:
-    """A verified, read-only local copy of a stored directory, shared by its readers (see
-    :mod:`gyre.pipelines.local_copies`)."""
-    expected = {
-        rel: file_digest for rel, (file_digest, _size) in dir_manifest(blobs, digest).items()
-    }
-    return local_copies.materialize(cache / "dirs" / digest, expected, blobs)
-
-
 def blobs_of(materializer: str, digest: str, blobs: BlobStore) -> list[str]:
     """Every blob an output needs (a directory needs its manifest and each file)."""
-    if materializer != "dir":
-        return [digest]
-    return [digest, *(d for d, _ in dir_manifest(blobs, digest).values())]
+    return folders.blobs_of(blobs, digest) if materializer == "dir" else [digest]

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gyre.pipelines import local_copies, materializers
+from gyre.pipelines import materializers
 from gyre.pipelines.dsl import DEFAULT_OUTPUTS, Binding, Node, Output, ScriptStep, Step
-from gyre.store import Store
+from gyre.store import Store, local_copies
 
 OUTPUT_DIR_ENV = "GYRE_STEP_OUTPUT_DIR"
 

@@ -20,12 +20,12 @@ from typing import Any
 from gyre.errors import Conflict, NotFound
 from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
 from gyre.pipelines.loader import load_pipeline, split_reference
-from gyre.pipelines.materializers import dir_manifest
 from gyre.pipelines.params import resolve_params
 from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest
 from gyre.pipelines.runner import run_pipeline
 from gyre.store import Store, jobs, published
 from gyre.store import runs as run_rows
+from gyre.store.folders import manifest as folder_manifest
 from gyre.store.published import PublishedPipeline
 
 JOB_KIND = "pipeline.run"
@@ -111,7 +111,7 @@ def snapshot_dir(store: Store, definition: PublishedPipeline) -> Path:
     if target.exists():
         return target
     staging = target.with_name(f".{target.name}.{os.getpid()}")
-    for rel, (digest, _) in dir_manifest(store.blobs, definition.snapshot_digest).items():
+    for rel, (digest, _) in folder_manifest(store.blobs, definition.snapshot_digest).items():
         store.blobs.fetch(digest, staging / rel)
     (staging / SNAPSHOT_MARKER).touch()
     try:

@@ -112,8 +112,8 @@ def register_model(
         the name from the same run (a retried step), returns the existing version with the new
         tags added. Registering emits a ``model.registered`` event, once per version.
     """
-    from gyre.pipelines.materializers import save_dir
     from gyre.store.datasets import check_name
+    from gyre.store.folders import store_folder
     from gyre.tracking.active_run import active_run_id
 
     check_name(name, "model")
@@ -151,7 +151,7 @@ def register_model(
         if signature is not None and "outputs" not in signature and input_example is not None:
             signature = manifest["signature"] = _with_outputs(module, dest, manifest, input_example)
         (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        saved = save_dir(dest, store.blobs, where=f"register_model({name!r})")
+        saved = store_folder(dest, store.blobs, where=f"register_model({name!r})")
     run_id = active_run_id()
     lineage, run_tags = _lineage(store, run_id)
     tags = {**run_tags, **(tags or {})}  # the run's tags (its build number) mark the model too
@@ -264,10 +264,10 @@ def load_model(reference: str, store: Store | None = None) -> LoadedModel:
 def model_files(store: Store, record: ModelVersionRecord) -> Path:
     """A verified, read-only local copy of a version's files; a damaged blob is reported with
     the version that holds it and what to do."""
-    from gyre.pipelines.materializers import materialize_dir
+    from gyre.store.folders import local_copy
 
     try:
-        return materialize_dir(store.blobs, record.digest, store.local_path("cache"))
+        return local_copy(store.blobs, record.digest, store.local_path("cache"))
     except CorruptBlob as exc:
         made_by = f" (it came from run {record.run_id})" if record.run_id else ""
         detail = str(exc).split(". The artifact", 1)[0]

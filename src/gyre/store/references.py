@@ -7,8 +7,11 @@ pipeline's snapshot. Manifests name further blobs; :mod:`gyre.integrity` reads t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from gyre.errors import CorruptBlob
+from gyre.store.blobs import BlobStore
 from gyre.store.database import Transaction
 
 
@@ -70,6 +73,24 @@ def holders(tx: Transaction) -> list[Holder]:
                 True,
             )
         )
+    return found
+
+
+def listed(blobs: BlobStore, manifest: str) -> dict[str, str]:
+    """name -> digest of the blobs a manifest lists: a folder's files, an append-only
+    dataset's partitions; none for a reference dataset (its files stay in the datastore) or
+    a manifest that is missing or corrupt."""
+    try:
+        body = json.loads(blobs.read_bytes(manifest))
+    except (CorruptBlob, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    if isinstance(body, dict):
+        for rel, entry in (body.get("files") or {}).items():
+            if entry and entry[0]:
+                found[rel] = entry[0]
+        for part in body.get("partitions") or []:
+            found[f"partition {part.get('key', part['digest'][:12])}"] = part["digest"]
     return found
 
 

@@ -51,7 +51,7 @@ def set_tag(key: str, value: str) -> None:
 
 def log_artifact(path: str | Path, name: str | None = None) -> str:
     """Store a file or a folder with the current run; returns its digest."""
-    from gyre.pipelines.materializers import save_dir
+    from gyre.store.folders import store_folder
 
     run = current()
     source = Path(path)
@@ -61,8 +61,9 @@ def log_artifact(path: str | Path, name: str | None = None) -> str:
         )
     artifact = name or source.name
     if source.is_dir():
-        saved = save_dir(source, run.store.blobs, where=f"log_artifact({artifact!r})")
-        digest, size, materializer, meta = saved.digest, saved.size, "dir", saved.meta
+        saved = store_folder(source, run.store.blobs, where=f"log_artifact({artifact!r})")
+        digest, size, materializer = saved.digest, saved.size, "dir"
+        meta: dict[str, Any] = {"files": saved.files}
     else:
         digest, size = run.store.blobs.put_file(source)
         materializer, meta = "file", {"name": source.name}

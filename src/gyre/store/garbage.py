@@ -10,15 +10,10 @@ the metadata that references them.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
-from gyre.errors import CorruptBlob
-from gyre.store import Store, published
-from gyre.store import datasets as dataset_rows
-from gyre.store import models as model_rows
-from gyre.store import runs as run_rows
+from gyre.store import Store, references
 from gyre.store.blobs import LocalBlobStore
 
 GRACE_S = 3600.0
@@ -33,21 +28,12 @@ class GcReport:
 
 
 def referenced(store: Store) -> set[str]:
-    with store.read() as conn:
-        digests = run_rows.referenced_digests(conn)
-        manifests = set(run_rows.artifact_manifests(conn))
-        manifests.update(published.snapshot_digests(conn))
-        dataset_manifests, dataset_blobs = dataset_rows.referenced_digests(conn)
-        manifests.update(model_rows.digests(conn))
-    digests.update(manifests, dataset_manifests, dataset_blobs)
-    for manifest in manifests | dataset_manifests:
-        try:
-            listed = json.loads(store.blobs.read_bytes(manifest))
-        except (CorruptBlob, ValueError):
-            continue  # a missing blob: nothing further to keep
-        if isinstance(listed, dict):
-            digests.update(d for d, _ in listed.get("files", {}).values() if d)
-            digests.update(p["digest"] for p in listed.get("partitions", []))
+    """Every blob a row names, and every blob the manifests among them list."""
+    with store.read() as tx:
+        holders = references.holders(tx)
+    digests = {h.digest for h in holders}
+    for manifest in {h.digest for h in holders if h.manifest}:
+        digests.update(references.listed(store.blobs, manifest).values())
     return digests
 
 
