@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gyre import config
 from gyre.pipelines.dsl import Pipeline
 from gyre.pipelines.plan import PlannedStep
 from gyre.pipelines.plan import plan as _plan
 from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest, StepResult
 from gyre.pipelines.runner import run_pipeline
-from gyre.store import Store, open_store
+from gyre.store import Store
+from gyre.tracking.current_store import current_store
 
 
 class _PrintObserver(RunObserver):
@@ -29,14 +29,6 @@ class _PrintObserver(RunObserver):
         lines = text.splitlines()
         sys.stdout.write("".join(f"[{step}] {line}\n" for line in lines))
         sys.stdout.flush()
-
-
-def _store(workspace: str | Path | Store | None) -> Store:
-    if isinstance(workspace, Store):
-        return workspace
-    if workspace is None:
-        return open_store(config.resolve())
-    return open_store(config.embedded_settings(Path(workspace)))
 
 
 def run(
@@ -76,7 +68,7 @@ def run(
         resume=resume,
         compute=compute,
     )
-    return run_pipeline(request, _store(workspace), observer)
+    return run_pipeline(request, current_store(workspace), observer)
 
 
 def plan(
@@ -86,4 +78,4 @@ def plan(
     workspace: str | Path | Store | None = None,
 ) -> list[PlannedStep]:
     """What ``run`` would do now: per step ``reuse`` (and from which run) or ``run``, and why."""
-    return _plan(pipeline, _store(workspace), params)
+    return _plan(pipeline, current_store(workspace), params)

@@ -12,10 +12,10 @@ import pytest
 
 import gyre
 from conftest import S3_KEYS, _truncate, copy_resource, run_gyre
-from gyre.integrity import fsck
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store, damage
 from gyre.store.blobs import LocalBlobStore
+from gyre.workspace import fsck
 
 
 def _chain(store: Store) -> gyre.PipelineRun:
@@ -26,8 +26,8 @@ def _chain(store: Store) -> gyre.PipelineRun:
 
 def _outputs(store: Store, run: gyre.PipelineRun, step: str) -> dict[str, str]:
     """materializer -> digest of a step's output, and its files' digests when a folder."""
-    from gyre.store.folders import manifest as dir_manifest
     from gyre.store import runs as run_rows
+    from gyre.store.folders import manifest as dir_manifest
 
     with store.read() as tx:
         (artifact,) = run_rows.get_artifacts(tx, run.steps[step].run_id, role="output")

@@ -77,9 +77,9 @@ def test_a_corrupt_model_blob_names_the_version_the_blob_and_the_fix(
     import pytest
 
     from gyre.errors import CorruptBlob
-    from gyre.store.local_copies import discard
-    from gyre.store.folders import manifest as dir_manifest
     from gyre.registry import models as registry
+    from gyre.store.folders import manifest as dir_manifest
+    from gyre.store.local_copies import discard
 
     files, digest = _registered_model(workspace)
     discard(files)

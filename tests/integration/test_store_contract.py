@@ -156,7 +156,9 @@ def test_params_conflict_is_reported_on_both_backends(any_store: Store) -> None:
 
 
 def test_dataset_versions_aliases_partitions_and_lineage_on_both_backends(any_store: Store) -> None:
+    from gyre.store import dataset_uses
     from gyre.store import datasets as rows
+    from gyre.store import partitions as partition_rows
 
     with any_store.write() as tx:
         rows.ensure_dataset(tx, "products", "files")
@@ -198,12 +200,12 @@ def test_dataset_versions_aliases_partitions_and_lineage_on_both_backends(any_st
         )
         rows.set_alias(tx, "products", "balanced", 2)
         run_id = run_rows.create(tx, kind="run", name="r", experiment="e")
-        rows.record_use(tx, run_id, "products", 1, "read")
+        dataset_uses.record_use(tx, run_id, "products", 1, "read")
         rows.ensure_dataset(tx, "inference", "append")
-        rows.add_partition(
+        partition_rows.add_partition(
             tx, "inference", "2026-11-26T18", digest="c" * 64, rows=5, starts_at=0.0, ends_at=10.0
         )
-        rows.add_partition(
+        partition_rows.add_partition(
             tx, "inference", "2026-11-26T19", digest="d" * 64, rows=7, starts_at=10.0, ends_at=20.0
         )
     assert (v1.version, v2.version) == (1, 2)
@@ -211,12 +213,12 @@ def test_dataset_versions_aliases_partitions_and_lineage_on_both_backends(any_st
         assert rows.get_version(tx, "products", "balanced").version == 2
         assert rows.get_version(tx, "products").description == "balanced"
         assert rows.find_by_digest(tx, "products", "a" * 64) is not None
-        assert [u["run_id"] for u in rows.uses_of_version(tx, "products", 1)] == [run_id]
-        assert [p.rows for p in rows.partitions(tx, "inference", start=12.0)] == [7]
+        assert [u["run_id"] for u in dataset_uses.uses_of_version(tx, "products", 1)] == [run_id]
+        assert [p.rows for p in partition_rows.partitions(tx, "inference", start=12.0)] == [7]
         assert rows.list_datasets(tx)[1]["latest"] == 2
     with any_store.write() as tx, pytest.raises(Conflict, match="used by run"):
         rows.delete_version(tx, "products", 1)
     with any_store.write() as tx, pytest.raises(Conflict, match="sealed and immutable"):
-        rows.add_partition(
+        partition_rows.add_partition(
             tx, "inference", "2026-11-26T18", digest="e" * 64, rows=1, starts_at=0.0, ends_at=1.0
         )

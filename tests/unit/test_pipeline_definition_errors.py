@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 
+from gyre.cli.options import parse_params
 from gyre.errors import InvalidParameter, InvalidPipeline, NotFound, PipelineImportError
 from gyre.pipelines.graph import build_graph
 from gyre.pipelines.loader import load_pipeline
-from gyre.pipelines.params import parse_cli_params, resolve_params
+from gyre.pipelines.params import resolve_params
 
 BAD = Path(__file__).parents[1] / "resources" / "bad"
 GOOD = Path(__file__).parents[1] / "resources" / "good"
@@ -99,13 +101,13 @@ def test_a_badly_typed_parameter_says_the_type_and_shows_an_example() -> None:
 
 def test_parameters_from_the_command_line_are_typed() -> None:
     pipeline = load_pipeline(f"{GOOD}/chain.py:chain")
-    values = resolve_params(pipeline, parse_cli_params(["n=5", "scale=2"]))
+    values = resolve_params(pipeline, parse_params(["n=5", "scale=2"]))
     assert values == {"n": 5, "scale": 2, "seed": 0}
 
 
 def test_a_param_without_equals_sign_is_refused() -> None:
-    with pytest.raises(InvalidParameter, match="--param epochs=20"):
-        parse_cli_params(["epochs"])
+    with pytest.raises(click.BadParameter, match="write it like --param epochs=20"):
+        parse_params(["epochs"])
 
 
 def test_a_boolean_parameter_is_not_an_int() -> None:

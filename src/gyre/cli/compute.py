@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gyre.cli.options import json_option, open_workspace, print_json
@@ -19,32 +21,26 @@ def compute() -> None:
 @click.option("--address", required=True, help="ray://HOST:10001, or auto for a local cluster.")
 def add(name: str, type_: str, address: str) -> None:
     """Add a compute target; steps use it with @step(compute=NAME) or gyre run --compute NAME."""
-    from gyre.store import compute as targets
+    from gyre.pipelines.compute_targets import add_target
 
-    with open_workspace().write() as tx:
-        targets.add(tx, name, type_, address, {})
+    add_target(open_workspace(), name, type_, address)
     click.echo(f"Added compute target {name} ({type_} at {address})")
 
 
 @compute.command("list")
 @json_option
 def list_targets(as_json: bool) -> None:
-    from gyre.store import compute as targets
+    from gyre.pipelines.compute_targets import LOCAL
+    from gyre.pipelines.compute_targets import list_targets as targets
 
-    with open_workspace().read() as tx:
-        found = targets.list_targets(tx)
+    found = targets(open_workspace())
     if as_json:
-        print_json(
-            [
-                {"name": "local", "type": "local", "address": "this machine"},
-                *(t.__dict__ for t in found),
-            ]
-        )
+        print_json([{**LOCAL, "address": "this machine"}, *(t.__dict__ for t in found)])
         return
     table = new_table()
     for column in ("name", "type", "address"):
         add_column(table, column)
-    table.add_row("local", "local", "processes on this machine (default)")
+    table.add_row(LOCAL["name"], LOCAL["type"], LOCAL["address"])
     for t in found:
         table.add_row(t.name, t.type, t.address)
     print_table(table)
@@ -55,36 +51,22 @@ def list_targets(as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show a target and, for Ray, the cluster's nodes and resources."""
-    from gyre.store import compute as targets
+    from gyre.pipelines.compute_targets import describe_target
 
-    with open_workspace().read() as tx:
-        target = targets.get(tx, name)
-    info = {**target.__dict__}
-    try:
-        from gyre.pipelines.executors.ray_connection import check_reachable, ray_module
-
-        check_reachable(target.address)
-        ray = ray_module()
-        ray.init(
-            address=target.address,
-            namespace="gyre",
-            ignore_reinit_error=True,
-            logging_level="ERROR",
-        )
-        info["nodes"] = [
-            {"host": n["NodeManagerAddress"], "alive": n["Alive"], "resources": n["Resources"]}
-            for n in ray.nodes()
-        ]
-        ray.shutdown()
-    except Exception as exc:  # shown, not raised: show works for unreachable clusters too
-        info["error"] = str(exc)
+    status = describe_target(open_workspace(), name)
+    target = status.target
     if as_json:
+        info: dict[str, Any] = {**target.__dict__}
+        if status.nodes:
+            info["nodes"] = status.nodes
+        if status.error:
+            info["error"] = status.error
         print_json(info)
         return
     click.echo(f"{target.name}: {target.type} at {target.address}")
-    if "error" in info:
-        click.echo(f"  {info['error']}")
-    for node in info.get("nodes", []):
+    if status.error:
+        click.echo(f"  {status.error}")
+    for node in status.nodes:
         res = node["resources"]
         click.echo(
             f"  node {node['host']} {'alive' if node['alive'] else 'dead'}: "
@@ -103,20 +85,16 @@ def stop(name: str) -> None:
     installed packages change; stop it after what it cannot see, such as edits inside a
     package installed in development mode.
     """
-    from gyre.pipelines.executors.ray_warm_driver import stop_all
-    from gyre.store import compute as targets
+    from gyre.pipelines.compute_targets import stop_warm_drivers
 
-    with open_workspace().read() as tx:
-        target = targets.get(tx, name)
-    stopped = stop_all(target.address)
+    stopped = stop_warm_drivers(open_workspace(), name)
     click.echo(f"stopped {stopped} warm driver{'s' if stopped != 1 else ''} of {name}")
 
 
 @compute.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:
-    from gyre.store import compute as targets
+    from gyre.pipelines.compute_targets import remove_target
 
-    with open_workspace().write() as tx:
-        targets.remove(tx, name)
+    remove_target(open_workspace(), name)
     click.echo(f"Removed compute target {name}")

@@ -157,6 +157,7 @@ def show(reference: str, as_json: bool) -> None:
     """Show a dataset's versions, or one version (with classes for labeled image folders)."""
     from gyre.data import versions
     from gyre.store import datasets as rows
+    from gyre.store import partitions as partition_rows
 
     store = open_workspace()
     name, ref = _parse(reference)
@@ -164,7 +165,7 @@ def show(reference: str, as_json: bool) -> None:
         with store.read() as tx:
             dataset = rows.get_dataset(tx, name)
             found = rows.versions(tx, name)
-            parts = rows.partitions(tx, name) if dataset.kind == "append" else []
+            parts = partition_rows.partitions(tx, name) if dataset.kind == "append" else []
         held_back = _quarantined_rows(store, name) if dataset.kind == "append" else 0
         if as_json:
             print_json(
@@ -216,7 +217,7 @@ def show(reference: str, as_json: bool) -> None:
             )
         Console().print(table)
         return
-    from gyre.integrity.fsck import damage_of
+    from gyre.workspace.fsck import damage_of
 
     version = versions.get(store, name, ref)
     profile = versions.profile(store, version)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.options import json_option, open_workspace, parse_pairs, print_json
 from gyre.cli.tables import add_column, new_table, print_table
 
 
@@ -44,12 +44,10 @@ def add(
     """
     from gyre.data.datastores import add_datastore
 
-    parsed: dict[str, object] = {}
-    for pair in options:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
-        parsed[key] = _option_value(value)
+    parsed: dict[str, object] = {
+        key: _option_value(value)
+        for key, value in parse_pairs(options, "--option", "endpoint_url=http://...").items()
+    }
     if "endpoint_url" in parsed:
         parsed["client_kwargs"] = {"endpoint_url": parsed.pop("endpoint_url")}
     add_datastore(
@@ -74,10 +72,10 @@ def _option_value(text: str) -> object:
 @datastore.command("list")
 @json_option
 def list_stores(as_json: bool) -> None:
-    from gyre.store import datasets as rows
+    from gyre.store import datastores as datastore_rows
 
     with open_workspace().read() as tx:
-        found = rows.list_datastores(tx)
+        found = datastore_rows.list_datastores(tx)
     if as_json:
         print_json([d.__dict__ for d in found])
         return
@@ -93,10 +91,10 @@ def list_stores(as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
-    from gyre.store import datasets as rows
+    from gyre.store import datastores as datastore_rows
 
     with open_workspace().read() as tx:
-        found = rows.get_datastore(tx, name)
+        found = datastore_rows.get_datastore(tx, name)
     if as_json:
         print_json(found.__dict__)
         return
@@ -111,10 +109,10 @@ def show(name: str, as_json: bool) -> None:
 @datastore.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:
-    from gyre.store import datasets as rows
+    from gyre.store import datastores as datastore_rows
 
     with open_workspace().write() as tx:
-        rows.remove_datastore(tx, name)
+        datastore_rows.remove_datastore(tx, name)
     click.echo(f"Removed datastore {name}")
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, parse_tags, print_json, tags_option
+from gyre.cli.options import (
+    json_option,
+    open_workspace,
+    parse_pairs,
+    parse_tags,
+    print_json,
+    tags_option,
+)
 from gyre.cli.tables import add_column, new_table, print_table
 
 
@@ -56,7 +63,9 @@ def register(
     """Register a model folder or file (.onnx, .skops, .pt) as a new version of NAME."""
     from gyre.registry.models import register_model
 
-    parsed_metrics = {k: float(v) for k, v in parse_tags(metrics).items()}
+    parsed_metrics = {
+        k: float(v) for k, v in parse_pairs(metrics, "--metric", "accuracy=0.93").items()
+    }
     signature = json.loads(signature_file.read_text()) if signature_file else None
     version = register_model(
         name,
@@ -99,9 +108,9 @@ def list_models(as_json: bool) -> None:
 @json_option
 def show(reference: str, as_json: bool) -> None:
     """Show a model's versions, or one version with its lineage."""
-    from gyre.integrity.fsck import damage_of
     from gyre.registry.models import parse_ref
     from gyre.store import models as rows
+    from gyre.workspace.fsck import damage_of
 
     name, ref = parse_ref(reference)
     store = open_workspace()
@@ -254,3 +263,13 @@ def export(reference: str, dest: Path) -> None:
     click.echo(
         f"Exported {reference} to {folder}: pip install -r requirements.txt; python serve.py"
     )
+
+
+def _metric_values(pairs: dict[str, str]) -> dict[str, float]:
+    try:
+        return {key: float(value) for key, value in pairs.items()}
+    except ValueError:
+        raise click.BadParameter(
+            "a metric's value must be a number, like --metric accuracy=0.93",
+            param_hint="--metric",
+        ) from None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from gyre.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,21 +42,33 @@ def tags_option(func: F) -> F:
     )(func)
 
 
-def parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_pairs(pairs: Iterable[str], option: str, example: str) -> dict[str, str]:
+    """``["build=1.42", ...]`` -> ``{"build": "1.42"}``: the one KEY=VALUE parser of the CLI
+    (--param, --tag, --metric, --option, gyre model tag)."""
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. --tag build=1.42)")
-        out[key] = value
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE; write it like {option} {example}", param_hint=option
+            )
+        out[key.strip()] = value
     return out
 
 
-def open_workspace() -> Any:
-    from gyre import config
-    from gyre.store import open_store
+def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
+    return parse_pairs(pairs, "--tag", "build=1.42")
 
-    return open_store(config.resolve())
+
+def parse_params(pairs: Iterable[str]) -> dict[str, str]:
+    return parse_pairs(pairs, "--param", "epochs=20")
+
+
+def open_workspace() -> Store:
+    """The configured workspace (``GYRE_URI``, ``gyre.yaml`` or ``./.gyre``)."""
+    from gyre.tracking.current_store import current_store
+
+    return current_store()
 
 
 def print_json(value: Any) -> None:

@@ -11,6 +11,7 @@ from gyre.cli.options import (
     json_option,
     open_workspace,
     params_option,
+    parse_params,
     parse_tags,
     print_json,
     tags_option,
@@ -59,13 +60,10 @@ def submit(
     as_json: bool,
 ) -> None:
     """Queue a run of a published pipeline for an agent."""
-    from gyre.pipelines.params import parse_cli_params
     from gyre.pipelines.submission import submit as do_submit
 
     store = open_workspace()
-    submitted = do_submit(
-        store, name, version, params=parse_cli_params(list(params)), tags=parse_tags(tags)
-    )
+    submitted = do_submit(store, name, version, params=parse_params(params), tags=parse_tags(tags))
     if not wait:
         if as_json:
             print_json({"job": submitted.job_id, "run_id": submitted.run_id})

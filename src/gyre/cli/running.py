@@ -8,6 +8,7 @@ from gyre.cli.options import (
     json_option,
     open_workspace,
     params_option,
+    parse_params,
     parse_tags,
     print_json,
     tags_option,
@@ -42,7 +43,6 @@ def run(
     """
     from gyre.cli.progress import make_progress
     from gyre.pipelines.loader import load_pipeline
-    from gyre.pipelines.params import parse_cli_params
     from gyre.pipelines.run_types import RunObserver, RunRequest
     from gyre.pipelines.runner import run_pipeline
 
@@ -59,7 +59,7 @@ def run(
     pipeline = load_pipeline(reference)
     request = RunRequest(
         pipeline=pipeline,
-        params=parse_cli_params(list(params)),
+        params=parse_params(params),
         tags=parse_tags(tags),
         experiment=experiment,
         source=reference if ":" in reference else f"{reference}:{pipeline.name}",
@@ -99,12 +99,11 @@ def plan(reference: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show, per step, whether a run would reuse stored outputs or run, and why."""
 
     from gyre.pipelines.loader import load_pipeline
-    from gyre.pipelines.params import parse_cli_params
     from gyre.pipelines.plan import plan as make_plan
 
     store = open_workspace()
     pipeline = load_pipeline(reference)
-    steps = make_plan(pipeline, store, parse_cli_params(list(params)))
+    steps = make_plan(pipeline, store, parse_params(params))
     if as_json:
         print_json([s.__dict__ for s in steps])
         return

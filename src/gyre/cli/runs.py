@@ -134,7 +134,7 @@ def _run_detail(run_id: str) -> dict[str, Any]:
                 for c in children
             ],
         }
-    from gyre.integrity.fsck import damage_of
+    from gyre.workspace.fsck import damage_of
 
     detail["damage"] = damage_of(store, [f"run {i}" for i in ids])
     return detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -14,48 +15,28 @@ from gyre.cli.options import json_option, open_workspace, print_json
 def init(path: Path | None) -> None:
     """Create a workspace: PATH/.gyre (default: the current folder, or the workspace GYRE_URI
     names when it is set: a folder, or a PostgreSQL database whose schema is then created)."""
-    import os
+    from gyre.workspace.lifecycle import init as init_workspace
 
-    from gyre.config import WORKSPACE_DIR, resolve
-    from gyre.store import init_workspace
-
-    configured = os.environ.get("GYRE_URI")
-    if configured and path is None:
-        settings = resolve()
-        if not settings.embedded:
-            from gyre.store.migrate import HEAD_REVISION, upgrade
-
-            upgrade(settings.db_url)
-            click.echo(
-                f"Initialized the shared workspace GYRE_URI names (schema at revision "
-                f"{HEAD_REVISION}); no .gyre folder was made here."
-            )
-            return
-        store = init_workspace(settings.local_dir)
-        store.close()
-        click.echo(f"Created or opened workspace {settings.local_dir} (from GYRE_URI)")
-        return
-    if configured:
+    done = init_workspace(path)
+    if done.note:
+        click.echo(f"Note: {done.note}", err=True)
+    if done.shared:
         click.echo(
-            f"Note: GYRE_URI is set; commands use that workspace, not {path}, while it is.",
-            err=True,
+            f"Initialized the shared workspace GYRE_URI names (schema at revision "
+            f"{done.revision}); no .gyre folder was made here."
         )
-    target = (path or Path.cwd()) / WORKSPACE_DIR
-    existed = (target / "gyre.db").exists()
-    store = init_workspace(target)
-    store.close()
-    verb = "Opened existing" if existed else "Created"
-    click.echo(f"{verb} workspace {target}")
+    elif path is None and os.environ.get("GYRE_URI"):
+        click.echo(f"Created or opened workspace {done.location} (from GYRE_URI)")
+    else:
+        click.echo(f"{'Created' if done.created else 'Opened existing'} workspace {done.location}")
 
 
 @click.command()
 def migrate() -> None:
     """Upgrade the workspace's schema (needed once for a shared PostgreSQL workspace)."""
-    from gyre import config
-    from gyre.store.migrate import HEAD_REVISION, upgrade
+    from gyre.workspace.lifecycle import migrate as upgrade
 
-    upgrade(config.resolve().db_url)
-    click.echo(f"Workspace schema is at revision {HEAD_REVISION}.")
+    click.echo(f"Workspace schema is at revision {upgrade()}.")
 
 
 @click.command()
@@ -63,10 +44,9 @@ def migrate() -> None:
 @json_option
 def gc(dry_run: bool, as_json: bool) -> None:
     """Remove blobs that no run, dataset or model version references."""
-    from gyre.store.garbage import collect
+    from gyre.workspace.lifecycle import collect_garbage
 
-    store = open_workspace()
-    report = collect(store, dry_run=dry_run)
+    report = collect_garbage(open_workspace(), dry_run=dry_run)
     if as_json:
         print_json(report.__dict__)
         return
@@ -96,7 +76,7 @@ def fsck(repair: bool, quick: bool, as_json: bool) -> None:
 
     Exits 1 when something recorded is missing or corrupt (and was not repaired).
     """
-    from gyre.integrity.fsck import affected_subjects, check
+    from gyre.workspace.fsck import affected_subjects, check
 
     report = check(open_workspace(), repair=repair, quick=quick)
     if as_json:

@@ -14,9 +14,11 @@ from typing import Any
 
 from gyre.data import profiles, tables
 from gyre.errors import InvalidParameter
-from gyre.store import Store
+from gyre.store import Store, names
 from gyre.store import datasets as rows
-from gyre.store.datasets import PartitionRecord, VersionRecord
+from gyre.store import partitions as partition_rows
+from gyre.store.datasets import VersionRecord
+from gyre.store.partitions import PartitionRecord
 
 
 def hour_key(timestamp: float) -> str:
@@ -36,7 +38,7 @@ def append(
 
     Idempotent: appending the same rows under the same key again returns the sealed partition.
     """
-    rows.check_name(name)
+    names.check_name(name)
     if table.num_rows == 0:
         raise InvalidParameter(f"Nothing to append to {name!r}: the table has no rows.")
     _check_span(name, starts_at, ends_at)
@@ -73,13 +75,13 @@ def seal(
     key: str | None = None,
 ) -> PartitionRecord:
     """Seal Parquet bytes made by :func:`encode` as a partition (see :func:`append`)."""
-    rows.check_name(name)
+    names.check_name(name)
     _check_span(name, starts_at, ends_at)
     digest = store.blobs.put_bytes(data)
     partition_key = key or f"{hour_key(starts_at)}-{digest[:12]}"
     with store.write() as tx:
         rows.ensure_dataset(tx, name, "append")
-        return rows.add_partition(
+        return partition_rows.add_partition(
             tx,
             name,
             partition_key,
@@ -103,7 +105,7 @@ def snapshot(store: Store, name: str, description: str | None = None) -> Version
 
     with store.read() as tx:
         rows.get_dataset(tx, name)
-        parts = rows.partitions(tx, name)
+        parts = partition_rows.partitions(tx, name)
     if not parts:
         raise InvalidParameter(f"Append-only dataset {name!r} has no sealed partitions yet.")
     listing = [
@@ -151,11 +153,11 @@ def window(store: Store, name: str, start: float | None = None, end: float | Non
     """Rows of the partitions overlapping [start, end), as one pyarrow Table."""
     with store.read() as tx:
         rows.get_dataset(tx, name)
-        parts = rows.partitions(tx, name, start=start, end=end)
+        parts = partition_rows.partitions(tx, name, start=start, end=end)
     return tables.concat([tables.load_table(store.blobs, p.digest) for p in parts])
 
 
 def list_partitions(store: Store, name: str) -> list[PartitionRecord]:
     with store.read() as tx:
         rows.get_dataset(tx, name)
-        return rows.partitions(tx, name)
+        return partition_rows.partitions(tx, name)

@@ -18,31 +18,19 @@ from typing import Any
 
 from gyre.errors import InvalidParameter
 from gyre.store import Store
-from gyre.store.datasets import VersionRecord, check_name
-
-
-def _store(store: Store | None) -> Store:
-    if store is not None:
-        return store
-    from gyre.tracking.active_run import active_store
-
-    active = active_store()
-    if active is not None:
-        return active
-    from gyre import config
-    from gyre.store import open_store
-
-    return open_store(config.resolve())
+from gyre.store.datasets import VersionRecord
+from gyre.store.names import check_name
+from gyre.tracking.current_store import current_store
 
 
 def _record_use(store: Store, version: VersionRecord, direction: str) -> None:
-    from gyre.store import datasets as rows
+    from gyre.store import dataset_uses
     from gyre.tracking.active_run import active_run_id
 
     run_id = active_run_id()
     if run_id:
         with store.write() as tx:
-            rows.record_use(tx, run_id, version.dataset, version.version, direction)
+            dataset_uses.record_use(tx, run_id, version.dataset, version.version, direction)
 
 
 class Dataset:
@@ -87,7 +75,7 @@ class Dataset:
     def get(self, version: int | str | None = None) -> DatasetVersion:
         from gyre.data import versions
 
-        store = _store(self._store)
+        store = current_store(self._store)
         chosen = version if version is not None else self.version
         return DatasetVersion(versions.get(store, self.name, chosen), store)
 
@@ -97,7 +85,7 @@ class Dataset:
     def versions(self) -> list[DatasetVersion]:
         from gyre.store import datasets as rows
 
-        store = _store(self._store)
+        store = current_store(self._store)
         with store.read() as tx:
             return [DatasetVersion(v, store) for v in rows.versions(tx, self.name)]
 
@@ -106,7 +94,7 @@ class Dataset:
         from gyre.data import versions
         from gyre.tracking.active_run import active_run_id
 
-        store = _store(self._store)
+        store = current_store(self._store)
         result = versions.add(
             store, self.name, str(source), description=description, run_id=active_run_id()
         )
@@ -117,14 +105,14 @@ class Dataset:
         from gyre.data import append_only
 
         append_only.append(
-            _store(self._store), self.name, table, starts_at=starts_at, ends_at=ends_at
+            current_store(self._store), self.name, table, starts_at=starts_at, ends_at=ends_at
         )
 
     def window(self, start: float | None = None, end: float | None = None) -> Any:
         """Rows of an append-only dataset's partitions overlapping [start, end)."""
         from gyre.data import append_only
 
-        return append_only.window(_store(self._store), self.name, start, end)
+        return append_only.window(current_store(self._store), self.name, start, end)
 
 
 @dataclass

@@ -24,8 +24,8 @@ from gyre.data.filesystems import (
 )
 from gyre.errors import InvalidParameter
 from gyre.store import Store
-from gyre.store import datasets as rows
-from gyre.store.datasets import DatastoreRecord
+from gyre.store import datastores as datastore_rows
+from gyre.store.datastores import DatastoreRecord
 
 CREDENTIAL_WORDS = ("secret", "password", "token", "key", "credential")
 LOCAL = ("file", "local")
@@ -62,7 +62,7 @@ def add_datastore(
     if check:
         reach(url, options_for_check, name)
     with store.write() as tx:
-        return rows.add_datastore(
+        return datastore_rows.add_datastore(
             tx, name, url, secret=secret, options=options, reference=by_reference
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gyre.errors import GyreError, InvalidParameter, MissingExtra, Unreachable
-from gyre.store.datasets import DatastoreRecord
+from gyre.store.datastores import DatastoreRecord
 
 _EXTRA_FOR = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
 

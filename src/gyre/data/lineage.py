@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gyre.data.versions import parse_ref
-from gyre.store import Store
+from gyre.store import Store, dataset_uses
 from gyre.store import datasets as rows
 from gyre.store import models as model_rows
 from gyre.store import runs as run_rows
@@ -37,7 +37,7 @@ def of_version(store: Store, reference: str) -> LineageGraph:
     with store.read() as tx:
         version = rows.get_version(tx, name, ref)
         graph = LineageGraph(version.ref)
-        for use in rows.uses_of_version(tx, name, version.version):
+        for use in dataset_uses.uses_of_version(tx, name, version.version):
             record = run_rows.get(tx, use["run_id"])
             target = graph.produced_by if use["direction"] == "write" else graph.used_by
             target.append(_run_summary(record))
@@ -77,7 +77,7 @@ def of_run(store: Store, run_id: str) -> LineageGraph:
         ids = [record.id, *(c.id for c in run_rows.children(tx, record.id))]
         graph = LineageGraph(f"run {record.id}")
         seen: set[tuple[str, int, str]] = set()
-        for use in rows.uses_of_run(tx, ids):
+        for use in dataset_uses.uses_of_run(tx, ids):
             key = (use["dataset"], use["version"], use["direction"])
             if key in seen:
                 continue

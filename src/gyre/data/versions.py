@@ -15,10 +15,12 @@ from typing import Any
 from gyre.data import file_sets, filesystems, profiles, tables
 from gyre.data.datastores import check_location
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
-from gyre.store import Store
+from gyre.store import Store, dataset_uses, names
 from gyre.store import datasets as rows
+from gyre.store import datastores as datastore_rows
 from gyre.store.blobs import LocalBlobStore
-from gyre.store.datasets import DatastoreRecord, VersionRecord
+from gyre.store.datasets import VersionRecord
+from gyre.store.datastores import DatastoreRecord
 from gyre.store.stat_cache import StatCache
 
 Progress = Callable[[int, int], None]
@@ -52,7 +54,7 @@ def parse_ref(text: str) -> tuple[str, str | None]:
 def _source(store: Store, source: str, datastore: str | None, reference: bool) -> _Source:
     if datastore:
         with store.read() as tx:
-            record = rows.get_datastore(tx, datastore)
+            record = datastore_rows.get_datastore(tx, datastore)
         url = record.url.rstrip("/") + "/" + source.lstrip("/") if source else record.url
         return _Source(
             url, filesystems.datastore_options(record), record, reference or record.reference
@@ -92,7 +94,7 @@ def add(
     ``link``: hard-link local files into the blob store instead of copying them (the files
     become read-only; files on another file system are copied).
     """
-    rows.check_name(name)
+    names.check_name(name)
     src = _source(store, source, datastore, reference)
     if link and not (src.local and isinstance(store.blobs, LocalBlobStore)):
         raise InvalidParameter(
@@ -154,7 +156,7 @@ def _register(
         existing = rows.find_by_digest(tx, name, digest)
         if existing is not None:
             if run_id:
-                rows.record_use(tx, run_id, name, existing.version, "write")
+                dataset_uses.record_use(tx, run_id, name, existing.version, "write")
             return AddResult(rows.get_version(tx, name, existing.version), False)
         version = rows.add_version(
             tx,
@@ -175,7 +177,7 @@ def _register(
             run_id=run_id,
         )
         if run_id:
-            rows.record_use(tx, run_id, name, version.version, "write")
+            dataset_uses.record_use(tx, run_id, name, version.version, "write")
     return AddResult(version, True)
 
 
@@ -404,7 +406,7 @@ def check_reference(store: Store, version: VersionRecord) -> list[str]:
 def _source_for(store: Store, version: VersionRecord) -> _Source:
     if version.datastore:
         with store.read() as tx:
-            record = rows.get_datastore(tx, version.datastore)
+            record = datastore_rows.get_datastore(tx, version.datastore)
         return _Source(
             version.source or record.url, filesystems.datastore_options(record), record, True
         )

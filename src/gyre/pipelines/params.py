@@ -11,19 +11,6 @@ from gyre.errors import InvalidParameter, did_you_mean
 from gyre.pipelines.dsl import Pipeline
 
 
-def parse_cli_params(pairs: list[str]) -> dict[str, str]:
-    """``["epochs=20", "lr=0.1"]`` → ``{"epochs": "20", "lr": "0.1"}``."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidParameter(
-                f"--param {pair!r} is not KEY=VALUE. Write it like --param epochs=20."
-            )
-        out[key.strip()] = value
-    return out
-
-
 def resolve_params(pipeline: Pipeline, overrides: dict[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with ``overrides``, each coerced to the parameter's type.
 

@@ -357,7 +357,7 @@ class _Runner:
             model_rows.record_registration(conn, step_run_id, name, version)
 
     def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:
-        from gyre.store import datasets as dataset_rows
+        from gyre.store import dataset_uses
 
         for arg, version in dataset_args(node, self.values, self.pins).items():
             run_rows.add_artifact(
@@ -370,7 +370,7 @@ class _Runner:
                 size=version.size,
                 meta={"dataset": version.dataset, "version": version.version},
             )
-            dataset_rows.record_use(conn, step_run_id, version.dataset, version.version, "read")
+            dataset_uses.record_use(conn, step_run_id, version.dataset, version.version, "read")
         for arg, ref in node.inputs.items():
             rec = self.done[ref.node][ref.output]
             run_rows.add_artifact(

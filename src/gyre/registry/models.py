@@ -14,11 +14,11 @@ from typing import Any
 from gyre.errors import CorruptBlob, GyreError, InvalidParameter
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
-from gyre.store import Store, jobs
-from gyre.store import datasets as dataset_rows
+from gyre.store import Store, dataset_uses, jobs
 from gyre.store import models as rows
 from gyre.store import runs as run_rows
 from gyre.store.models import ModelVersionRecord
+from gyre.tracking.current_store import current_store
 
 MANIFEST = "gyre-model.json"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
@@ -29,20 +29,6 @@ log = logging.getLogger("gyre.registry")
 def parse_ref(text: str) -> tuple[str, str | None]:
     name, sep, ref = text.partition("@")
     return name, (ref if sep else None)
-
-
-def _store(store: Store | None) -> Store:
-    if store is not None:
-        return store
-    from gyre.tracking.active_run import active_store
-
-    active = active_store()
-    if active is not None:
-        return active
-    from gyre import config
-    from gyre.store import open_store
-
-    return open_store(config.resolve())
 
 
 def _refuse_pickles(folder: Path, trusted: bool) -> None:
@@ -66,7 +52,7 @@ def _lineage(store: Store, run_id: str | None) -> tuple[dict[str, Any], dict[str
         run = run_rows.get(tx, run_id)
         top = run_rows.get(tx, run.parent_id) if run.parent_id else run
         ids = [top.id, *(c.id for c in run_rows.children(tx, top.id))]
-        used = dataset_rows.uses_of_run(tx, ids)
+        used = dataset_uses.uses_of_run(tx, ids)
         run_tags = {**run_rows.get_tags(tx, top.id), **run_rows.get_tags(tx, run.id)}
     datasets = sorted({f"{u['dataset']}@{u['version']}" for u in used if u["direction"] == "read"})
     return {
@@ -112,12 +98,12 @@ def register_model(
         the name from the same run (a retried step), returns the existing version with the new
         tags added. Registering emits a ``model.registered`` event, once per version.
     """
-    from gyre.store.datasets import check_name
     from gyre.store.folders import store_folder
+    from gyre.store.names import check_name
     from gyre.tracking.active_run import active_run_id
 
     check_name(name, "model")
-    store = _store(store)
+    store = current_store(store)
     if signature is None and input_example is not None:
         signature = signatures.infer(input_example)
     elif signature is not None and input_example is not None:
@@ -244,7 +230,7 @@ class LoadedModel:
 
 def load_model(reference: str, store: Store | None = None) -> LoadedModel:
     """Load ``NAME@N`` / ``NAME@ALIAS`` / ``NAME`` (latest); blob digests are verified."""
-    store = _store(store)
+    store = current_store(store)
     record = get(store, reference)
     path = model_files(store, record)
     manifest = json.loads((path / MANIFEST).read_text())

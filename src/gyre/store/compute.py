@@ -9,7 +9,7 @@ from typing import Any
 
 from gyre.errors import Conflict, NotFound, did_you_mean
 from gyre.store.database import Transaction
-from gyre.store.datasets import check_name
+from gyre.store.names import check_name
 
 
 @dataclass(frozen=True)

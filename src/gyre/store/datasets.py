@@ -1,9 +1,8 @@
-"""Datasets, their immutable numbered versions, aliases, partitions, datastores and lineage."""
+"""Datasets, their immutable numbered versions and aliases."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,18 +10,7 @@ from typing import Any
 from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
 from gyre.store import version_refs
 from gyre.store.database import Transaction
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
-
-
-def check_name(name: str, what: str = "dataset") -> str:
-    if not NAME_PATTERN.match(name):
-        raise InvalidParameter(
-            f"{what.capitalize()} name {name!r} is not allowed: use letters, digits, '.', '_' "
-            "and '-', starting with a letter or digit (e.g. products or seer-inference)."
-        )
-    return name
+from gyre.store.names import ALIAS_PATTERN, check_name
 
 
 @dataclass(frozen=True)
@@ -57,27 +45,6 @@ class VersionRecord:
     @property
     def ref(self) -> str:
         return f"{self.dataset}@{self.version}"
-
-
-@dataclass(frozen=True)
-class DatastoreRecord:
-    name: str
-    url: str
-    secret: str | None
-    options: dict[str, Any]
-    reference: bool
-    created_at: float
-
-
-@dataclass(frozen=True)
-class PartitionRecord:
-    dataset: str
-    partition_key: str
-    digest: str
-    rows: int
-    starts_at: float
-    ends_at: float
-    sealed_at: float
 
 
 _VERSION_COLUMNS = (
@@ -257,163 +224,3 @@ def referenced_digests(tx: Transaction) -> tuple[set[str], set[str]]:
         tx.scalars("SELECT profile_digest FROM dataset_versions WHERE profile_digest IS NOT NULL")
     )
     return manifests, other
-
-
-# -- partitions (append-only datasets) --------------------------------------------------------
-
-
-def add_partition(
-    tx: Transaction,
-    name: str,
-    partition: str,
-    *,
-    digest: str,
-    rows: int,
-    starts_at: float,
-    ends_at: float,
-) -> PartitionRecord:
-    existing = tx.one(
-        "SELECT digest FROM dataset_partitions WHERE dataset = ? AND partition_key = ?",
-        [name, partition],
-    )
-    if existing is not None:
-        if existing["digest"] == digest:
-            return partitions(tx, name, partition_names=[partition])[0]
-        raise Conflict(
-            f"Partition {partition!r} of {name!r} is sealed and immutable. Write new rows to a "
-            "new partition."
-        )
-    tx.execute(
-        "INSERT INTO dataset_partitions "
-        "(dataset, partition_key, digest, rows, starts_at, ends_at, sealed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [name, partition, digest, rows, starts_at, ends_at, time.time()],
-    )
-    return partitions(tx, name, partition_names=[partition])[0]
-
-
-def partitions(
-    tx: Transaction,
-    name: str,
-    *,
-    start: float | None = None,
-    end: float | None = None,
-    partition_names: list[str] | None = None,
-    sealed_before: float | None = None,
-) -> list[PartitionRecord]:
-    sql = (
-        "SELECT dataset, partition_key, digest, rows, starts_at, ends_at, sealed_at "
-        "FROM dataset_partitions WHERE dataset = ?"
-    )
-    params: list[Any] = [name]
-    if start is not None:
-        sql += " AND ends_at > ?"
-        params.append(start)
-    if end is not None:
-        sql += " AND starts_at < ?"
-        params.append(end)
-    if sealed_before is not None:
-        sql += " AND sealed_at <= ?"
-        params.append(sealed_before)
-    if partition_names:
-        sql += f" AND partition_key IN ({', '.join('?' for _ in partition_names)})"
-        params.extend(partition_names)
-    return [
-        PartitionRecord(**r) for r in tx.all(sql + " ORDER BY starts_at, partition_key", params)
-    ]
-
-
-# -- datastores ---------------------------------------------------------------------------------
-
-
-def add_datastore(
-    tx: Transaction,
-    name: str,
-    url: str,
-    *,
-    secret: str | None,
-    options: dict[str, Any],
-    reference: bool,
-) -> DatastoreRecord:
-    check_name(name, "datastore")
-    if tx.scalar("SELECT name FROM datastores WHERE name = ?", [name]) is not None:
-        raise Conflict(f"Datastore {name!r} exists. 'gyre datastore remove {name}' first.")
-    record = DatastoreRecord(name, url, secret, options, reference, time.time())
-    tx.execute(
-        "INSERT INTO datastores (name, url, secret, options, reference, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [name, url, secret, json.dumps(options, sort_keys=True), reference, record.created_at],
-    )
-    return record
-
-
-def _datastore(row: dict[str, Any]) -> DatastoreRecord:
-    return DatastoreRecord(
-        row["name"],
-        row["url"],
-        row["secret"],
-        json.loads(row["options"] or "{}"),
-        bool(row["reference"]),
-        row["created_at"],
-    )
-
-
-def get_datastore(tx: Transaction, name: str) -> DatastoreRecord:
-    row = tx.one("SELECT * FROM datastores WHERE name = ?", [name])
-    if row is None:
-        names = tx.scalars("SELECT name FROM datastores ORDER BY name")
-        raise NotFound(
-            f"No datastore named {name!r}.{did_you_mean(name, names)} Datastores: "
-            f"{', '.join(names) or 'none yet'}. 'gyre datastore add NAME URL' adds one."
-        )
-    return _datastore(row)
-
-
-def list_datastores(tx: Transaction) -> list[DatastoreRecord]:
-    return [_datastore(r) for r in tx.all("SELECT * FROM datastores ORDER BY name")]
-
-
-def remove_datastore(tx: Transaction, name: str) -> None:
-    get_datastore(tx, name)
-    used = tx.scalar("SELECT count(*) FROM dataset_versions WHERE datastore = ?", [name])
-    if used:
-        raise Conflict(
-            f"Datastore {name!r} holds {used} dataset version(s) registered by reference; "
-            "delete those versions first."
-        )
-    tx.execute("DELETE FROM datastores WHERE name = ?", [name])
-
-
-# -- lineage ------------------------------------------------------------------------------------
-
-
-def record_use(tx: Transaction, run_id: str, name: str, version: int, direction: str) -> None:
-    tx.execute(
-        "DELETE FROM run_datasets WHERE run_id = ? AND dataset = ? AND version = ? "
-        "AND direction = ?",
-        [run_id, name, version, direction],
-    )
-    tx.execute(
-        "INSERT INTO run_datasets (run_id, dataset, version, direction, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [run_id, name, version, direction, time.time()],
-    )
-
-
-def uses_of_run(tx: Transaction, run_ids: list[str]) -> list[dict[str, Any]]:
-    if not run_ids:
-        return []
-    marks = ", ".join("?" for _ in run_ids)
-    return tx.all(
-        f"SELECT run_id, dataset, version, direction FROM run_datasets WHERE run_id IN ({marks}) "
-        "ORDER BY dataset, version",
-        run_ids,
-    )
-
-
-def uses_of_version(tx: Transaction, name: str, version: int) -> list[dict[str, Any]]:
-    return tx.all(
-        "SELECT run_id, dataset, version, direction FROM run_datasets "
-        "WHERE dataset = ? AND version = ? ORDER BY created_at",
-        [name, version],
-    )

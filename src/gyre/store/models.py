@@ -10,7 +10,7 @@ from typing import Any
 from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
 from gyre.store import version_refs
 from gyre.store.database import Transaction
-from gyre.store.datasets import ALIAS_PATTERN, check_name
+from gyre.store.names import ALIAS_PATTERN, check_name
 
 _COLUMNS = (
     "name, version, digest, flavor, signature, metrics, run_id, pipeline_run_id, pipeline, "

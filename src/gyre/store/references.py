@@ -2,7 +2,7 @@
 
 A *holder* is a database row that names a blob: a run's artifact or log, a dataset version's
 manifest, table or profile, an append-only partition, a model version's manifest, a published
-pipeline's snapshot. Manifests name further blobs; :mod:`gyre.integrity` reads them.
+pipeline's snapshot. Manifests name further blobs; :mod:`gyre.workspace` reads them.
 """
 
 from __future__ import annotations

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gyre.errors import CorruptBlob
-from gyre.integrity import cache_entries
 from gyre.store import Store, blob_checks, damage, local_copies, references
 from gyre.store.blobs import LocalBlobStore, sha256_file
 from gyre.store.references import Holder
+from gyre.workspace import cache_entries
 
 GRACE_S = 3600.0  # younger blobs and temporaries may belong to a write still under way
 WORKERS = 4
