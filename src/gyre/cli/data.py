@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.options import by_reference_option, json_option, open_workspace, print_json
 
 
 def _when(ts: float | None) -> str:
@@ -71,7 +71,7 @@ def data() -> None:
 @click.argument("name")
 @click.argument("source", metavar="PATH_OR_URL")
 @click.option("--datastore", "-s", help="Read SOURCE relative to this datastore.")
-@click.option("--reference", is_flag=True, help="Record the source without copying it.")
+@by_reference_option("Record the source without copying it (its files stay where they are).")
 @click.option(
     "--link",
     is_flag=True,
@@ -84,7 +84,7 @@ def add(
     name: str,
     source: str,
     datastore: str | None,
-    reference: bool,
+    by_reference: bool,
     link: bool,
     description: str | None,
     alias: str | None,
@@ -95,7 +95,6 @@ def add(
     Unchanged content creates no new version and copies nothing.
     """
     from gyre.data import versions
-    from gyre.store import datasets as rows
 
     store = open_workspace()
     with _progress(not as_json) as progress:
@@ -105,13 +104,11 @@ def add(
             source,
             description=description,
             datastore=datastore,
-            reference=reference,
+            by_reference=by_reference,
             progress=progress,
             link=link,
+            alias=alias,
         )
-    if alias:
-        with store.write() as tx:
-            rows.set_alias(tx, name, alias, result.version.version)
     v = result.version
     if as_json:
         print_json({**v.__dict__, "created": result.created})
@@ -127,10 +124,9 @@ def add(
 @json_option
 def list_datasets(as_json: bool) -> None:
     """List datasets with their newest version."""
-    from gyre.store import datasets as rows
+    from gyre.data.versions import list_datasets as every_dataset
 
-    with open_workspace().read() as tx:
-        found = rows.list_datasets(tx)
+    found = every_dataset(open_workspace())
     if as_json:
         print_json(found)
         return
@@ -156,16 +152,12 @@ def _parse(reference: str) -> tuple[str, str | None]:
 def show(reference: str, as_json: bool) -> None:
     """Show a dataset's versions, or one version (with classes for labeled image folders)."""
     from gyre.data import versions
-    from gyre.store import datasets as rows
-    from gyre.store import partitions as partition_rows
 
     store = open_workspace()
     name, ref = _parse(reference)
     if ref is None:
-        with store.read() as tx:
-            dataset = rows.get_dataset(tx, name)
-            found = rows.versions(tx, name)
-            parts = partition_rows.partitions(tx, name) if dataset.kind == "append" else []
+        seen = versions.overview(store, name)
+        dataset, found, parts = seen.dataset, seen.versions, seen.partitions
         held_back = _quarantined_rows(store, name) if dataset.kind == "append" else 0
         if as_json:
             print_json(
@@ -398,19 +390,29 @@ def delete(reference: str, force: bool) -> None:
     click.echo(f"Deleted {version.ref}. 'gyre gc' frees blobs nothing references now.")
 
 
-@data.command("tag")
+@data.command("alias")
 @click.argument("reference", metavar="NAME@N")
 @click.argument("alias")
-def tag(reference: str, alias: str) -> None:
+def alias(reference: str, alias: str) -> None:
     """Point ALIAS (e.g. baseline) at a version: NAME@ALIAS then resolves to it."""
     from gyre.data import versions
-    from gyre.store import datasets as rows
 
-    store = open_workspace()
-    version = versions.get(store, *_parse(reference))
-    with store.write() as tx:
-        rows.set_alias(tx, version.dataset, alias, version.version)
+    version = versions.set_alias(open_workspace(), *_parse(reference), alias)
     click.echo(f"{version.dataset}@{alias} -> {version.ref}")
+
+
+@data.command("tag", hidden=True)
+@click.argument("reference", metavar="NAME@N")
+@click.argument("alias_name", metavar="ALIAS")
+@click.pass_context
+def tag(ctx: click.Context, reference: str, alias_name: str) -> None:
+    """Deprecated spelling of 'gyre data alias' (kept for one release)."""
+    click.echo(
+        "Note: 'gyre data tag' is now 'gyre data alias'; the old spelling goes away in the "
+        "next release.",
+        err=True,
+    )
+    ctx.invoke(alias, reference=reference, alias=alias_name)
 
 
 @data.command("describe")
@@ -419,12 +421,8 @@ def tag(reference: str, alias: str) -> None:
 def describe(reference: str, text: str) -> None:
     """Set the description of a version."""
     from gyre.data import versions
-    from gyre.store import datasets as rows
 
-    store = open_workspace()
-    version = versions.get(store, *_parse(reference))
-    with store.write() as tx:
-        rows.describe_version(tx, version.dataset, version.version, text)
+    version = versions.describe(open_workspace(), *_parse(reference), text)
     click.echo(f"Described {version.ref}")
 
 

@@ -7,7 +7,13 @@ import sys
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, parse_pairs, print_json
+from gyre.cli.options import (
+    by_reference_option,
+    json_option,
+    open_workspace,
+    parse_pairs,
+    print_json,
+)
 from gyre.cli.tables import add_column, new_table, print_table
 
 
@@ -27,14 +33,14 @@ def datastore() -> None:
     metavar="KEY=VALUE",
     help="A non-secret fsspec option, e.g. endpoint_url=http://... (repeatable).",
 )
-@click.option("--reference", is_flag=True, help="Datasets from here are recorded, not copied.")
+@by_reference_option("Datasets from here are recorded, not copied.")
 @click.option("--no-check", is_flag=True, help="Do not check that the location answers now.")
 def add(
     name: str,
     url: str,
     secret: str | None,
     options: tuple[str, ...],
-    reference: bool,
+    by_reference: bool,
     no_check: bool,
 ) -> None:
     """Add a datastore: a local folder, s3://, gs://, az:// or read-only https:// URL.
@@ -56,10 +62,10 @@ def add(
         url,
         secret=secret,
         options=parsed,
-        by_reference=reference,
+        by_reference=by_reference,
         check=not no_check,
     )
-    click.echo(f"Added datastore {name} -> {url}" + (" (by reference)" if reference else ""))
+    click.echo(f"Added datastore {name} -> {url}" + (" (by reference)" if by_reference else ""))
 
 
 def _option_value(text: str) -> object:
@@ -72,10 +78,9 @@ def _option_value(text: str) -> object:
 @datastore.command("list")
 @json_option
 def list_stores(as_json: bool) -> None:
-    from gyre.store import datastores as datastore_rows
+    from gyre.data.datastores import list_datastores
 
-    with open_workspace().read() as tx:
-        found = datastore_rows.list_datastores(tx)
+    found = list_datastores(open_workspace())
     if as_json:
         print_json([d.__dict__ for d in found])
         return
@@ -83,7 +88,7 @@ def list_stores(as_json: bool) -> None:
     for column in ("name", "url", "secret", "mode"):
         add_column(table, column)
     for d in found:
-        table.add_row(d.name, d.url, d.secret or "", "reference" if d.reference else "copy")
+        table.add_row(d.name, d.url, d.secret or "", "by reference" if d.by_reference else "copy")
     print_table(table)
 
 
@@ -91,28 +96,25 @@ def list_stores(as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
-    from gyre.store import datastores as datastore_rows
+    from gyre.data.datastores import get_datastore
 
-    with open_workspace().read() as tx:
-        found = datastore_rows.get_datastore(tx, name)
+    found = get_datastore(open_workspace(), name)
     if as_json:
         print_json(found.__dict__)
         return
     click.echo(f"{found.name}: {found.url}")
     click.echo(f"  secret   {found.secret or '(environment / default credential chain)'}")
     click.echo(f"  options  {json.dumps(found.options)}")
-    click.echo(
-        f"  mode     {'reference (not copied)' if found.reference else 'copy into the workspace'}"
-    )
+    mode = "by reference (not copied)" if found.by_reference else "copy into the workspace"
+    click.echo(f"  mode     {mode}")
 
 
 @datastore.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:
-    from gyre.store import datastores as datastore_rows
+    from gyre.data.datastores import remove_datastore
 
-    with open_workspace().write() as tx:
-        datastore_rows.remove_datastore(tx, name)
+    remove_datastore(open_workspace(), name)
     click.echo(f"Removed datastore {name}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +41,29 @@ def tags_option(func: F) -> F:
         metavar="KEY=VALUE",
         help="Tag the run, e.g. --tag build=1.42 (repeatable; never part of a cache key).",
     )(func)
+
+
+def by_reference_option(help_text: str) -> Callable[[F], F]:
+    """``--by-reference``: record without copying. The old spelling ``--reference`` still
+    works for one release and says so."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def merged(*args: Any, deprecated_reference: bool, **kwargs: Any) -> Any:
+            if deprecated_reference:
+                click.echo(
+                    "Note: --reference is now --by-reference; the old spelling goes away in "
+                    "the next release.",
+                    err=True,
+                )
+                kwargs["by_reference"] = True
+            return func(*args, **kwargs)
+
+        option = click.option("--reference", "deprecated_reference", is_flag=True, hidden=True)
+        wrapped = option(merged)
+        return click.option("--by-reference", "by_reference", is_flag=True, help=help_text)(wrapped)  # type: ignore[return-value]
+
+    return decorate
 
 
 def parse_pairs(pairs: Iterable[str], option: str, example: str) -> dict[str, str]:

@@ -63,8 +63,23 @@ def add_datastore(
         reach(url, options_for_check, name)
     with store.write() as tx:
         return datastore_rows.add_datastore(
-            tx, name, url, secret=secret, options=options, reference=by_reference
+            tx, name, url, secret=secret, options=options, by_reference=by_reference
         )
+
+
+def list_datastores(store: Store) -> list[DatastoreRecord]:
+    with store.read() as tx:
+        return datastore_rows.list_datastores(tx)
+
+
+def get_datastore(store: Store, name: str) -> DatastoreRecord:
+    with store.read() as tx:
+        return datastore_rows.get_datastore(tx, name)
+
+
+def remove_datastore(store: Store, name: str) -> None:
+    with store.write() as tx:
+        datastore_rows.remove_datastore(tx, name)
 
 
 def check_location(url: str) -> None:

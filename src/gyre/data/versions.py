@@ -18,9 +18,11 @@ from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
 from gyre.store import Store, dataset_uses, names
 from gyre.store import datasets as rows
 from gyre.store import datastores as datastore_rows
+from gyre.store import partitions as partition_rows
 from gyre.store.blobs import LocalBlobStore
-from gyre.store.datasets import VersionRecord
+from gyre.store.datasets import DatasetRecord, VersionRecord
 from gyre.store.datastores import DatastoreRecord
+from gyre.store.partitions import PartitionRecord
 from gyre.store.stat_cache import StatCache
 
 Progress = Callable[[int, int], None]
@@ -38,7 +40,7 @@ class _Source:
     url: str  # a local path or a URL
     options: dict[str, Any]
     datastore: DatastoreRecord | None
-    reference: bool
+    by_reference: bool
 
     @property
     def local(self) -> bool:
@@ -51,13 +53,13 @@ def parse_ref(text: str) -> tuple[str, str | None]:
     return name, (ref if sep else None)
 
 
-def _source(store: Store, source: str, datastore: str | None, reference: bool) -> _Source:
+def _source(store: Store, source: str, datastore: str | None, by_reference: bool) -> _Source:
     if datastore:
         with store.read() as tx:
             record = datastore_rows.get_datastore(tx, datastore)
         url = record.url.rstrip("/") + "/" + source.lstrip("/") if source else record.url
         return _Source(
-            url, filesystems.datastore_options(record), record, reference or record.reference
+            url, filesystems.datastore_options(record), record, by_reference or record.by_reference
         )
     if not source.strip():
         raise InvalidParameter(
@@ -67,14 +69,14 @@ def _source(store: Store, source: str, datastore: str | None, reference: bool) -
         )
     if "://" in source and not source.startswith("file://"):
         check_location(source)
-        return _Source(source, {}, None, reference)
+        return _Source(source, {}, None, by_reference)
     path = Path(source.removeprefix("file://")).expanduser()
     if not path.exists():
         raise InvalidParameter(
             f"{path} does not exist. Give the path of a folder or a table file "
             "(.csv, .parquet, .jsonl), or a URL."
         )
-    return _Source(str(path.resolve()), {}, None, reference)
+    return _Source(str(path.resolve()), {}, None, by_reference)
 
 
 def add(
@@ -84,25 +86,48 @@ def add(
     *,
     description: str | None = None,
     datastore: str | None = None,
-    reference: bool = False,
+    by_reference: bool = False,
     progress: Progress | None = None,
     run_id: str | None = None,
     link: bool = False,
+    alias: str | None = None,
 ) -> AddResult:
     """Register ``source`` (a folder, a table file or a URL) as the next version of ``name``.
 
+    ``by_reference``: record the files where they are instead of copying them.
     ``link``: hard-link local files into the blob store instead of copying them (the files
     become read-only; files on another file system are copied).
+    ``alias``: also point ``NAME@ALIAS`` at the new (or unchanged) version.
     """
     names.check_name(name)
-    src = _source(store, source, datastore, reference)
+    if alias is not None:
+        names.check_alias(alias)
+    result = _add(store, name, source, description, datastore, by_reference, progress, run_id, link)
+    if alias is not None:
+        set_alias(store, name, result.version.version, alias)
+        result = AddResult(get(store, name, result.version.version), result.created)
+    return result
+
+
+def _add(
+    store: Store,
+    name: str,
+    source: str,
+    description: str | None,
+    datastore: str | None,
+    by_reference: bool,
+    progress: Progress | None,
+    run_id: str | None,
+    link: bool,
+) -> AddResult:
+    src = _source(store, source, datastore, by_reference)
     if link and not (src.local and isinstance(store.blobs, LocalBlobStore)):
         raise InvalidParameter(
             "--link works for local files and a local artifact store only (this one: "
             f"{store.blobs.url}, source {src.url}); leave --link out to copy.",
             field="link",
         )
-    if src.reference:
+    if src.by_reference:
         return _add_reference(store, name, src, description, run_id)
     if src.local:
         path = Path(src.url)
@@ -166,7 +191,7 @@ def _register(
             source=src.url,
             source_digest=source_digest,
             datastore=src.datastore.name if src.datastore else None,
-            reference=src.reference,
+            by_reference=src.by_reference,
             size=size,
             files=files,
             rows=rows_count,
@@ -219,6 +244,7 @@ def _add_local_files(
     progress: Progress | None,
     run_id: str | None,
     link: bool = False,
+    alias: str | None = None,
 ) -> AddResult:
     cache = StatCache(store.local_path("cache") / "stat-cache.db")
     try:
@@ -373,6 +399,43 @@ def get(store: Store, name: str, ref: int | str | None = None) -> VersionRecord:
         return rows.get_version(tx, name, ref)
 
 
+def set_alias(store: Store, name: str, ref: int | str | None, alias: str) -> VersionRecord:
+    """Point ``NAME@ALIAS`` (e.g. ``products@baseline``) at a version; returns the version."""
+    with store.write() as tx:
+        version = rows.get_version(tx, name, ref)
+        rows.set_alias(tx, name, alias, version.version)
+    return version
+
+
+def describe(store: Store, name: str, ref: int | str | None, text: str) -> VersionRecord:
+    """Set the description of a version; returns the version."""
+    with store.write() as tx:
+        version = rows.get_version(tx, name, ref)
+        rows.describe_version(tx, name, version.version, text)
+    return version
+
+
+def list_datasets(store: Store) -> list[dict[str, Any]]:
+    """Every dataset with its kind, newest version and number of versions."""
+    with store.read() as tx:
+        return rows.list_datasets(tx)
+
+
+@dataclass(frozen=True)
+class Overview:
+    dataset: DatasetRecord
+    versions: list[VersionRecord]
+    partitions: list[PartitionRecord]  # append-only datasets: the sealed partitions
+
+
+def overview(store: Store, name: str) -> Overview:
+    with store.read() as tx:
+        dataset = rows.get_dataset(tx, name)
+        found = rows.versions(tx, name)
+        parts = partition_rows.partitions(tx, name) if dataset.kind == "append" else []
+    return Overview(dataset, found, parts)
+
+
 def manifest(store: Store, version: VersionRecord) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(store.blobs.read_bytes(version.digest))
     return data
@@ -442,7 +505,7 @@ def _materialize_reference(store: Store, version: VersionRecord, cache: Path) ->
         raise CorruptBlob(
             f"The source of {version.ref} ({version.source}) changed since it was registered: "
             f"{'; '.join(changes[:5])}. Register the new content as a new version: "
-            f"gyre data add {version.dataset} ... --reference."
+            f"gyre data add {version.dataset} ... --by-reference."
         )
     src = _source_for(store, version)
     fs, root = filesystems.open_fs(src.url, src.options)

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
+from gyre.errors import Conflict, NotFound, did_you_mean
 from gyre.store import version_refs
 from gyre.store.database import Transaction
-from gyre.store.names import ALIAS_PATTERN, check_name
+from gyre.store.names import check_alias, check_name
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class VersionRecord:
     source: str | None
     source_digest: str | None
     datastore: str | None
-    reference: bool
+    by_reference: bool  # recorded without copying: the files stay in the datastore
     size: int
     files: int
     rows: int | None
@@ -55,7 +55,7 @@ _VERSION_COLUMNS = (
 
 def _version(row: dict[str, Any], aliases: list[str] | None = None) -> VersionRecord:
     data = dict(row)
-    data["reference"] = bool(data["reference"])
+    data["by_reference"] = bool(data.pop("reference"))
     data["schema"] = json.loads(data["schema"]) if data["schema"] else None
     return VersionRecord(**data, aliases=aliases or [])
 
@@ -130,8 +130,8 @@ def add_version(tx: Transaction, **values: Any) -> VersionRecord:
         "schema": json.dumps(values["schema"]) if values.get("schema") is not None else None,
     }
     columns = [c.strip() for c in _VERSION_COLUMNS.split(",")]
+    values["reference"] = bool(values.pop("by_reference", False))
     row = {c: values.get(c) for c in columns}
-    row["reference"] = bool(row["reference"])
     marks = ", ".join("?" for _ in columns)
     tx.execute(
         f"INSERT INTO dataset_versions ({_VERSION_COLUMNS}) VALUES ({marks})", list(row.values())
@@ -179,11 +179,7 @@ def versions(tx: Transaction, name: str) -> list[VersionRecord]:
 
 
 def set_alias(tx: Transaction, name: str, alias: str, version: int) -> None:
-    if not ALIAS_PATTERN.match(alias) or alias == "latest" or alias.isdigit():
-        raise InvalidParameter(
-            f"Alias {alias!r} is not allowed: a word of letters, digits, '_' and '-' that starts "
-            "with a letter, other than 'latest' (e.g. baseline, balanced)."
-        )
+    check_alias(alias, "baseline, balanced")
     resolve(tx, name, version)
     tx.execute("DELETE FROM dataset_aliases WHERE dataset = ? AND alias = ?", [name, alias])
     tx.execute(

@@ -18,7 +18,7 @@ class DatastoreRecord:
     url: str
     secret: str | None
     options: dict[str, Any]
-    reference: bool
+    by_reference: bool  # its datasets are recorded, not copied
     created_at: float
 
 
@@ -32,16 +32,16 @@ def add_datastore(
     *,
     secret: str | None,
     options: dict[str, Any],
-    reference: bool,
+    by_reference: bool,
 ) -> DatastoreRecord:
     check_name(name, "datastore")
     if tx.scalar("SELECT name FROM datastores WHERE name = ?", [name]) is not None:
         raise Conflict(f"Datastore {name!r} exists. 'gyre datastore remove {name}' first.")
-    record = DatastoreRecord(name, url, secret, options, reference, time.time())
+    record = DatastoreRecord(name, url, secret, options, by_reference, time.time())
     tx.execute(
         "INSERT INTO datastores (name, url, secret, options, reference, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [name, url, secret, json.dumps(options, sort_keys=True), reference, record.created_at],
+        [name, url, secret, json.dumps(options, sort_keys=True), by_reference, record.created_at],
     )
     return record
 

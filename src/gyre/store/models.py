@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gyre.errors import Conflict, InvalidParameter, NotFound, did_you_mean
+from gyre.errors import Conflict, NotFound, did_you_mean
 from gyre.store import version_refs
 from gyre.store.database import Transaction
-from gyre.store.names import ALIAS_PATTERN, check_name
+from gyre.store.names import check_alias, check_name
 
 _COLUMNS = (
     "name, version, digest, flavor, signature, metrics, run_id, pipeline_run_id, pipeline, "
@@ -137,11 +137,7 @@ def list_models(tx: Transaction) -> list[dict[str, Any]]:
 
 def set_alias(tx: Transaction, name: str, alias: str, version: int, who: str | None) -> int | None:
     """Point ``alias`` at ``version``; returns the version it pointed at before (or None)."""
-    if not ALIAS_PATTERN.match(alias) or alias == "latest":
-        raise InvalidParameter(
-            f"Alias {alias!r} is not allowed: a word of letters, digits, '_' and '-' that starts "
-            "with a letter, other than 'latest' (e.g. production, staging)."
-        )
+    check_alias(alias, "production, staging")
     resolve(tx, name, version)
     previous = tx.scalar(
         "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]

@@ -17,3 +17,14 @@ def check_name(name: str, what: str = "dataset") -> str:
             "and '-', starting with a letter or digit (e.g. products or seer-inference)."
         )
     return name
+
+
+def check_alias(alias: str, examples: str = "baseline, production") -> str:
+    """An alias is a word that starts with a letter; ``latest`` and numbers are taken (they
+    already mean the newest and a numbered version)."""
+    if not ALIAS_PATTERN.match(alias) or alias == "latest":
+        raise InvalidParameter(
+            f"Alias {alias!r} is not allowed: a word of letters, digits, '_' and '-' that starts "
+            f"with a letter, other than 'latest' (e.g. {examples})."
+        )
+    return alias

@@ -139,7 +139,7 @@ _DANGLING: tuple[tuple[str, str, str, str], ...] = (
         "SELECT a.dataset || ':' || a.alias FROM dataset_aliases a WHERE NOT EXISTS "
         "(SELECT 1 FROM dataset_versions v WHERE v.dataset = a.dataset "
         "AND v.version = a.version)",
-        "point the alias at an existing version ('gyre data tag NAME@N ALIAS')",
+        "point the alias at an existing version ('gyre data alias NAME@N ALIAS')",
     ),
     (
         "model_aliases",
