@@ -141,7 +141,7 @@ def list_datasets(as_json: bool) -> None:
 
 
 def _parse(reference: str) -> tuple[str, str | None]:
-    from gyre.data.versions import parse_ref
+    from gyre.refs import parse_ref
 
     return parse_ref(reference)
 

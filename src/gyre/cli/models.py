@@ -88,10 +88,9 @@ def register(
 @model.command("list")
 @json_option
 def list_models(as_json: bool) -> None:
-    from gyre.store import models as rows
+    from gyre.registry.catalog import list_models as every_model
 
-    with open_workspace().read() as tx:
-        found = rows.list_models(tx)
+    found = every_model(open_workspace())
     if as_json:
         print_json(found)
         return
@@ -108,14 +107,13 @@ def list_models(as_json: bool) -> None:
 @json_option
 def show(reference: str, as_json: bool) -> None:
     """Show a model's versions, or one version with its lineage."""
-    from gyre.registry.models import parse_ref
-    from gyre.store import models as rows
+    from gyre.refs import parse_ref
+    from gyre.registry.catalog import versions
     from gyre.workspace.fsck import damage_of
 
     name, ref = parse_ref(reference)
     store = open_workspace()
-    with store.read() as tx:
-        found = rows.versions(tx, name) if ref is None else [rows.get_version(tx, name, ref)]
+    found = versions(store, reference)
     damaged = damage_of(store, [f"model {v.ref}" for v in found])
     if as_json:
         shown = [{**v.__dict__, "damage": damage_of(store, [f"model {v.ref}"])} for v in found]
@@ -164,16 +162,10 @@ def show(reference: str, as_json: bool) -> None:
 @json_option
 def compare(references: tuple[str, ...], as_json: bool) -> None:
     """Metrics (and tags) of several versions side by side: seer@1 seer@2, or just seer."""
-    from gyre.registry.models import parse_ref
-    from gyre.store import models as rows
+    from gyre.registry.catalog import versions
 
-    found = []
-    with open_workspace().read() as tx:
-        for reference in references:
-            name, ref = parse_ref(reference)
-            found.extend(
-                rows.versions(tx, name) if ref is None else [rows.get_version(tx, name, ref)]
-            )
+    store = open_workspace()
+    found = [v for reference in references for v in versions(store, reference)]
     if as_json:
         print_json([{"ref": v.ref, "metrics": v.metrics, "tags": v.tags} for v in found])
         return
@@ -206,10 +198,9 @@ def alias(name: str, alias: str, version: int) -> None:
 @json_option
 def history(name: str, as_json: bool) -> None:
     """Every alias change of a model: when, who, from which version to which."""
-    from gyre.store import models as rows
+    from gyre.registry.catalog import alias_history
 
-    with open_workspace().read() as tx:
-        found = rows.alias_history(tx, name)
+    found = alias_history(open_workspace(), name)
     if as_json:
         print_json(found)
         return
@@ -232,13 +223,9 @@ def history(name: str, as_json: bool) -> None:
 @tags_option
 def tag(reference: str, tags: tuple[str, ...]) -> None:
     """Add or change tags of a version (tags are metadata; content never changes)."""
-    from gyre.registry.models import get
-    from gyre.store import models as rows
+    from gyre.registry.catalog import set_tags
 
-    store = open_workspace()
-    version = get(store, reference)
-    with store.write() as tx:
-        rows.set_tags(tx, version.name, version.version, parse_tags(tags))
+    version = set_tags(open_workspace(), reference, parse_tags(tags))
     click.echo(f"Tagged {version.ref}")
 
 

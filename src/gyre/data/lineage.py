@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gyre.data.versions import parse_ref
+from gyre.refs import parse_ref
 from gyre.store import Store, dataset_uses
 from gyre.store import datasets as rows
 from gyre.store import models as model_rows

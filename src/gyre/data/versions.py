@@ -47,12 +47,6 @@ class _Source:
         return "://" not in self.url or self.url.startswith("file://")
 
 
-def parse_ref(text: str) -> tuple[str, str | None]:
-    """``products@3`` → ("products", "3"); ``products`` → ("products", None)."""
-    name, sep, ref = text.partition("@")
-    return name, (ref if sep else None)
-
-
 def _source(store: Store, source: str, datastore: str | None, by_reference: bool) -> _Source:
     if datastore:
         with store.read() as tx:

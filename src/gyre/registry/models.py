@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import CorruptBlob, GyreError, InvalidParameter
+from gyre.refs import parse_ref
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
 from gyre.store import Store, dataset_uses, jobs
@@ -24,11 +25,6 @@ MANIFEST = "gyre-model.json"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 REGISTERED_EVENT = "model.registered"
 log = logging.getLogger("gyre.registry")
-
-
-def parse_ref(text: str) -> tuple[str, str | None]:
-    name, sep, ref = text.partition("@")
-    return name, (ref if sep else None)
 
 
 def _refuse_pickles(folder: Path, trusted: bool) -> None:
