@@ -63,9 +63,7 @@ def register(
     """Register a model folder or file (.onnx, .skops, .pt) as a new version of NAME."""
     from gyre.registry.models import register_model
 
-    parsed_metrics = {
-        k: float(v) for k, v in parse_pairs(metrics, "--metric", "accuracy=0.93").items()
-    }
+    parsed_metrics = _metric_values(parse_pairs(metrics, "--metric", "accuracy=0.93"))
     signature = json.loads(signature_file.read_text()) if signature_file else None
     version = register_model(
         name,
