@@ -100,44 +100,9 @@ def list_runs(
 
 
 def _run_detail(run_id: str) -> dict[str, Any]:
-    from gyre.store import metrics as metric_rows
-    from gyre.store import runs as run_rows
+    from gyre.tracking.run_details import run_detail
 
-    store = open_workspace()
-    with store.read() as conn:
-        record = run_rows.get(conn, run_id)
-        children = run_rows.children(conn, record.id)
-        ids = [record.id, *(c.id for c in children)]
-        latest = metric_rows.latest(conn, ids)
-        detail: dict[str, Any] = {
-            **record.__dict__,
-            "status": _effective_status(record),
-            "params": run_rows.get_params(conn, record.id),
-            "tags": run_rows.get_tags(conn, record.id),
-            "metrics": latest.get(record.id, {}),
-            "artifacts": [a.__dict__ for a in run_rows.get_artifacts(conn, record.id)],
-            "steps": [
-                {
-                    "name": c.name,
-                    "id": c.id,
-                    "status": c.status,
-                    "outcome": c.outcome,
-                    "duration": c.duration,
-                    "reused_from": c.reused_from,
-                    "error": c.error,
-                    "params": run_rows.get_params(conn, c.id),
-                    "metrics": latest.get(c.id, {}),
-                    "outputs": [
-                        a.__dict__ for a in run_rows.get_artifacts(conn, c.id, role="output")
-                    ],
-                }
-                for c in children
-            ],
-        }
-    from gyre.workspace.fsck import damage_of
-
-    detail["damage"] = damage_of(store, [f"run {i}" for i in ids])
-    return detail
+    return run_detail(open_workspace(), run_id)
 
 
 @runs.command("show")
@@ -223,15 +188,13 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(run_ids: tuple[str, ...], yes: bool) -> None:
     """Delete runs with their steps, metrics and artifact records (blobs go with 'gyre gc')."""
-    from gyre.store import runs as run_rows
+    from gyre.tracking.run_details import delete_runs, resolve_ids
 
     store = open_workspace()
-    with store.read() as conn:
-        ids = [run_rows.get(conn, r).id for r in run_ids]
+    ids = resolve_ids(store, list(run_ids))
     if not yes:
         click.confirm(f"Delete {len(ids)} run(s) and their steps?", abort=True)
-    with store.write() as conn:
-        count = run_rows.delete_runs(conn, ids)
+    count = delete_runs(store, ids)
     click.echo(f"Deleted {count} run record(s). 'gyre gc' frees blobs nothing references now.")
 
 
@@ -250,30 +213,12 @@ def cancel(run_id: str) -> None:
 @click.argument("step", required=False)
 def logs(run_id: str, step: str | None) -> None:
     """Print the logs of a run's steps (or of one step)."""
-    from gyre.store import runs as run_rows
+    from gyre.tracking.run_details import logs as step_logs
 
-    store = open_workspace()
-    with store.read() as conn:
-        record = run_rows.get(conn, run_id)
-        steps = run_rows.children(conn, record.id) if record.kind == "pipeline" else [record]
-    if step:
-        steps = [s for s in steps if s.name == step]
-        if not steps:
-            raise click.BadParameter(f"run {record.id} has no step {step!r}", param_hint="STEP")
-    for s in steps:
-        click.secho(f"==> {s.name} ({s.outcome or s.status}) <==", bold=True)
-        text = _log_text(store, record.id, s)
-        if text:
-            click.echo(text.rstrip("\n"))
-
-
-def _log_text(store: Any, pipeline_run_id: str, step: Any) -> str:
-    if step.log_digest:
-        return str(store.blobs.read_bytes(step.log_digest).decode(errors="replace"))
-    live = Path(store.settings.local_dir) / "logs" / pipeline_run_id / f"{step.name}.log"
-    if live.exists():
-        return live.read_text(errors="replace")
-    return "(no log)" if step.outcome != "reused" else "(reused: no new log)"
+    for log in step_logs(open_workspace(), run_id, step):
+        click.secho(f"==> {log.name} ({log.state}) <==", bold=True)
+        if log.text:
+            click.echo(log.text.rstrip("\n"))
 
 
 def sparkline(values: list[float]) -> str:
@@ -294,22 +239,9 @@ def sparkline(values: list[float]) -> str:
 @json_option
 def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) -> None:
     """Print metric histories: a sparkline per metric, or one metric's full table."""
-    from gyre.store import metrics as metric_rows
-    from gyre.store import runs as run_rows
+    from gyre.tracking.run_details import metric_histories
 
-    store = open_workspace()
-    with store.read() as conn:
-        record = run_rows.get(conn, run_id)
-        targets = [record, *run_rows.children(conn, record.id)]
-        if step_name:
-            targets = [t for t in targets if t.name == step_name and t.kind == "step"]
-        histories: dict[str, list[tuple[int, float, float]]] = {}
-        for target in targets:
-            source = target.id if target.outcome != "reused" else (target.reused_from or target.id)
-            prefix = f"{target.name}/" if target.kind == "step" else ""
-            for k in metric_rows.keys(conn, source):
-                if key is None or k == key:
-                    histories[prefix + k] = metric_rows.history(conn, source, k)
+    histories = metric_histories(open_workspace(), run_id, key, step_name)
     if as_json:
         print_json(
             {
@@ -353,10 +285,9 @@ def artifacts() -> None:
 @click.argument("run_id")
 @json_option
 def list_artifacts(run_id: str, as_json: bool) -> None:
-    detail = _run_detail(run_id)
-    rows = [({**a, "step": ""}) for a in detail["artifacts"]]
-    for s in detail["steps"]:
-        rows.extend({**a, "step": s["name"]} for a in s["outputs"])
+    from gyre.tracking.run_details import artifacts as run_artifacts
+
+    rows = run_artifacts(open_workspace(), run_id)
     if as_json:
         print_json(rows)
         return
@@ -376,29 +307,7 @@ def list_artifacts(run_id: str, as_json: bool) -> None:
 @click.argument("dest", type=click.Path(path_type=Path))
 def get_artifact(run_id: str, name: str, dest: Path) -> None:
     """Copy an artifact (or STEP/OUTPUT of a pipeline run) to DEST, verified."""
-    from gyre.store import runs as run_rows
-    from gyre.store.folders import manifest as dir_manifest
+    from gyre.tracking.run_details import fetch_artifact
 
-    store = open_workspace()
-    step, _, artifact = name.rpartition("/")
-    with store.read() as conn:
-        record = run_rows.get(conn, run_id)
-        owner = record
-        if step:
-            matches = [c for c in run_rows.children(conn, record.id) if c.name == step]
-            if not matches:
-                raise click.BadParameter(f"run {record.id} has no step {step!r}")
-            owner = matches[0]
-        found = {a.name: a for a in run_rows.get_artifacts(conn, owner.id)}
-    if artifact not in found:
-        raise click.BadParameter(
-            f"no artifact {artifact!r}; there are: {', '.join(sorted(found)) or 'none'}"
-        )
-    record_a = found[artifact]
-    if record_a.materializer == "dir":
-        for rel, (digest, _) in dir_manifest(store.blobs, record_a.digest).items():
-            store.blobs.fetch(digest, dest / rel)
-    else:
-        target = dest / record_a.meta.get("name", artifact) if dest.is_dir() else dest
-        store.blobs.fetch(record_a.digest, target)
+    artifact = fetch_artifact(open_workspace(), run_id, name, dest).name
     click.echo(f"Wrote {artifact} to {dest}")

@@ -61,3 +61,15 @@ def every(tx: Transaction) -> list[Mark]:
 def corrupt_digests(tx: Transaction) -> set[str]:
     """Blobs marked corrupt: reuse does not hand them on, whatever a cheap check says."""
     return set(tx.scalars("SELECT DISTINCT digest FROM damage WHERE problem = 'corrupt'"))
+
+
+def describe(mark: Mark) -> str:
+    """One line naming the damaged object, the problem, the blob and where to look."""
+    return (
+        f"{mark.subject}: {mark.what} is {mark.problem} (blob {mark.digest[:12]}); see 'gyre fsck'"
+    )
+
+
+def lines_for(tx: Transaction, subjects: list[str]) -> list[str]:
+    """What the last ``gyre fsck --repair`` marked as lost for these subjects, one line each."""
+    return [describe(mark) for mark in of_subjects(tx, subjects)]

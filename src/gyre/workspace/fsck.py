@@ -435,11 +435,7 @@ def damage_of(store: Store, subjects: list[str]) -> list[str]:
     """What the last ``gyre fsck --repair`` marked as lost for these subjects (``run ID``,
     ``model NAME@N``, ``dataset NAME@N``), one line each."""
     with store.read() as tx:
-        marks = damage.of_subjects(tx, subjects)
-    return [
-        f"{m.subject}: {m.what} is {m.problem} (blob {m.digest[:12]}); see 'gyre fsck'"
-        for m in marks
-    ]
+        return damage.lines_for(tx, subjects)
 
 
 __all__ = ["Finding", "Report", "affected_subjects", "check", "damage_of"]
