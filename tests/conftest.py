@@ -14,6 +14,8 @@ import pytest
 
 from gyre.config import WorkspaceSettings, embedded_settings
 from gyre.store import Store, init_workspace, open_store
+from support.ports import free_port
+from support.ray_cluster import LocalRayCluster
 
 RESOURCES = Path(__file__).parent / "resources"
 PG_ADMIN_URL = os.environ.get("GYRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -128,14 +130,6 @@ def _truncate(store: Store) -> None:
 __all__ = ["RESOURCES", "copy_resource", "embedded_settings", "pg_settings"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """An S3 API server on 127.0.0.1: moto's server mode, a stand-in for S3 (no network)."""
@@ -143,7 +137,7 @@ def s3_server() -> Iterator[str]:
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
         "moto_server"
     )
@@ -168,6 +162,19 @@ def s3_server() -> Iterator[str]:
     yield endpoint
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[LocalRayCluster]:
+    """A real local Ray cluster (a head and a worker node), started once for the session.
+
+    A test that changes it (adds a node) puts it back as it found it.
+    """
+    cluster = LocalRayCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 S3_KEYS = {"key": "testing", "secret": "testing"}

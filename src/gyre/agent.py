@@ -14,12 +14,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from gyre import config
-from gyre.store import Store, jobs, open_store
+from gyre import jobs
+from gyre.tracking.current_store import current_store
+
+if TYPE_CHECKING:
+    from gyre.store import Store
 
 LEASE_S = 60.0
 EXIT_RETRY = 3
+RUN_JOB = "pipeline.run"
+FOREGROUND_AFTER_S = 2.0
 
 
 def agent_name() -> str:
@@ -39,14 +45,8 @@ def run_one(
         time.sleep(0.2)
         if time.monotonic() - last_beat > LEASE_S / 4:
             last_beat = time.monotonic()
-            with store.write() as conn:
-                jobs.heartbeat(conn, job.id, owner, lease_s=LEASE_S)
-    with store.write() as conn:
-        if process.returncode == 0:
-            jobs.complete(conn, job.id, owner, {"exit_code": 0})
-        else:
-            jobs.fail(conn, job.id, owner, f"job process exited with code {process.returncode}")
-        return jobs.get(conn, job.id)
+            jobs.heartbeat(store, job.id, owner, lease_s=LEASE_S)
+    return jobs.finish(store, job.id, owner, process.returncode)
 
 
 def serve(
@@ -63,8 +63,7 @@ def serve(
     where = store.settings.local_dir if store.settings.embedded else "the workspace"
     say(f"agent {owner} serving {where}")
     while True:
-        with store.write() as conn:
-            job = jobs.claim(conn, owner, kinds=kinds or ["pipeline.run"], lease_s=LEASE_S)
+        job = jobs.claim(store, owner, kinds or [RUN_JOB], lease_s=LEASE_S)
         if job is None:
             if once:
                 return handled
@@ -78,13 +77,45 @@ def serve(
         )
 
 
+def follow(store: Store, job_id: int, run_id: str, say: Callable[[str], None] = print) -> str:
+    """Wait for a submitted run to end and return its status. When no agent has claimed the
+    job after a moment, run it here (``gyre pipeline submit --wait`` with no agent)."""
+    from gyre.errors import NotFound
+    from gyre.tracking.run_details import get_run
+
+    say(f"Queued run {run_id} (job {job_id}); waiting for an agent...")
+    waited = time.monotonic()
+    ran_here = False  # then the run's own progress has already said how it ended
+    while True:
+        owner = agent_name()
+        if time.monotonic() - waited > FOREGROUND_AFTER_S:
+            _job, claimed = jobs.claim_if_queued(store, job_id, owner, [RUN_JOB])
+        else:
+            claimed = None
+        if claimed is not None and claimed.id == job_id:
+            say("No agent picked it up: running it here.")
+            run_one(store, claimed, owner)
+            ran_here = True
+        elif claimed is not None:
+            jobs.release(store, claimed.id, owner, "released: claimed by a foreground submit")
+        job = jobs.get(store, job_id)
+        try:
+            status = get_run(store, run_id).status
+        except NotFound:
+            status = job.status
+        if job.status in ("done", "failed", "cancelled"):
+            if not ran_here:
+                say(f"run {run_id} {status}")
+            return status
+        time.sleep(0.3)
+
+
 def _execute(job_id: int) -> int:
     from gyre.pipelines.submission import execute_job
     from gyre.sdk import _PrintObserver
 
-    store = open_store(config.resolve())
-    with store.read() as conn:
-        job = jobs.get(conn, job_id)
+    store = current_store()
+    job = jobs.get(store, job_id)
     try:
         run = execute_job(store, job, _PrintObserver())
     except Exception as exc:  # the job is retried with backoff; the error goes to its record

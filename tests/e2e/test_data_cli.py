@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import copy_resource
 from conftest import run_gyre as gyre
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from test_datasets import make_images, write
+from support.data_files import make_images, write
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.data_files import make_images
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -37,9 +39,6 @@ def test_the_pipeline_docs_commands_run_as_written(project: Path) -> None:
 
 
 def test_the_data_docs_commands_run_as_written(project: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from test_datasets import make_images
-
     make_images(project / "products", {"dress": 6, "shoe": 1})
     (project / "sales.csv").write_text("price,region\n1.5,north\n2.5,south\n")
     subprocess.run([sys.executable, "-m", "gyre.cli.main", "init"], check=True, capture_output=True)

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pyarrow.csv as pa_csv
 import pytest
-from test_serving import Server
 
 from conftest import RESOURCES
 from gyre.data import append_only
 from gyre.registry import models as registry
 from gyre.serving.collector import journal_folder
 from gyre.store import Store
+from support.scoring_server import ScoringServer
 
 
 @pytest.fixture
@@ -33,12 +33,12 @@ def echo(workspace: Store, tmp_path: Path) -> Store:
 
 
 @pytest.fixture
-def serve(project: Path) -> Iterator[Callable[..., Server]]:
+def serve(project: Path) -> Iterator[Callable[..., ScoringServer]]:
     """Starts `gyre serve` in the project; whatever a failed test left running is killed."""
-    started: list[Server] = []
+    started: list[ScoringServer] = []
 
-    def start(*args: str) -> Server:
-        started.append(Server(project, *args))
+    def start(*args: str) -> ScoringServer:
+        started.append(ScoringServer(project, *args))
         return started[-1]
 
     yield start
@@ -57,7 +57,7 @@ def gyre(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def metric(server: Server, name: str) -> float | None:
+def metric(server: ScoringServer, name: str) -> float | None:
     for line in httpx.get(f"{server.url}/metrics").text.splitlines():
         if line.startswith(f"{name} "):
             return float(line.split()[-1])
@@ -87,7 +87,7 @@ ROWS = sum(len(b) if isinstance(b, list) else 1 for b in BODIES)
 
 
 def test_rows_of_any_json_shape_reach_the_inference_dataset(
-    echo: Store, project: Path, serve: Callable[..., Server]
+    echo: Store, project: Path, serve: Callable[..., ScoringServer]
 ) -> None:
     server = serve("echo@1")
     ids = []
@@ -112,7 +112,7 @@ def test_rows_of_any_json_shape_reach_the_inference_dataset(
 
 
 def test_a_journal_record_that_cannot_be_read_is_quarantined_and_the_rows_after_it_converted(
-    echo: Store, project: Path, serve: Callable[..., Server]
+    echo: Store, project: Path, serve: Callable[..., ScoringServer]
 ) -> None:
     server = serve("echo@1")
     for index in range(3):
@@ -159,7 +159,7 @@ def test_quarantine_of_a_dataset_that_is_not_an_inference_dataset_says_what_is(
 
 
 def test_sigterm_exits_only_once_every_answered_row_is_in_the_inference_dataset(
-    echo: Store, project: Path, serve: Callable[..., Server]
+    echo: Store, project: Path, serve: Callable[..., ScoringServer]
 ) -> None:
     # Hold the converter's lock, as the converter of a server killed just before does while it
     # finishes its last pass: the new converter is still waiting for it when SIGTERM comes.
@@ -182,7 +182,7 @@ def test_sigterm_exits_only_once_every_answered_row_is_in_the_inference_dataset(
 
 
 def test_an_inference_dataset_with_list_columns_can_be_fetched_as_csv(
-    echo: Store, project: Path, serve: Callable[..., Server]
+    echo: Store, project: Path, serve: Callable[..., ScoringServer]
 ) -> None:
     server = serve("echo@1")
     for index in range(3):

@@ -7,14 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_datasets import make_images, write
-
 import gyre
 from conftest import copy_resource
 from gyre.data import lineage, versions
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import runs as run_rows
+from support.data_files import make_images, write
 
 
 def test_a_new_dataset_version_reruns_exactly_the_steps_that_read_it(

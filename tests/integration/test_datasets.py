@@ -19,22 +19,7 @@ from gyre.data import append_only, versions
 from gyre.errors import Conflict, InvalidParameter, NotFound
 from gyre.store import Store
 from gyre.store import datasets as rows
-
-
-def make_images(root: Path, counts: dict[str, int], shade: int = 0) -> Path:
-    from PIL import Image
-
-    for label, count in counts.items():
-        (root / label).mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            Image.new("RGB", (6, 4), (i * 7 % 255, shade, 90)).save(root / label / f"{i}.png")
-    return root
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+from support.data_files import make_images, write
 
 
 class CountingBlobs:

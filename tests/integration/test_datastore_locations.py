@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import S3_KEYS, _free_port
+from conftest import S3_KEYS
 from gyre.data.datastores import add_datastore
 from gyre.data.secrets import set_secret
 from gyre.errors import InvalidParameter, Unreachable
 from gyre.store import Store
+from support.ports import free_port
 
 GYRE = [sys.executable, "-m", "gyre.cli.main"]
 
@@ -49,7 +50,7 @@ def test_a_store_that_refuses_connections_is_a_network_error_naming_the_url(
 ) -> None:
     monkeypatch.setenv("GYRE_SECRETS_FILE", str(tmp_path / "secrets.json"))
     set_secret("keys", json.dumps(S3_KEYS))
-    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens here
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens here
     options = {
         "client_kwargs": {"endpoint_url": closed},
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},

@@ -1,9 +1,9 @@
 """Steps on a real local Ray cluster: a head node and a second worker node on this machine.
 
-The cluster is started with `ray start --block` processes (2 CPUs on the head, 1 on the
-worker, capped object stores) and torn down by process group at the end. A last test adds a
-node on 127.0.0.2, a second "host": embedded workspaces are then refused, and PostgreSQL plus
-an S3 API server (moto, a stand-in for S3) serve instead.
+The cluster is the session's ``ray_cluster`` (tests/conftest.py, tests/support/ray_cluster.py).
+A last test adds a node on 127.0.0.2, a second "host": embedded workspaces are then refused,
+and PostgreSQL plus an S3 API server (moto, a stand-in for S3) serve instead; it removes that
+node again when it ends.
 """
 
 from __future__ import annotations
@@ -20,148 +20,26 @@ from pathlib import Path
 import pytest
 
 import gyre
-from conftest import S3_KEYS, _free_port, copy_resource
+from conftest import S3_KEYS, copy_resource
 from gyre.errors import GyreError, InvalidPipeline, MissingExtra, WorkspaceError
 from gyre.pipelines.executors import ray_connection, ray_warm_driver
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import compute as targets
 from gyre.store import runs as run_rows
-
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [RAY, "start", "--block", "--disable-usage-stats", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-    )
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _worker_node(address: str, ip: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # Ports are picked only now, with the head up: its agents take ephemeral ports as they
-    # start, and a port picked before that could be taken by the time this node binds it.
-    return _start(
-        [
-            f"--address={address}",
-            "--num-cpus=1",
-            f"--node-ip-address={ip}",
-            "--object-store-memory=80000000",
-            f"--node-manager-port={_free_port()}",
-            f"--object-manager-port={_free_port()}",
-        ],
-        env,
-    )
-
-
-def _add_node(cluster: dict[str, object], ip: str, count: int) -> None:
-    """Start a worker node and wait until the cluster has ``count`` nodes (one retry)."""
-    processes: list[subprocess.Popen[bytes]] = cluster["processes"]  # type: ignore[assignment]
-    address, env = str(cluster["address"]), cluster["env"]
-    for attempt in (1, 2):
-        node = _worker_node(address, ip, env)  # type: ignore[arg-type]
-        processes.append(node)
-        try:
-            _wait_for_nodes(address, count, give_up_s=45 if attempt == 1 else 90)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
-            _stop([node])  # e.g. a port taken between picking and binding it
-            processes.remove(node)
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[dict[str, object]]:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    port = _free_port()
-    head = _start(
-        [
-            "--head",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            "--node-ip-address=127.0.0.1",
-            "--object-store-memory=100000000",
-            f"--ray-client-server-port={_free_port()}",
-            f"--node-manager-port={_free_port()}",
-            f"--object-manager-port={_free_port()}",
-        ],
-        env,
-    )
-    address = f"127.0.0.1:{port}"
-    info: dict[str, object] = {"address": address, "processes": [head], "env": env}
-    try:
-        _wait_for_nodes(address, 1)
-        _add_node(info, "127.0.0.1", 2)
-        yield info
-    finally:
-        import ray
-
-        ray.shutdown()
-        ray_warm_driver.stop_all(address)
-        _stop(info["processes"])  # type: ignore[arg-type]
-
-
-def _wait_for_nodes(address: str, count: int, give_up_s: float = 90) -> None:
-    probe = (
-        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
-        "print(sum(1 for n in ray.nodes() if n['Alive']))"
-    )
-    deadline = time.monotonic() + give_up_s
-    while time.monotonic() < deadline:
-        done = subprocess.run(
-            [sys.executable, "-c", probe, address], capture_output=True, text=True
-        )
-        if done.returncode == 0 and done.stdout.strip() == str(count):
-            return
-        time.sleep(1)
-    raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
+from support.ports import free_port
+from support.ray_cluster import LocalRayCluster, stop_warm_drivers, warm_drivers
 
 
 @pytest.fixture
-def ray_workspace(
-    workspace: Store, project: Path, ray_cluster: dict[str, object]
-) -> Iterator[Store]:
+def ray_workspace(workspace: Store, project: Path, ray_cluster: LocalRayCluster) -> Iterator[Store]:
     copy_resource("good/ray_pipelines.py", project)
     copy_resource("good/helper.py", project)
     with workspace.write() as tx:
-        targets.add(tx, "cluster", "ray", str(ray_cluster["address"]), {})
+        targets.add(tx, "cluster", "ray", ray_cluster.address, {})
     yield workspace
-    address = str(ray_cluster["address"])
-    ray_warm_driver.stop_all(address)  # each test's project has its own
-    deadline = time.monotonic() + 30
-    while _warm_drivers(address) and time.monotonic() < deadline:
-        time.sleep(0.1)  # gone before the next test counts drivers
-
-
-def _warm_drivers(address: str) -> set[int]:
-    """Pids of the warm Ray driver processes serving the cluster at ``address``."""
-    found = set()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"gyre.pipelines.executors.ray_warm_driver_service" in args and address.encode() in args:
-            found.add(int(cmdline.parent.name))
-    return found
+    # Each test's project has its own warm driver: gone before the next test counts drivers.
+    stop_warm_drivers(ray_cluster.address)
 
 
 def _run(store: Store, name: str, params: dict | None = None, **kw) -> gyre.PipelineRun:
@@ -177,7 +55,7 @@ def _digests(store: Store, run: gyre.PipelineRun) -> dict[str, str]:
 @pytest.mark.parametrize("warm_driver", ["1", "0"], ids=["warm-driver", "run-drives-ray"])
 def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     ray_workspace: Store,
-    ray_cluster: dict[str, object],
+    ray_cluster: LocalRayCluster,
     warm_driver: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -192,7 +70,7 @@ def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     connection = ray_connection.current()
     if warm_driver == "1":  # this process never drove Ray: the warm driver did
         assert connection is None
-        assert len(_warm_drivers(str(ray_cluster["address"]))) == 1
+        assert len(warm_drivers(ray_cluster.address)) == 1
     else:
         assert connection is not None and connection.same_host  # project, logs read in place
         assert connection.working_dir is None
@@ -209,9 +87,9 @@ def test_a_pipeline_on_ray_gives_the_same_digests_as_locally_and_is_reused(
     assert {s.outcome for s in again.steps.values()} == {"reused"}
 
 
-def _idle_ray_workers(cluster: dict[str, object]) -> set[int]:
+def _idle_ray_workers(cluster: LocalRayCluster) -> set[int]:
     """This cluster's worker processes not leased to any job (process title ray::IDLE)."""
-    sessions = {p.pid for p in cluster["processes"]}  # type: ignore[attr-defined]
+    sessions = {p.pid for p in cluster.processes}
     idle = set()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -230,16 +108,16 @@ def _step_pid(store: Store, run: gyre.PipelineRun, step: str) -> int:
 
 
 def test_a_run_leaves_warm_workers_that_the_next_run_starts_on_at_once(
-    ray_workspace: Store, ray_cluster: dict[str, object]
+    ray_workspace: Store, ray_cluster: LocalRayCluster
 ) -> None:
     ray_connection.disconnect()  # no idle workers of this process's own job (other tests')
     first = _run(ray_workspace, "chain", {"n": 7}, compute="cluster")
     assert first.status == "finished", first.error
-    address = str(ray_cluster["address"])
+    address = ray_cluster.address
     assert ray_warm_driver.stop_all(address) == 1  # ends its Ray job, as after a minute idle
     used = _step_pid(ray_workspace, first, "produce")
     deadline = time.monotonic() + 30
-    while _warm_drivers(address) and time.monotonic() < deadline:
+    while warm_drivers(address) and time.monotonic() < deadline:
         time.sleep(0.1)  # it asks for warm workers as it exits
     while Path(f"/proc/{used}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)  # the job's own workers end with it
@@ -332,7 +210,7 @@ def test_an_unreachable_cluster_fails_fast_naming_the_address(
 ) -> None:
     copy_resource("good/ray_pipelines.py", project)
     copy_resource("good/helper.py", project)
-    port = _free_port()
+    port = free_port()
     with workspace.write() as tx:
         targets.add(tx, "gone", "ray", f"ray://127.0.0.1:{port}", {})
     started = time.monotonic()
@@ -346,13 +224,13 @@ def test_without_ray_installed_a_ray_target_says_how_to_install_it(
 ) -> None:
     copy_resource("good/ray_pipelines.py", project)
     copy_resource("good/helper.py", project)
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     with workspace.write() as tx:
         targets.add(tx, "cluster", "ray", address, {})
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the package were not installed
     with pytest.raises(MissingExtra, match=r"Ray compute target .* pip install 'gyre\[ray\]'"):
         _run(workspace, "chain", compute="cluster")
-    assert not _warm_drivers(address)  # nothing was started for it
+    assert not warm_drivers(address)  # nothing was started for it
 
 
 def _gated_run(project: Path) -> subprocess.Popen[str]:
@@ -429,17 +307,17 @@ def _cli_run(*args: str) -> str:
 
 
 def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
-    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
+    ray_workspace: Store, project: Path, ray_cluster: LocalRayCluster
 ) -> None:
-    address = str(ray_cluster["address"])
+    address = ray_cluster.address
     first = _cli_run("ray_pipelines.py:chain", "--param", "n=2")
-    drivers = _warm_drivers(address)
+    drivers = warm_drivers(address)
     assert len(drivers) == 1
     second = _cli_run("ray_pipelines.py:chain", "--param", "n=3")
-    assert _warm_drivers(address) == drivers  # the second run's process used the same one
+    assert warm_drivers(address) == drivers  # the second run's process used the same one
     (project / "helper.py").write_text("def transform(x):\n    return x * 100\n")
     third = _cli_run("ray_pipelines.py:chain", "--param", "n=3")
-    assert len(_warm_drivers(address) - drivers) == 1  # new sources, a new driver and workers
+    assert len(warm_drivers(address) - drivers) == 1  # new sources, a new driver and workers
     totals = {}
     for run_id in (first, second, third):
         with ray_workspace.read() as tx:
@@ -459,18 +337,18 @@ def test_runs_from_fresh_processes_share_a_warm_driver_until_a_source_changes(
     assert done.returncode == 0, done.stderr
     assert "stopped 2 warm drivers of cluster" in done.stdout  # the old one had not ended yet
     deadline = time.monotonic() + 30
-    while _warm_drivers(address) and time.monotonic() < deadline:
+    while warm_drivers(address) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _warm_drivers(address)
+    assert not warm_drivers(address)
 
 
 def test_a_warm_driver_that_dies_fails_the_run_cleanly_and_the_next_starts_a_new_one(
-    ray_workspace: Store, project: Path, ray_cluster: dict[str, object]
+    ray_workspace: Store, project: Path, ray_cluster: LocalRayCluster
 ) -> None:
     runner = _gated_run(project)
     try:
         _gated_worker(ray_workspace)
-        (driver,) = _warm_drivers(str(ray_cluster["address"]))
+        (driver,) = warm_drivers(ray_cluster.address)
         os.kill(driver, signal.SIGKILL)
         output, _ = runner.communicate(timeout=60)
     finally:
@@ -524,8 +402,17 @@ def test_isolated_steps_get_fresh_worker_processes(ray_workspace: Store) -> None
     assert run.output("a") != run.output("b")
 
 
+@pytest.fixture
+def second_host(ray_cluster: LocalRayCluster) -> Iterator[str]:
+    """The session's cluster with a node on 127.0.0.2, a second "host"; removed afterwards."""
+    node = ray_cluster.add_node("127.0.0.2", 3)
+    yield ray_cluster.address
+    ray_connection.disconnect()
+    ray_cluster.remove_node(node, 2)  # the session's cluster as it was, for the tests after
+
+
 def test_a_second_host_refuses_the_embedded_workspace_and_postgres_with_s3_serve_instead(
-    ray_cluster: dict[str, object],
+    second_host: str,
     workspace: Store,
     project: Path,
     pg_database: str,
@@ -533,8 +420,7 @@ def test_a_second_host_refuses_the_embedded_workspace_and_postgres_with_s3_serve
     s3_bucket: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    address = str(ray_cluster["address"])
-    _add_node(ray_cluster, "127.0.0.2", 3)  # a second host
+    address = second_host
     import ray
 
     ray.shutdown()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import write
 
 import gyre
 from conftest import RESOURCES, copy_resource
@@ -17,6 +16,7 @@ from gyre.pipelines.loader import load_pipeline
 from gyre.registry import models as registry
 from gyre.store import Store, jobs
 from gyre.store import models as rows
+from support.data_files import write
 
 
 def _sklearn_model():  # type: ignore[no-untyped-def]
@@ -200,8 +200,8 @@ def test_an_exported_model_scores_in_a_fresh_virtualenv_without_gyre(
     import time
     import urllib.request
 
-    from conftest import _free_port
     from gyre.registry.export import export
+    from support.ports import free_port
 
     folder = shutil.copytree(RESOURCES / "good" / "score_model", tmp_path / "m")
     registry.register_model("sizer", folder, store=workspace)
@@ -212,7 +212,7 @@ def test_an_exported_model_scores_in_a_fresh_virtualenv_without_gyre(
     python = venv / "bin" / "python"
     no_gyre = subprocess.run([str(python), "-c", "import gyre"], capture_output=True)
     assert no_gyre.returncode != 0, "the fresh environment must not see gyre"
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(python), str(exported / "serve.py"), "--port", str(port)], cwd=tmp_path
     )
@@ -273,7 +273,7 @@ def test_an_exported_sklearn_model_answers_input_it_cannot_take_with_400(
     import httpx
 
     from gyre.registry.export import export
-    from support.scoring_server import free_port
+    from support.ports import free_port
 
     model = _sklearn_model()
     registry.register_model(

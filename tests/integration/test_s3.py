@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_datasets import make_images, write
 
 from conftest import S3_KEYS
 from gyre.data import versions
@@ -19,6 +18,7 @@ from gyre.errors import CorruptBlob, GyreError
 from gyre.store import Store
 from gyre.store import datasets as rows
 from gyre.store.blobs import FsspecBlobStore
+from support.data_files import make_images, write
 
 
 @pytest.fixture

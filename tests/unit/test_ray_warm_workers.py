@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from conftest import _free_port
 from gyre.pipelines.executors import ray_warm_workers
+from support.ports import free_port
 
 pytest.importorskip("ray")
 
@@ -23,7 +23,7 @@ def _node(port: int, cpus: float = 2, alive: bool = True) -> dict[str, object]:
 
 def test_a_raylet_that_does_not_answer_is_skipped_quickly() -> None:
     started = time.monotonic()
-    assert ray_warm_workers.prestart([_node(_free_port())], used=2) == 0
+    assert ray_warm_workers.prestart([_node(free_port())], used=2) == 0
     assert time.monotonic() - started < ray_warm_workers.RPC_TIMEOUT_S + 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import click
 
@@ -17,8 +16,6 @@ from gyre.cli.options import (
     tags_option,
 )
 from gyre.cli.tables import add_column, new_table, print_table
-
-FOREGROUND_AFTER_S = 2.0
 
 
 @click.group()
@@ -73,67 +70,29 @@ def submit(
                 f"(job {submitted.job_id}). An agent ('gyre agent') will run it."
             )
         return
-    status = _follow(store, submitted.job_id, submitted.run_id)
+    from gyre.agent import follow
+
+    status = follow(store, submitted.job_id, submitted.run_id, say=click.echo)
     if as_json:
         print_json({"job": submitted.job_id, "run_id": submitted.run_id, "status": status})
     if status != "finished":
         raise SystemExit(1)
 
 
-def _follow(store: object, job_id: int, run_id: str) -> str:
-    from gyre.agent import agent_name, run_one
-    from gyre.errors import NotFound
-    from gyre.store import jobs
-    from gyre.store import runs as run_rows
-
-    click.echo(f"Queued run {run_id} (job {job_id}); waiting for an agent...")
-    waited = time.monotonic()
-    ran_here = False  # then the run's own progress has already said how it ended
-    while True:
-        with store.write() as conn:  # type: ignore[attr-defined]
-            job = jobs.get(conn, job_id)
-            if job.status == "queued" and time.monotonic() - waited > FOREGROUND_AFTER_S:
-                owner = agent_name()
-                claimed = jobs.claim(conn, owner, kinds=["pipeline.run"])
-            else:
-                claimed = None
-        if claimed is not None and claimed.id == job_id:
-            click.echo("No agent picked it up: running it here.")
-            run_one(store, claimed, owner)  # type: ignore[arg-type]
-            ran_here = True
-        elif claimed is not None:
-            with store.write() as conn:  # type: ignore[attr-defined]
-                jobs.fail(conn, claimed.id, owner, "released: claimed by a foreground submit")
-        with store.read() as conn:  # type: ignore[attr-defined]
-            job = jobs.get(conn, job_id)
-            try:
-                record = run_rows.get(conn, run_id)
-            except NotFound:
-                record = None
-        if job.status in ("done", "failed", "cancelled"):
-            status = record.status if record else job.status
-            if not ran_here:
-                click.echo(f"run {run_id} {status}")
-            return status
-        time.sleep(0.3)
-
-
 @pipeline.command("list")
 @json_option
 def list_pipelines(as_json: bool) -> None:
     """List published pipelines (newest version of each)."""
-    from gyre.store import published
+    from gyre.pipelines.submission import newest_published
 
-    with open_workspace().read() as conn:
-        rows = published.list_pipelines(conn)
-    newest = {r.name: r for r in rows}
+    newest = newest_published(open_workspace())
     if as_json:
-        print_json([r.__dict__ for r in newest.values()])
+        print_json([r.__dict__ for r in newest])
         return
     table = new_table()
     for column in ("name", "versions", "entrypoint", "published"):
         add_column(table, column)
-    for r in newest.values():
+    for r in newest:
         when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
         table.add_row(r.name, str(r.version), r.entrypoint, when)
     print_table(table)
@@ -144,15 +103,11 @@ def list_pipelines(as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show the versions of a published pipeline and the files each snapshot holds."""
-    from gyre.store import published
-    from gyre.store.folders import manifest as dir_manifest
+    from gyre.pipelines.submission import published_versions
 
-    store = open_workspace()
-    with store.read() as conn:
-        published.get(conn, name)
-        rows = published.list_pipelines(conn, name)
     details = [
-        {**r.__dict__, "files": sorted(dir_manifest(store.blobs, r.snapshot_digest))} for r in rows
+        {**v.definition.__dict__, "files": v.files}
+        for v in published_versions(open_workspace(), name)
     ]
     if as_json:
         print_json(details)
@@ -189,10 +144,9 @@ def events() -> None:
 @json_option
 def list_events(kind: str | None, limit: int, as_json: bool) -> None:
     """List jobs and events, newest first."""
-    from gyre.store import jobs
+    from gyre.jobs import list_jobs, payload_summary
 
-    with open_workspace().read() as conn:
-        rows = jobs.list_jobs(conn, kind=kind, limit=limit)
+    rows = list_jobs(open_workspace(), kind=kind, limit=limit)
     if as_json:
         print_json([r.__dict__ for r in rows])
         return
@@ -201,6 +155,6 @@ def list_events(kind: str | None, limit: int, as_json: bool) -> None:
         add_column(table, column)
     for r in rows:
         when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        summary = ", ".join(f"{k}={v}" for k, v in sorted(r.payload.items()) if k != "params")
+        summary = ", ".join(f"{k}={v}" for k, v in payload_summary(r).items())
         table.add_row(str(r.id), r.kind, r.status, str(r.attempts), when, summary[:80])
     print_table(table)

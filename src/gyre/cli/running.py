@@ -48,10 +48,9 @@ def run(
 
     store = open_workspace()
     if resume:
-        with store.read() as conn:
-            from gyre.store import runs as run_rows
+        from gyre.tracking.run_details import get_run
 
-            record = run_rows.get(conn, resume)
+        record = get_run(store, resume)
         reference = reference or record.source
         resume = record.id
     if not reference:

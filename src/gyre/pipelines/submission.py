@@ -105,6 +105,29 @@ def submit(
     return Submitted(job_id, run_id, definition)
 
 
+def newest_published(store: Store) -> list[PublishedPipeline]:
+    """The newest version of every published pipeline."""
+    with store.read() as tx:
+        rows = published.list_pipelines(tx)
+    return list({r.name: r for r in rows}.values())
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    definition: PublishedPipeline
+    files: list[str]  # the project files its snapshot holds
+
+
+def published_versions(store: Store, name: str) -> list[PublishedVersion]:
+    """Every version of a published pipeline with the files of its snapshot."""
+    with store.read() as tx:
+        published.get(tx, name)
+        rows = published.list_pipelines(tx, name)
+    return [
+        PublishedVersion(r, sorted(folder_manifest(store.blobs, r.snapshot_digest))) for r in rows
+    ]
+
+
 def snapshot_dir(store: Store, definition: PublishedPipeline) -> Path:
     """The published files, laid out once per snapshot under the workspace's local folder."""
     target = store.local_path("snapshots") / definition.snapshot_digest

@@ -54,6 +54,12 @@ def run_detail(store: Store, run_id: str) -> dict[str, Any]:
         }
 
 
+def get_run(store: Store, run_id: str) -> RunRecord:
+    """A run by id or unique id prefix."""
+    with store.read() as tx:
+        return run_rows.get(tx, run_id)
+
+
 def resolve_ids(store: Store, run_ids: list[str]) -> list[str]:
     """Full ids of runs given by id or unique prefix (NotFound names the one missing)."""
     with store.read() as tx:
