@@ -36,7 +36,7 @@ def plan(
     fingerprinter = CodeFingerprinter(project_root(Path(pipeline.defined_at.rsplit(":", 1)[0])))
     done: dict[str, dict[str, ArtifactRecord]] = {}
     planned: dict[str, PlannedStep] = {}
-    with store.read() as conn:
+    with store.read() as tx:
         for name in graph.order:
             node = graph.nodes[name]
             rerun_upstream = sorted(u for u in node.upstream if planned[u].action == "run")
@@ -51,7 +51,7 @@ def plan(
                 continue
             key = key_for(node, values, done, fingerprinter, pins)
             decision = reuse.decide(
-                conn,
+                tx,
                 store.blobs,
                 pipeline=pipeline.name,
                 step=name,

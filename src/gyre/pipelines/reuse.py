@@ -23,7 +23,7 @@ class ReuseDecision:
 
 
 def decide(
-    conn: Transaction,
+    tx: Transaction,
     blobs: BlobStore,
     *,
     pipeline: str,
@@ -39,10 +39,10 @@ def decide(
         return ReuseDecision(None, [], "reuse is off for this step (reuse=False)")
     missing_note = ""
     marked: set[str] | None = None
-    for candidate in run_rows.reusable_step_runs(conn, key.digest):
-        outputs = run_rows.get_artifacts(conn, candidate.id, role="output")
+    for candidate in run_rows.reusable_step_runs(tx, key.digest):
+        outputs = run_rows.get_artifacts(tx, candidate.id, role="output")
         if marked is None:
-            marked = damage.corrupt_digests(conn)
+            marked = damage.corrupt_digests(tx)
         found = _damaged_output(outputs, blobs, remove_corrupt, marked)
         since = candidate.parent_id or candidate.id
         if found is None:
@@ -54,7 +54,7 @@ def decide(
         )
     if missing_note:
         return ReuseDecision(None, [], missing_note)
-    previous = run_rows.latest_step_run(conn, pipeline, step)
+    previous = run_rows.latest_step_run(tx, pipeline, step)
     if previous is None:
         return ReuseDecision(None, [], "never ran before")
     reasons = explain_change(previous.key_parts, key.parts)

@@ -48,9 +48,9 @@ class _Runner:
         self.pipeline = request.pipeline
         self.starts_queued = False  # a submitted run, queued until now, starts here
         if request.resume:
-            with store.read() as conn:
-                record = run_rows.get(conn, request.resume)
-                stored = run_rows.get_params(conn, record.id)
+            with store.read() as tx:
+                record = run_rows.get(tx, request.resume)
+                stored = run_rows.get_params(tx, record.id)
             self.starts_queued = record.status == "queued"
             chosen = request.params if self.starts_queued else stored
             self.values = resolve_params(request.pipeline, chosen)
@@ -74,9 +74,9 @@ class _Runner:
         request = self.request
         facts = run_facts(Path(self.pipeline.defined_at.rsplit(":", 1)[0]).parent)
         steps: dict[str, StepResult] = {}
-        with self.store.write() as conn:
+        with self.store.write() as tx:
             run_id = run_rows.create(
-                conn,
+                tx,
                 kind="pipeline",
                 name=self.pipeline.name,
                 experiment=request.experiment or self.pipeline.name,
@@ -85,11 +85,11 @@ class _Runner:
                 heartbeat_at=time.time(),
                 **facts,
             )
-            run_rows.set_params(conn, run_id, self.values)
-            run_rows.set_tags(conn, run_id, request.tags)
+            run_rows.set_params(tx, run_id, self.values)
+            run_rows.set_tags(tx, run_id, request.tags)
             for name in self.graph.order:
                 step_id = run_rows.create(
-                    conn,
+                    tx,
                     kind="step",
                     name=name,
                     experiment=request.experiment or self.pipeline.name,
@@ -106,15 +106,15 @@ class _Runner:
         )
 
     def _resume_run(self, run_id: str) -> PipelineRun:
-        with self.store.write() as conn:
-            record = run_rows.get(conn, run_id)
+        with self.store.write() as tx:
+            record = run_rows.get(tx, run_id)
             if record.kind != "pipeline":
                 raise InvalidPipeline(
                     f"Run {run_id} is a {record.kind} run; resume a pipeline run."
                 )
-            tags = run_rows.get_tags(conn, record.id)
+            tags = run_rows.get_tags(tx, record.id)
             run_rows.update_run(
-                conn,
+                tx,
                 record.id,
                 status="running",
                 ended_at=None,
@@ -126,15 +126,15 @@ class _Runner:
                 from gyre.tracking.run_environment import run_facts
 
                 folder = Path(self.pipeline.defined_at.rsplit(":", 1)[0]).parent
-                run_rows.update_run(conn, record.id, started_at=time.time(), **run_facts(folder))
-                run_rows.set_params(conn, record.id, self.values)
+                run_rows.update_run(tx, record.id, started_at=time.time(), **run_facts(folder))
+                run_rows.set_params(tx, record.id, self.values)
             steps: dict[str, StepResult] = {}
-            existing = {child.name: child for child in run_rows.children(conn, record.id)}
+            existing = {child.name: child for child in run_rows.children(tx, record.id)}
             for name in self.graph.order:
                 child = existing.get(name)
                 if child is None:
                     step_id = run_rows.create(
-                        conn,
+                        tx,
                         kind="step",
                         name=name,
                         experiment=record.experiment,
@@ -150,12 +150,12 @@ class _Runner:
                     result.reason = "finished before the resume"
                     result.outputs = by_output(
                         self.graph.nodes[name],
-                        run_rows.get_artifacts(conn, child.id, role="output"),
+                        run_rows.get_artifacts(tx, child.id, role="output"),
                     )
                     self.done[name] = result.outputs
                 else:
                     run_rows.update_run(
-                        conn,
+                        tx,
                         child.id,
                         status="queued",
                         outcome=None,
@@ -208,8 +208,8 @@ class _Runner:
         from gyre.pipelines.executors.ray import RayExecutor
         from gyre.store import compute
 
-        with self.store.read() as conn:
-            target = compute.get(conn, name)
+        with self.store.read() as tx:
+            target = compute.get(tx, name)
         pipeline_file = Path(self.pipeline.defined_at.rsplit(":", 1)[0])
         return RayExecutor(
             self.store,
@@ -222,9 +222,9 @@ class _Runner:
         )
 
     def _heartbeat(self, run: PipelineRun, executor: ExecutorPool) -> None:
-        with self.store.write() as conn:
-            status = run_rows.get(conn, run.id).status
-            run_rows.update_run(conn, run.id, heartbeat_at=time.time())
+        with self.store.write() as tx:
+            status = run_rows.get(tx, run.id).status
+            run_rows.update_run(tx, run.id, heartbeat_at=time.time())
         if status == "cancelled" and self.cancel_reason is None:
             self.cancel_reason = "by gyre runs cancel"
             for attempt in executor.cancel_all(self.cancel_reason):
@@ -250,9 +250,9 @@ class _Runner:
                 result = run.steps[node.name]
                 key = key_for(node, self.values, self.done, self.fingerprinter, self.pins)
                 self.keys[node.name] = key
-                with self.store.write() as conn:
+                with self.store.write() as tx:
                     decision = reuse.decide(
-                        conn,
+                        tx,
                         self.store.blobs,
                         pipeline=self.pipeline.name,
                         step=node.name,
@@ -261,7 +261,7 @@ class _Runner:
                         remove_corrupt=True,
                     )
                     if decision.source is not None:
-                        self._record_reuse(conn, node, result, key, decision)
+                        self._record_reuse(tx, node, result, key, decision)
                 if decision.source is not None:
                     started.add(node.name)
                     self.done[node.name] = result.outputs
@@ -299,7 +299,7 @@ class _Runner:
 
     def _record_reuse(
         self,
-        conn: Any,
+        tx: Any,
         node: Node,
         result: StepResult,
         key: CacheKey,
@@ -308,7 +308,7 @@ class _Runner:
         assert decision.source is not None
         now = time.time()
         run_rows.update_run(
-            conn,
+            tx,
             result.run_id,
             status="finished",
             outcome="reused",
@@ -319,12 +319,12 @@ class _Runner:
             reused_from=decision.source.id,
             log_digest=decision.source.log_digest,
         )
-        run_rows.set_params(conn, result.run_id, key.parts["params"])
-        self._record_inputs(conn, node, result.run_id)
-        self._carry_registrations(conn, decision.source.id, result.run_id)
+        run_rows.set_params(tx, result.run_id, key.parts["params"])
+        self._record_inputs(tx, node, result.run_id)
+        self._carry_registrations(tx, decision.source.id, result.run_id)
         for output in decision.outputs:
             run_rows.add_artifact(
-                conn,
+                tx,
                 result.run_id,
                 output.name,
                 role="output",
@@ -339,29 +339,29 @@ class _Runner:
         result.duration = 0.0
         result.outputs = by_output(node, decision.outputs)
 
-    def _carry_registrations(self, conn: Any, source_run: str, step_run_id: str) -> None:
+    def _carry_registrations(self, tx: Any, source_run: str, step_run_id: str) -> None:
         """A reused registration step: the model versions it registered get this run's tags
         (build=3 met by build 4 becomes build=3,4) and are linked to this run; no second
         version is made."""
         from gyre.store import models as model_rows
 
-        for name, version in model_rows.registered_by(conn, source_run):
-            current = model_rows.get_version(conn, name, version).tags
+        for name, version in model_rows.registered_by(tx, source_run):
+            current = model_rows.get_version(tx, name, version).tags
             merged = {
                 key: value
                 if not current.get(key) or value in current[key].split(",")
                 else f"{current[key]},{value}"
                 for key, value in self.request.tags.items()
             }
-            model_rows.set_tags(conn, name, version, merged)
-            model_rows.record_registration(conn, step_run_id, name, version)
+            model_rows.set_tags(tx, name, version, merged)
+            model_rows.record_registration(tx, step_run_id, name, version)
 
-    def _record_inputs(self, conn: Any, node: Node, step_run_id: str) -> None:
+    def _record_inputs(self, tx: Any, node: Node, step_run_id: str) -> None:
         from gyre.store import dataset_uses
 
         for arg, version in dataset_args(node, self.values, self.pins).items():
             run_rows.add_artifact(
-                conn,
+                tx,
                 step_run_id,
                 f"input:{arg}",
                 role="input",
@@ -370,11 +370,11 @@ class _Runner:
                 size=version.size,
                 meta={"dataset": version.dataset, "version": version.version},
             )
-            dataset_uses.record_use(conn, step_run_id, version.dataset, version.version, "read")
+            dataset_uses.record_use(tx, step_run_id, version.dataset, version.version, "read")
         for arg, ref in node.inputs.items():
             rec = self.done[ref.node][ref.output]
             run_rows.add_artifact(
-                conn,
+                tx,
                 step_run_id,
                 f"input:{arg}",
                 role="input",
@@ -389,9 +389,9 @@ class _Runner:
     ) -> None:
         result.attempts += 1
         if result.attempts == 1:
-            with self.store.write() as conn:
+            with self.store.write() as tx:
                 run_rows.update_run(
-                    conn,
+                    tx,
                     result.run_id,
                     status="running",
                     started_at=time.time(),
@@ -400,8 +400,8 @@ class _Runner:
                     pid=None,
                 )
                 params = {k: _param_value(v) for k, v in task.params.items()}
-                run_rows.set_params(conn, result.run_id, params)
-                self._record_inputs(conn, task.node, result.run_id)
+                run_rows.set_params(tx, result.run_id, params)
+                self._record_inputs(tx, task.node, result.run_id)
         result.status = "running"
         self.observer.step_changed(result)
         if task.scratch.exists():
@@ -409,8 +409,8 @@ class _Runner:
         task.scratch.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{task.node.name}.log"
         attempt = executor.start(task, result.attempts, log_path)
-        with self.store.write() as conn:
-            run_rows.update_run(conn, result.run_id, pid=attempt.pid)
+        with self.store.write() as tx:
+            run_rows.update_run(tx, result.run_id, pid=attempt.pid)
 
     def _finish_attempt(
         self, run: PipelineRun, executor: ExecutorPool, attempt: Attempt, scratch_root: Path
@@ -432,9 +432,9 @@ class _Runner:
         cancelled = self.cancel_reason is not None and attempt.killed_for == self.cancel_reason
         status = "cancelled" if cancelled else "failed"
         log_digest = self._store_log(attempt)
-        with self.store.write() as conn:
+        with self.store.write() as tx:
             run_rows.update_run(
-                conn,
+                tx,
                 result.run_id,
                 status=status,
                 outcome=status,
@@ -454,10 +454,10 @@ class _Runner:
         self, result: StepResult, attempt: Attempt, outputs: dict[str, dict[str, Any]]
     ) -> None:
         log_digest = self._store_log(attempt)
-        with self.store.write() as conn:
+        with self.store.write() as tx:
             for name, saved in outputs.items():
                 run_rows.add_artifact(
-                    conn,
+                    tx,
                     result.run_id,
                     name,
                     role="output",
@@ -467,7 +467,7 @@ class _Runner:
                     meta=saved["meta"],
                 )
             run_rows.update_run(
-                conn,
+                tx,
                 result.run_id,
                 status="finished",
                 outcome="ran",
@@ -477,7 +477,7 @@ class _Runner:
             )
             result.outputs = by_output(
                 self.graph.nodes[result.name],
-                run_rows.get_artifacts(conn, result.run_id, role="output"),
+                run_rows.get_artifacts(tx, result.run_id, role="output"),
             )
         result.status, result.outcome = "finished", "ran"
         result.duration = time.monotonic() - attempt.started
@@ -493,7 +493,7 @@ class _Runner:
 
     def _finish_run(self, run: PipelineRun, started: set[str]) -> None:
         now = time.time()
-        with self.store.write() as conn:
+        with self.store.write() as tx:
             for name, result in run.steps.items():
                 if name not in started and result.status == "queued":
                     failed_up = sorted(
@@ -508,7 +508,7 @@ class _Runner:
                         else "the run stopped before it"
                     )
                     run_rows.update_run(
-                        conn,
+                        tx,
                         result.run_id,
                         status="skipped",
                         outcome="skipped",
@@ -523,7 +523,7 @@ class _Runner:
                 run.error = "; ".join(f"step {s.name!r} failed: {s.error}" for s in failed)
             else:
                 run.status = "finished"
-            run_rows.update_run(conn, run.id, status=run.status, ended_at=now, error=run.error)
+            run_rows.update_run(tx, run.id, status=run.status, ended_at=now, error=run.error)
 
 
 def _param_value(value: Any) -> Any:

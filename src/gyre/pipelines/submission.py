@@ -56,9 +56,9 @@ def publish(
     snapshot_digest = store.blobs.put_bytes(snapshot, sync=False)
     store.blobs.sync()
     entry = f"{path.relative_to(root).as_posix()}:{pipeline.name}"
-    with store.write() as conn:
+    with store.write() as tx:
         return published.publish(
-            conn,
+            tx,
             name or pipeline.name,
             entrypoint=entry,
             snapshot_digest=snapshot_digest,
@@ -76,8 +76,8 @@ def submit(
     tags: dict[str, str] | None = None,
 ) -> Submitted:
     """Queue a run of a published pipeline; parameters are checked now, not by the agent."""
-    with store.read() as conn:
-        definition = published.get(conn, name, version)
+    with store.read() as tx:
+        definition = published.get(tx, name, version)
     pipeline = load_snapshot(store, definition)
     resolve_params(pipeline, params or {})  # checked now, not by the agent
     run_id = run_rows.new_run_id()
@@ -89,10 +89,10 @@ def submit(
         "tags": run_tags,
         "run_id": run_id,
     }
-    with store.write() as conn:
+    with store.write() as tx:
         # A run from the moment it is queued: `gyre runs show/list/cancel` see it at once.
         run_rows.create(
-            conn,
+            tx,
             kind="pipeline",
             name=pipeline.name,
             experiment=pipeline.name,
@@ -100,8 +100,8 @@ def submit(
             run_id=run_id,
             source=f"{definition.name}@{definition.version}",
         )
-        run_rows.set_tags(conn, run_id, run_tags)  # params are recorded when it starts
-        job_id = jobs.enqueue(conn, JOB_KIND, payload, idempotency_key=f"run:{run_id}")
+        run_rows.set_tags(tx, run_id, run_tags)  # params are recorded when it starts
+        job_id = jobs.enqueue(tx, JOB_KIND, payload, idempotency_key=f"run:{run_id}")
     return Submitted(job_id, run_id, definition)
 
 
@@ -157,10 +157,10 @@ def load_snapshot(store: Store, definition: PublishedPipeline) -> Any:
 def execute_job(store: Store, job: jobs.Job, observer: RunObserver | None = None) -> PipelineRun:
     """Run a submitted job; a job retried after a crash resumes its run instead of starting over."""
     payload = job.payload
-    with store.read() as conn:
-        definition = published.get(conn, payload["pipeline"], payload["version"])
+    with store.read() as tx:
+        definition = published.get(tx, payload["pipeline"], payload["version"])
         try:
-            existing = run_rows.get(conn, payload["run_id"])
+            existing = run_rows.get(tx, payload["run_id"])
         except NotFound:
             existing = None
     pipeline = load_snapshot(store, definition)
@@ -177,26 +177,26 @@ def execute_job(store: Store, job: jobs.Job, observer: RunObserver | None = None
 
 def cancel_run(store: Store, run_id: str) -> str:
     """Cancel a running pipeline run, or a submitted one that has not started yet."""
-    with store.write() as conn:
-        job = jobs.find(conn, f"run:{run_id}")
+    with store.write() as tx:
+        job = jobs.find(tx, f"run:{run_id}")
         try:
-            record = run_rows.get(conn, run_id)
+            record = run_rows.get(tx, run_id)
         except NotFound:
             if job is None:
                 raise
-            jobs.cancel(conn, job.id)
+            jobs.cancel(tx, job.id)
             return f"Cancelled queued run {run_id} (job {job.id})."
         if record.status not in ("running", "queued"):
             raise Conflict(
                 f"Run {record.id} is {record.status}; only running or queued runs can be cancelled."
             )
-        job = job or jobs.find(conn, f"run:{record.id}")
+        job = job or jobs.find(tx, f"run:{record.id}")
         if record.status == "queued":
-            run_rows.update_run(conn, record.id, status="cancelled", ended_at=time.time())
+            run_rows.update_run(tx, record.id, status="cancelled", ended_at=time.time())
             if job is not None:
-                jobs.cancel(conn, job.id)
+                jobs.cancel(tx, job.id)
             return f"Cancelled queued run {record.id}" + (f" (job {job.id})." if job else ".")
-        run_rows.update_run(conn, record.id, status="cancelled")
+        run_rows.update_run(tx, record.id, status="cancelled")
         if job is not None:
-            jobs.cancel(conn, job.id)
+            jobs.cancel(tx, job.id)
     return f"Cancelling run {record.id}: its step processes are stopped within a second."

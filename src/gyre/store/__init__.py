@@ -5,8 +5,8 @@ transactions with the small typed functions of ``runs``, ``metrics``, ``jobs`` a
 ``published``::
 
     store = open_store(settings)
-    with store.write() as conn:
-        run_id = runs.create(conn, kind="run", name="train", experiment="seer")
+    with store.write() as tx:
+        run_id = runs.create(tx, kind="run", name="train", experiment="seer")
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def backoff(attempts: int) -> float:
 
 
 def enqueue(
-    conn: Transaction,
+    tx: Transaction,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -75,20 +75,20 @@ def enqueue(
         now,
         now,
     ]
-    inserted = conn.scalar(
+    inserted = tx.scalar(
         "INSERT INTO jobs (kind, payload, status, idempotency_key, attempts, max_attempts, "
         "run_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         row,
     )
     if inserted is None:  # the idempotency key exists: that job is the answer
-        existing = conn.scalar("SELECT id FROM jobs WHERE idempotency_key = ?", [idempotency_key])
+        existing = tx.scalar("SELECT id FROM jobs WHERE idempotency_key = ?", [idempotency_key])
         return int(existing)
     return int(inserted)
 
 
 def claim(
-    conn: Transaction, owner: str, *, kinds: list[str] | None = None, lease_s: float = 60.0
+    tx: Transaction, owner: str, *, kinds: list[str] | None = None, lease_s: float = 60.0
 ) -> Job | None:
     """Lease the oldest due job (queued, or leased by a worker whose lease ran out)."""
     now = time.time()
@@ -97,24 +97,24 @@ def claim(
     if kinds:
         where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
         params.extend(kinds)
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
-    job_id = conn.scalar(
+    lock = " FOR UPDATE SKIP LOCKED" if tx.dialect == "postgresql" else ""
+    job_id = tx.scalar(
         f"SELECT id FROM jobs WHERE {where} ORDER BY run_after, id LIMIT 1{lock}", params
     )
     if job_id is None:
         return None
-    conn.execute(
+    tx.execute(
         "UPDATE jobs SET status = 'leased', lease_owner = ?, lease_expires = ?, "
         "attempts = attempts + 1, updated_at = ? WHERE id = ?",
         [owner, now + lease_s, now, job_id],
     )
-    return get(conn, job_id)
+    return get(tx, job_id)
 
 
-def heartbeat(conn: Transaction, job_id: int, owner: str, *, lease_s: float = 60.0) -> bool:
+def heartbeat(tx: Transaction, job_id: int, owner: str, *, lease_s: float = 60.0) -> bool:
     """Extend a lease; False when the lease was lost (the job is someone else's now)."""
     now = time.time()
-    changed = conn.execute(
+    changed = tx.execute(
         "UPDATE jobs SET lease_expires = ?, updated_at = ? "
         "WHERE id = ? AND lease_owner = ? AND status = 'leased'",
         [now + lease_s, now, job_id, owner],
@@ -123,21 +123,21 @@ def heartbeat(conn: Transaction, job_id: int, owner: str, *, lease_s: float = 60
 
 
 def complete(
-    conn: Transaction, job_id: int, owner: str, result: dict[str, Any] | None = None
+    tx: Transaction, job_id: int, owner: str, result: dict[str, Any] | None = None
 ) -> None:
-    conn.execute(
+    tx.execute(
         "UPDATE jobs SET status = 'done', result = ?, lease_expires = NULL, updated_at = ? "
         "WHERE id = ? AND lease_owner = ?",
         [json.dumps(result or {}, sort_keys=True), time.time(), job_id, owner],
     )
 
 
-def fail(conn: Transaction, job_id: int, owner: str, error: str) -> Job:
+def fail(tx: Transaction, job_id: int, owner: str, error: str) -> Job:
     """Record a failed attempt: back to the queue with backoff, or failed for good."""
-    job = get(conn, job_id)
+    job = get(tx, job_id)
     now = time.time()
     retry = job.attempts < job.max_attempts
-    conn.execute(
+    tx.execute(
         "UPDATE jobs SET status = ?, run_after = ?, last_error = ?, lease_owner = NULL, "
         "lease_expires = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?",
         [
@@ -149,32 +149,32 @@ def fail(conn: Transaction, job_id: int, owner: str, error: str) -> Job:
             owner,
         ],
     )
-    return get(conn, job_id)
+    return get(tx, job_id)
 
 
-def cancel(conn: Transaction, job_id: int) -> None:
-    conn.execute(
+def cancel(tx: Transaction, job_id: int) -> None:
+    tx.execute(
         "UPDATE jobs SET status = 'cancelled', updated_at = ? "
         "WHERE id = ? AND status IN ('queued', 'leased')",
         [time.time(), job_id],
     )
 
 
-def get(conn: Transaction, job_id: int) -> Job:
-    row = conn.one(f"{_SELECT} WHERE id = ?", [job_id])
+def get(tx: Transaction, job_id: int) -> Job:
+    row = tx.one(f"{_SELECT} WHERE id = ?", [job_id])
     if row is None:
         raise NotFound(f"No job with id {job_id}. 'gyre events list' shows the jobs that exist.")
     return _job(row)
 
 
-def find(conn: Transaction, idempotency_key: str) -> Job | None:
-    row = conn.one(f"{_SELECT} WHERE idempotency_key = ?", [idempotency_key])
+def find(tx: Transaction, idempotency_key: str) -> Job | None:
+    row = tx.one(f"{_SELECT} WHERE idempotency_key = ?", [idempotency_key])
     return _job(row) if row else None
 
 
-def list_jobs(conn: Transaction, *, kind: str | None = None, limit: int = 100) -> list[Job]:
+def list_jobs(tx: Transaction, *, kind: str | None = None, limit: int = 100) -> list[Job]:
     if kind:
-        rows = conn.all(f"{_SELECT} WHERE kind = ? ORDER BY id DESC LIMIT ?", [kind, limit])
+        rows = tx.all(f"{_SELECT} WHERE kind = ? ORDER BY id DESC LIMIT ?", [kind, limit])
     else:
-        rows = conn.all(f"{_SELECT} ORDER BY id DESC LIMIT ?", [limit])
+        rows = tx.all(f"{_SELECT} ORDER BY id DESC LIMIT ?", [limit])
     return [_job(r) for r in rows]

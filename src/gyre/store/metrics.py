@@ -15,24 +15,24 @@ MetricPoint = tuple[str, str, int, float, float]
 """(run_id, key, step, value, timestamp)"""
 
 
-def insert_points(conn: Transaction, points: Sequence[MetricPoint]) -> None:
+def insert_points(tx: Transaction, points: Sequence[MetricPoint]) -> None:
     if not points:
         return
-    if conn.dialect == "postgresql":
+    if tx.dialect == "postgresql":
         copy_sql = "COPY metrics (run_id, key, step, value, timestamp) FROM STDIN (FORMAT BINARY)"
-        with conn.raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        with tx.raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
             copy.set_types(["text", "text", "int4", "float8", "float8"])
             for point in points:
                 copy.write_row(point)
         return
-    conn.executemany(
+    tx.executemany(
         "INSERT INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)", points
     )
 
 
-def history(conn: Transaction, run_id: str, key: str) -> list[tuple[int, float, float]]:
+def history(tx: Transaction, run_id: str, key: str) -> list[tuple[int, float, float]]:
     """All points of one metric as (step, value, timestamp), in step order."""
-    rows = conn.tuples(
+    rows = tx.tuples(
         "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
         "ORDER BY step, timestamp",
         [run_id, key],
@@ -40,11 +40,11 @@ def history(conn: Transaction, run_id: str, key: str) -> list[tuple[int, float, 
     return [(s, math.nan if v is None else v, t) for s, v, t in rows]
 
 
-def keys(conn: Transaction, run_id: str) -> list[str]:
-    return sorted(conn.scalars("SELECT DISTINCT key FROM metrics WHERE run_id = ?", [run_id]))
+def keys(tx: Transaction, run_id: str) -> list[str]:
+    return sorted(tx.scalars("SELECT DISTINCT key FROM metrics WHERE run_id = ?", [run_id]))
 
 
-def latest(conn: Transaction, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+def latest(tx: Transaction, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
     """The value at the highest step of every metric of every run: {run_id: {key: value}}."""
     if not run_ids:
         return {}
@@ -53,7 +53,7 @@ def latest(conn: Transaction, run_ids: Sequence[str]) -> dict[str, dict[str, flo
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" for _ in chunk)
-        rows = conn.tuples(
+        rows = tx.tuples(
             "SELECT m.run_id, m.key, m.value FROM metrics m JOIN ("
             "  SELECT run_id, key, MAX(step) AS step FROM metrics"
             f"  WHERE run_id IN ({marks}) GROUP BY run_id, key"
@@ -65,5 +65,5 @@ def latest(conn: Transaction, run_ids: Sequence[str]) -> dict[str, dict[str, flo
     return out
 
 
-def count(conn: Transaction, run_id: str) -> int:
-    return int(conn.scalar("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id]))
+def count(tx: Transaction, run_id: str) -> int:
+    return int(tx.scalar("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id]))

@@ -26,7 +26,7 @@ class PublishedPipeline:
 
 
 def publish(
-    conn: Transaction,
+    tx: Transaction,
     name: str,
     *,
     entrypoint: str,
@@ -35,7 +35,7 @@ def publish(
     created_by: str | None,
 ) -> PublishedPipeline:
     """Store a new version, or return the newest one when it has the same snapshot."""
-    newest = conn.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
+    newest = tx.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
     if (
         newest is not None
         and newest["snapshot_digest"] == snapshot_digest
@@ -51,7 +51,7 @@ def publish(
         created_at=time.time(),
         created_by=created_by,
     )
-    conn.execute(
+    tx.execute(
         "INSERT INTO pipelines (name, version, entrypoint, snapshot_digest, description, "
         "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
         list(published.__dict__.values()),
@@ -59,13 +59,13 @@ def publish(
     return published
 
 
-def get(conn: Transaction, name: str, version: int | None = None) -> PublishedPipeline:
+def get(tx: Transaction, name: str, version: int | None = None) -> PublishedPipeline:
     if version is not None:
-        row = conn.one(f"{_SELECT} WHERE name = ? AND version = ?", [name, version])
+        row = tx.one(f"{_SELECT} WHERE name = ? AND version = ?", [name, version])
     else:
-        row = conn.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
+        row = tx.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
     if row is None:
-        names = conn.scalars("SELECT DISTINCT name FROM pipelines")
+        names = tx.scalars("SELECT DISTINCT name FROM pipelines")
         if name in names:
             raise NotFound(
                 f"Published pipeline {name!r} has no version {version}. "
@@ -78,13 +78,13 @@ def get(conn: Transaction, name: str, version: int | None = None) -> PublishedPi
     return PublishedPipeline(**row)
 
 
-def list_pipelines(conn: Transaction, name: str | None = None) -> list[PublishedPipeline]:
+def list_pipelines(tx: Transaction, name: str | None = None) -> list[PublishedPipeline]:
     if name:
-        rows = conn.all(f"{_SELECT} WHERE name = ? ORDER BY version", [name])
+        rows = tx.all(f"{_SELECT} WHERE name = ? ORDER BY version", [name])
     else:
-        rows = conn.all(f"{_SELECT} ORDER BY name, version")
+        rows = tx.all(f"{_SELECT} ORDER BY name, version")
     return [PublishedPipeline(**r) for r in rows]
 
 
-def snapshot_digests(conn: Transaction) -> list[str]:
-    return conn.scalars("SELECT snapshot_digest FROM pipelines")
+def snapshot_digests(tx: Transaction) -> list[str]:
+    return tx.scalars("SELECT snapshot_digest FROM pipelines")

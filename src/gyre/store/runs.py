@@ -110,7 +110,7 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(
-    conn: Transaction,
+    tx: Transaction,
     *,
     kind: str,
     name: str,
@@ -134,7 +134,7 @@ def create(
     _check_columns(values)
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(values.values()))
+    tx.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(values.values()))
     return run_id
 
 
@@ -144,18 +144,18 @@ def _check_columns(values: dict[str, Any]) -> None:
         raise ValueError(f"unknown run fields: {sorted(unknown)}")
 
 
-def update_run(conn: Transaction, run_id: str, **fields: Any) -> None:
+def update_run(tx: Transaction, run_id: str, **fields: Any) -> None:
     values = _encode(fields)
     _check_columns(values)
     assignments = ", ".join(f"{name} = ?" for name in values)
-    conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*values.values(), run_id])
+    tx.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*values.values(), run_id])
 
 
-def get(conn: Transaction, run_id: str) -> RunRecord:
+def get(tx: Transaction, run_id: str) -> RunRecord:
     """Return the run with this id, or with this unique id prefix (at least 4 characters)."""
-    row = conn.one(f"{_SELECT} WHERE id = ?", [run_id])
+    row = tx.one(f"{_SELECT} WHERE id = ?", [run_id])
     if row is None and len(run_id) >= 4 and run_id.isalnum():
-        rows = conn.all(f"{_SELECT} WHERE id LIKE ? LIMIT 2", [run_id + "%"])
+        rows = tx.all(f"{_SELECT} WHERE id LIKE ? LIMIT 2", [run_id + "%"])
         if len(rows) > 1:
             raise Conflict(f"Run id prefix {run_id!r} matches several runs; give more characters.")
         row = rows[0] if rows else None
@@ -164,32 +164,32 @@ def get(conn: Transaction, run_id: str) -> RunRecord:
     return record_from_row(row)
 
 
-def children(conn: Transaction, run_id: str) -> list[RunRecord]:
-    rows = conn.all(f"{_SELECT} WHERE parent_id = ? ORDER BY created_at, name", [run_id])
+def children(tx: Transaction, run_id: str) -> list[RunRecord]:
+    rows = tx.all(f"{_SELECT} WHERE parent_id = ? ORDER BY created_at, name", [run_id])
     return [record_from_row(r) for r in rows]
 
 
-def children_of(conn: Transaction, run_ids: list[str]) -> list[RunRecord]:
+def children_of(tx: Transaction, run_ids: list[str]) -> list[RunRecord]:
     """The step runs of these pipeline runs."""
     found: list[RunRecord] = []
     for start in range(0, len(run_ids), 500):
         chunk = run_ids[start : start + 500]
-        rows = conn.all(f"{_SELECT} WHERE parent_id IN {_in(chunk)}", chunk)
+        rows = tx.all(f"{_SELECT} WHERE parent_id IN {_in(chunk)}", chunk)
         found.extend(record_from_row(r) for r in rows)
     return found
 
 
 def select_runs(
-    conn: Transaction, where: str = "", params: list[Any] | None = None
+    tx: Transaction, where: str = "", params: list[Any] | None = None
 ) -> list[RunRecord]:
     """Runs matching a WHERE clause written by the store's own callers (never user text)."""
-    return [record_from_row(r) for r in conn.all(f"{_SELECT} {where}", params or [])]
+    return [record_from_row(r) for r in tx.all(f"{_SELECT} {where}", params or [])]
 
 
-def set_params(conn: Transaction, run_id: str, values: dict[str, Any]) -> None:
+def set_params(tx: Transaction, run_id: str, values: dict[str, Any]) -> None:
     if not values:
         return
-    existing = dict(conn.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id]))
+    existing = dict(tx.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id]))
     rows = []
     for key, value in values.items():
         encoded = json.dumps(value, sort_keys=True, default=str)
@@ -202,28 +202,28 @@ def set_params(conn: Transaction, run_id: str, values: dict[str, Any]) -> None:
         if key not in existing:
             rows.append((run_id, key, encoded))
     if rows:
-        conn.executemany("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", rows)
+        tx.executemany("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", rows)
 
 
-def get_params(conn: Transaction, run_id: str) -> dict[str, Any]:
-    rows = conn.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id])
+def get_params(tx: Transaction, run_id: str) -> dict[str, Any]:
+    rows = tx.tuples("SELECT key, value FROM params WHERE run_id = ?", [run_id])
     return {key: json.loads(value) for key, value in rows}
 
 
-def set_tags(conn: Transaction, run_id: str, values: dict[str, str]) -> None:
+def set_tags(tx: Transaction, run_id: str, values: dict[str, str]) -> None:
     for key, value in values.items():
-        conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
-        conn.execute(
+        tx.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
+        tx.execute(
             "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)", [run_id, key, str(value)]
         )
 
 
-def get_tags(conn: Transaction, run_id: str) -> dict[str, str]:
-    return dict(conn.tuples("SELECT key, value FROM tags WHERE run_id = ?", [run_id]))
+def get_tags(tx: Transaction, run_id: str) -> dict[str, str]:
+    return dict(tx.tuples("SELECT key, value FROM tags WHERE run_id = ?", [run_id]))
 
 
 def add_artifact(
-    conn: Transaction,
+    tx: Transaction,
     run_id: str,
     name: str,
     *,
@@ -233,8 +233,8 @@ def add_artifact(
     size: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> None:
-    conn.execute("DELETE FROM artifacts WHERE run_id = ? AND name = ?", [run_id, name])
-    conn.execute(
+    tx.execute("DELETE FROM artifacts WHERE run_id = ? AND name = ?", [run_id, name])
+    tx.execute(
         "INSERT INTO artifacts (run_id, name, role, digest, materializer, size, meta, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -255,30 +255,30 @@ _ARTIFACT_SELECT = (
 )
 
 
-def get_artifacts(conn: Transaction, run_id: str, role: str | None = None) -> list[ArtifactRecord]:
+def get_artifacts(tx: Transaction, run_id: str, role: str | None = None) -> list[ArtifactRecord]:
     if role is None:
-        rows = conn.all(f"{_ARTIFACT_SELECT} WHERE run_id = ? ORDER BY name", [run_id])
+        rows = tx.all(f"{_ARTIFACT_SELECT} WHERE run_id = ? ORDER BY name", [run_id])
     else:
-        rows = conn.all(
+        rows = tx.all(
             f"{_ARTIFACT_SELECT} WHERE run_id = ? AND role = ? ORDER BY name", [run_id, role]
         )
     return [ArtifactRecord(**{**r, "meta": json.loads(r["meta"] or "{}")}) for r in rows]
 
 
-def reusable_step_runs(conn: Transaction, cache_key: str) -> list[RunRecord]:
+def reusable_step_runs(tx: Transaction, cache_key: str) -> list[RunRecord]:
     """Finished step runs that executed with this cache key, newest first."""
     return select_runs(
-        conn,
+        tx,
         "WHERE cache_key = ? AND kind = 'step' AND outcome = 'ran' AND status = 'finished' "
         "ORDER BY ended_at DESC LIMIT 5",
         [cache_key],
     )
 
 
-def latest_step_run(conn: Transaction, pipeline: str, step: str) -> RunRecord | None:
+def latest_step_run(tx: Transaction, pipeline: str, step: str) -> RunRecord | None:
     """The newest finished run of ``step`` in a run of ``pipeline`` (to explain what changed)."""
     rows = select_runs(
-        conn,
+        tx,
         "WHERE name = ? AND kind = 'step' AND status = 'finished' AND cache_key IS NOT NULL "
         "AND parent_id IN (SELECT id FROM runs WHERE name = ? AND kind = 'pipeline') "
         "ORDER BY created_at DESC LIMIT 1",
@@ -291,31 +291,31 @@ def _in(ids: list[str]) -> str:
     return "(" + ", ".join("?" for _ in ids) + ")"
 
 
-def delete_runs(conn: Transaction, run_ids: list[str]) -> int:
+def delete_runs(tx: Transaction, run_ids: list[str]) -> int:
     """Delete runs and everything they own (children, params, tags, metrics, artifacts)."""
     if not run_ids:
         return 0
     ids = set(run_ids)
     frontier = list(ids)
     while frontier:
-        kids = conn.scalars(f"SELECT id FROM runs WHERE parent_id IN {_in(frontier)}", frontier)
+        kids = tx.scalars(f"SELECT id FROM runs WHERE parent_id IN {_in(frontier)}", frontier)
         frontier = [k for k in kids if k not in ids]
         ids.update(frontier)
     id_list = sorted(ids)
     marks = _in(id_list)
     for table in ("metrics", "params", "tags", "artifacts"):
-        conn.execute(f"DELETE FROM {table} WHERE run_id IN {marks}", id_list)
-    conn.execute(f"UPDATE runs SET reused_from = NULL WHERE reused_from IN {marks}", id_list)
-    conn.execute(f"UPDATE runs SET parent_id = NULL WHERE id IN {marks}", id_list)
-    return conn.execute(f"DELETE FROM runs WHERE id IN {marks}", id_list)
+        tx.execute(f"DELETE FROM {table} WHERE run_id IN {marks}", id_list)
+    tx.execute(f"UPDATE runs SET reused_from = NULL WHERE reused_from IN {marks}", id_list)
+    tx.execute(f"UPDATE runs SET parent_id = NULL WHERE id IN {marks}", id_list)
+    return tx.execute(f"DELETE FROM runs WHERE id IN {marks}", id_list)
 
 
-def referenced_digests(conn: Transaction) -> set[str]:
-    digests = set(conn.scalars("SELECT DISTINCT digest FROM artifacts"))
-    digests.update(conn.scalars("SELECT log_digest FROM runs WHERE log_digest IS NOT NULL"))
+def referenced_digests(tx: Transaction) -> set[str]:
+    digests = set(tx.scalars("SELECT DISTINCT digest FROM artifacts"))
+    digests.update(tx.scalars("SELECT log_digest FROM runs WHERE log_digest IS NOT NULL"))
     return digests
 
 
-def artifact_manifests(conn: Transaction) -> list[str]:
+def artifact_manifests(tx: Transaction) -> list[str]:
     """Digests of artifacts whose blob is a manifest naming further blobs (directories)."""
-    return sorted(set(conn.scalars("SELECT digest FROM artifacts WHERE materializer = 'dir'")))
+    return sorted(set(tx.scalars("SELECT digest FROM artifacts WHERE materializer = 'dir'")))

@@ -51,8 +51,8 @@ class ActiveRun:
         return f"<ActiveRun id={self.run_id!r}>"
 
     def _write_points(self, points: Any) -> None:
-        with self.store.write() as conn:
-            metric_rows.insert_points(conn, points)
+        with self.store.write() as tx:
+            metric_rows.insert_points(tx, points)
 
     def next_step(self, key: str, step: int | None) -> int:
         last = self._steps.get(key, -1)
@@ -128,15 +128,15 @@ def start_run(
     from gyre.tracking.run_environment import run_facts
 
     store = store or open_store(config.resolve())
-    with store.write() as conn:
+    with store.write() as tx:
         run_id = run_rows.create(
-            conn,
+            tx,
             kind="run",
             name=name or experiment,
             experiment=experiment,
             **run_facts(Path.cwd()),
         )
-        run_rows.set_tags(conn, run_id, tags or {})
+        run_rows.set_tags(tx, run_id, tags or {})
     run = ActiveRun(store, run_id)
     token = activate(run)
     status, error = "finished", None
@@ -148,5 +148,5 @@ def start_run(
     finally:
         deactivate(token)
         run.close()
-        with store.write() as conn:
-            run_rows.update_run(conn, run_id, status=status, ended_at=time.time(), error=error)
+        with store.write() as tx:
+            run_rows.update_run(tx, run_id, status=status, ended_at=time.time(), error=error)

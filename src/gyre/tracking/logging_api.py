@@ -38,15 +38,15 @@ def log_param(key: str, value: Any) -> None:
 
 def log_params(values: dict[str, Any]) -> None:
     run = current()
-    with run.store.write() as conn:
-        run_rows.set_params(conn, run.run_id, values)
+    with run.store.write() as tx:
+        run_rows.set_params(tx, run.run_id, values)
 
 
 def set_tag(key: str, value: str) -> None:
     """Set a tag on the current run (tags may change; params may not)."""
     run = current()
-    with run.store.write() as conn:
-        run_rows.set_tags(conn, run.run_id, {key: str(value)})
+    with run.store.write() as tx:
+        run_rows.set_tags(tx, run.run_id, {key: str(value)})
 
 
 def log_artifact(path: str | Path, name: str | None = None) -> str:
@@ -67,9 +67,9 @@ def log_artifact(path: str | Path, name: str | None = None) -> str:
     else:
         digest, size = run.store.blobs.put_file(source)
         materializer, meta = "file", {"name": source.name}
-    with run.store.write() as conn:
+    with run.store.write() as tx:
         run_rows.add_artifact(
-            conn,
+            tx,
             run.run_id,
             artifact,
             role="logged",

@@ -123,9 +123,9 @@ def find_runs(
         if len(parts) > 1:
             descending = parts[1].lower() != "asc"
     criteria = [run_search.Criterion(c.field, c.op, c.value) for c in conditions]
-    with store.read() as conn:
+    with store.read() as tx:
         records = run_search.search(
-            conn,
+            tx,
             criteria,
             kinds=kinds,
             experiment=experiment,
@@ -135,10 +135,10 @@ def find_runs(
         )
         members = {r.id: [r.id] for r in records}
         pipelines = [r.id for r in records if r.kind == "pipeline"]
-        for child in run_rows.children_of(conn, pipelines):
+        for child in run_rows.children_of(tx, pipelines):
             members[child.parent_id or ""].append(child.id)
         every = [run_id for ids in members.values() for run_id in ids]
-        latest = metric_rows.latest(conn, every) if every else {}
+        latest = metric_rows.latest(tx, every) if every else {}
         rows = []
         for record in records:
             metrics: dict[str, float] = {}
@@ -147,8 +147,8 @@ def find_runs(
             rows.append(
                 RunRow(
                     record,
-                    run_rows.get_params(conn, record.id),
-                    run_rows.get_tags(conn, record.id),
+                    run_rows.get_params(tx, record.id),
+                    run_rows.get_tags(tx, record.id),
                     metrics,
                 )
             )
