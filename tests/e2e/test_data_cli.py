@@ -43,9 +43,11 @@ def test_list_show_diff_get_tag_delete_and_profile(ws: Path, tmp_path: Path) -> 
     assert "price" in profile and "int64" in profile
     gyre("data", "get", "sales@1", str(tmp_path / "out.csv"))
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == '"price","region"'
-    gyre("data", "tag", "sales@1", "baseline")
+    gyre("data", "alias", "sales@1", "baseline")
+    old_spelling = gyre("data", "tag", "sales@2", "newest")
+    assert "'gyre data tag' is now 'gyre data alias'" in old_spelling.stderr
     shown = json.loads(gyre("data", "show", "sales", "--json").stdout)
-    assert [v["aliases"] for v in shown["versions"]] == [["baseline"], ["current"]]
+    assert [sorted(v["aliases"]) for v in shown["versions"]] == [["baseline"], ["current", "newest"]]
     refused = gyre("data", "delete", "sales@1", ok=False)
     assert (
         refused.returncode == 1 and "alias" in refused.stderr and "Traceback" not in refused.stderr
@@ -77,7 +79,7 @@ def test_datastores_secrets_and_reference_checks(
     assert gyre("secret", "list").stdout.split() == ["lake"]
     external = tmp_path / "external"
     write(external / "a.txt", "1")
-    gyre("datastore", "add", "ext", str(external), "--reference", "--secret", "lake")
+    gyre("datastore", "add", "ext", str(external), "--by-reference", "--secret", "lake")
     assert json.loads(gyre("datastore", "list", "--json").stdout)[0]["secret"] == "lake"
     gyre("data", "add", "ext-data", "", "--datastore", "ext")
     assert "unchanged" in gyre("data", "check", "ext-data@1").stdout

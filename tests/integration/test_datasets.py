@@ -17,8 +17,9 @@ import pytest
 from gyre import Dataset
 from gyre.data import append_only, versions
 from gyre.errors import Conflict, InvalidParameter, NotFound
-from gyre.store import Store
+from gyre.store import Store, dataset_uses
 from gyre.store import datasets as rows
+from gyre.store import datastores as datastore_rows
 from support.data_files import make_images, write
 
 
@@ -310,7 +311,7 @@ def test_deleting_a_version_a_run_used_is_refused_unless_forced(
         from gyre.store import runs as run_rows
 
         run_id = run_rows.create(tx, kind="run", name="r", experiment="e")
-        rows.record_use(tx, run_id, "d", 1, "read")
+        dataset_uses.record_use(tx, run_id, "d", 1, "read")
     with pytest.raises(Conflict, match=f"used by run\\(s\\) {run_id}"):
         versions.delete(workspace, "d", 1)
     versions.delete(workspace, "d", 1, force=True)
@@ -374,7 +375,9 @@ def test_a_version_registered_by_reference_detects_a_changed_source(
     folder = tmp_path / "external"
     write(folder / "a.txt", "one")
     with workspace.write() as tx:
-        rows.add_datastore(tx, "ext", str(folder), secret=None, options={}, reference=True)
+        datastore_rows.add_datastore(
+            tx, "ext", str(folder), secret=None, options={}, by_reference=True
+        )
     version = versions.add(workspace, "ext-data", "", datastore="ext").version
     assert version.layout == "reference" and version.files == 1
     assert workspace.blobs.exists(version.digest)

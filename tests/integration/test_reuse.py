@@ -235,6 +235,8 @@ def test_output_dir_names_the_artifact_which_is_still_wired_and_reused(
     (project / "named.py").write_text(NAMED_OUTPUTS)
     first = _run(workspace, "named.py:named")
     assert first.status == "finished", first.error
+    planned = gyre.plan(load_pipeline("named.py:named"), {}, workspace=workspace)
+    assert [step.action for step in planned] == ["reuse", "reuse"]
     second = _run(workspace, "named.py:named")
     assert outcomes(second) == {"prepare": "reused", "train": "reused"}
     for run in (first, second):

@@ -16,7 +16,7 @@ from gyre.data import versions
 from gyre.data.secrets import set_secret
 from gyre.errors import CorruptBlob, GyreError
 from gyre.store import Store
-from gyre.store import datasets as rows
+from gyre.store import datastores as datastore_rows
 from gyre.store.blobs import FsspecBlobStore
 from support.data_files import make_images, write
 
@@ -64,15 +64,15 @@ def test_a_dataset_is_copied_from_an_s3_datastore_and_an_unchanged_readd_downloa
     images = make_images(tmp_path / "imgs", {"cat": 3, "dog": 2})
     s3fs_client.put(str(images), f"{s3_bucket}/photos", recursive=True)
     with workspace.write() as tx:
-        rows.add_datastore(
+        datastore_rows.add_datastore(
             tx,
             "lake",
             f"s3://{s3_bucket}",
             secret=credentials,
             options={"client_kwargs": {"endpoint_url": s3_server}},
-            reference=False,
+            by_reference=False,
         )
-        stored = rows.get_datastore(tx, "lake")
+        stored = datastore_rows.get_datastore(tx, "lake")
     assert "testing" not in json.dumps(stored.options), "no credential in the database"
     first = versions.add(workspace, "photos", "photos", datastore="lake")
     assert first.created and first.version.files == 5 and first.version.layout == "labeled-images"
@@ -91,13 +91,13 @@ def test_a_reference_dataset_on_s3_records_etags_and_detects_a_change(
 ) -> None:
     s3fs_client.pipe(f"{s3_bucket}/big/part-0.csv", b"a\n1\n")
     with workspace.write() as tx:
-        rows.add_datastore(
+        datastore_rows.add_datastore(
             tx,
             "big",
             f"s3://{s3_bucket}/big",
             secret=credentials,
             options={"client_kwargs": {"endpoint_url": s3_server}},
-            reference=True,
+            by_reference=True,
         )
     version = versions.add(workspace, "big", "", datastore="big").version
     recorded = json.loads(workspace.blobs.read_bytes(version.digest))["objects"]
@@ -119,13 +119,13 @@ def test_missing_credentials_say_how_to_set_them(
 ) -> None:
     s3fs_client.pipe(f"{s3_bucket}/d/x.txt", b"x")
     with workspace.write() as tx:
-        rows.add_datastore(
+        datastore_rows.add_datastore(
             tx,
             "nocreds",
             f"s3://{s3_bucket}",
             secret=None,
             options={"client_kwargs": {"endpoint_url": s3_server}},
-            reference=False,
+            by_reference=False,
         )
     with pytest.raises(GyreError, match="refused.*gyre secret set"):
         versions.add(workspace, "d", "d", datastore="nocreds")
@@ -138,7 +138,7 @@ def test_a_secret_that_does_not_exist_is_named(
 
     monkeypatch.setenv("GYRE_SECRETS_FILE", str(tmp_path / "secrets.json"))
     with workspace.write() as tx:
-        rows.add_datastore(tx, "x", "s3://b", secret="nope", options={}, reference=False)
+        datastore_rows.add_datastore(tx, "x", "s3://b", secret="nope", options={}, by_reference=False)
     with pytest.raises(NotFound, match="gyre secret set nope"):
         versions.add(workspace, "d", "p", datastore="x")
 

@@ -36,7 +36,7 @@ def test_defining_steps_and_pipelines_does_not_load_the_store() -> None:
 def test_running_a_pipeline_does_not_import_sqlalchemy() -> None:
     code = (
         "import sys\n"
-        "import gyre.store, gyre.pipelines.runner, gyre.cli.running, gyre.sdk\n"
+        "import gyre.store, gyre.pipelines.runner, gyre.cli.run, gyre.sdk\n"
         "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -59,7 +59,7 @@ def plan(
                 reuse_allowed=node.options.reuse,
             )
             if decision.source is not None:
-                done[name] = {o.name: o for o in decision.outputs}
+                done[name] = reuse.by_output(node, decision.outputs)
                 planned[name] = PlannedStep(
                     name, "reuse", decision.reason, decision.source.id, key.digest
                 )

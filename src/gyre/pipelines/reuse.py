@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gyre.errors import CorruptBlob
 from gyre.pipelines import materializers
 from gyre.pipelines.cache_key import CacheKey, explain_change
+from gyre.pipelines.dsl import Node
 from gyre.store import blob_checks, damage
 from gyre.store import runs as run_rows
 from gyre.store.blobs import BlobStore
@@ -83,3 +84,14 @@ def _damaged_output(
             if problem is not None:
                 return output.name, digest, problem
     return None
+
+
+def by_output(node: Node, artifacts: list[ArtifactRecord]) -> dict[str, ArtifactRecord]:
+    """A step's output artifacts by the output names its downstream steps use. A step with
+    one undeclared output may name its artifact through ``gyre.output_dir("model")``: the
+    artifact is then called ``model`` and still wired as the step's ``output``."""
+    found = {a.name: a for a in artifacts}
+    names = node.options.outputs
+    if len(names) == 1 and names[0] not in found and len(artifacts) == 1:
+        return {names[0]: artifacts[0]}
+    return found

@@ -1,4 +1,4 @@
-"""``gyre pipeline ...``, ``gyre agent`` and ``gyre events``."""
+"""``gyre pipeline ...``: publish, submit, list and show pipelines."""
 
 from __future__ import annotations
 
@@ -121,40 +121,3 @@ def show(name: str, as_json: bool) -> None:
             click.echo(f"  {d['description']}")
         for f in d["files"]:
             click.echo(f"    {f}")
-
-
-@click.command()
-@click.option("--once", is_flag=True, help="Exit when the queue is empty.")
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between queue polls.")
-def agent(once: bool, poll: float) -> None:
-    """Claim queued runs from the workspace and run them (run several for more throughput)."""
-    from gyre.agent import serve
-
-    serve(open_workspace(), once=once, poll_s=poll, say=click.echo)
-
-
-@click.group()
-def events() -> None:
-    """The workspace's durable jobs and events."""
-
-
-@events.command("list")
-@click.option("--kind", help="Only this kind, e.g. pipeline.run.")
-@click.option("--limit", default=50, show_default=True)
-@json_option
-def list_events(kind: str | None, limit: int, as_json: bool) -> None:
-    """List jobs and events, newest first."""
-    from gyre.jobs import list_jobs, payload_summary
-
-    rows = list_jobs(open_workspace(), kind=kind, limit=limit)
-    if as_json:
-        print_json([r.__dict__ for r in rows])
-        return
-    table = new_table()
-    for column in ("id", "kind", "status", "attempts", "created", "payload"):
-        add_column(table, column)
-    for r in rows:
-        when = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        summary = ", ".join(f"{k}={v}" for k, v in payload_summary(r).items())
-        table.add_row(str(r.id), r.kind, r.status, str(r.attempts), when, summary[:80])
-    print_table(table)
