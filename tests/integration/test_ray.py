@@ -22,7 +22,8 @@ import pytest
 import gyre
 from conftest import S3_KEYS, copy_resource
 from gyre.errors import GyreError, InvalidPipeline, MissingExtra, WorkspaceError
-from gyre.pipelines.executors import ray_connection, ray_warm_driver
+from gyre.pipelines.executors.ray import connection as ray_connection
+from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import compute as targets

@@ -69,14 +69,14 @@ def warm_drivers(address: str) -> set[int]:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"gyre.pipelines.executors.ray_warm_driver_service" in args and address.encode() in args:
+        if b"gyre.pipelines.executors.ray.warm_driver_service" in args and address.encode() in args:
             found.add(int(cmdline.parent.name))
     return found
 
 
 def stop_warm_drivers(address: str, give_up_s: float = 30) -> None:
     """Stop gyre's warm drivers of ``address`` and wait until their processes are gone."""
-    from gyre.pipelines.executors import ray_warm_driver
+    from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
 
     ray_warm_driver.stop_all(address)
     deadline = time.monotonic() + give_up_s
@@ -161,7 +161,7 @@ class LocalRayCluster:
         import ray
 
         ray.shutdown()
-        from gyre.pipelines.executors import ray_warm_driver
+        from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
 
         ray_warm_driver.stop_all(self.address)
         stop_processes(self.processes)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gyre.errors import GyreError
-from gyre.pipelines.executors import ray_warm_driver
-from gyre.pipelines.executors.ray_warm_driver import driver_key, receive, send
+from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
+from gyre.pipelines.executors.ray.warm_driver import driver_key, receive, send
 
 
 def _touch(path: Path, text: str) -> None:

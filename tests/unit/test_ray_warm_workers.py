@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gyre.pipelines.executors import ray_warm_workers
+from gyre.pipelines.executors.ray import warm_workers as ray_warm_workers
 from support.ports import free_port
 
 pytest.importorskip("ray")

@@ -47,7 +47,7 @@ def describe_target(store: Store, name: str) -> TargetStatus:
     target = get_target(store, name)
     status = TargetStatus(target)
     try:
-        from gyre.pipelines.executors.ray_connection import check_reachable, ray_module
+        from gyre.pipelines.executors.ray.connection import check_reachable, ray_module
 
         check_reachable(target.address)
         ray = ray_module()
@@ -69,6 +69,6 @@ def describe_target(store: Store, name: str) -> TargetStatus:
 
 def stop_warm_drivers(store: Store, name: str) -> int:
     """Stop the warm Ray drivers serving a target; returns how many were stopped."""
-    from gyre.pipelines.executors.ray_warm_driver import stop_all
+    from gyre.pipelines.executors.ray.warm_driver import stop_all
 
     return stop_all(get_target(store, name).address)

@@ -205,7 +205,7 @@ class _Runner:
 
     def _remote_executor(self, name: str) -> Any:
         from gyre.pipelines.code_fingerprint import project_root
-        from gyre.pipelines.executors.ray import RayExecutor
+        from gyre.pipelines.executors.ray.executor import RayExecutor
         from gyre.store import compute
 
         with self.store.read() as tx:

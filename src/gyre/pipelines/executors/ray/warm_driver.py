@@ -4,10 +4,10 @@ A process that drives Ray pays for it on every ``gyre run``: importing Ray (0.3 
 machine), connecting, preparing serialization, starting the job's workers, and at the end
 Ray's shutdown (0.28 s, most of it a fixed 250 ms wait in its gRPC client). So a run on a
 cluster of this host goes through a driver process that stays up between runs instead
-(``ray_warm_driver_service``): the run's own process sends it the step attempts over a Unix
+(``warm_driver_service``): the run's own process sends it the step attempts over a Unix
 socket, tails the step logs as before, and never imports Ray. The first run starts the warm
 driver; it ends ``KEEP_ALIVE_S`` after its last run, leaving warm workers behind as any
-driver does (``ray_warm_workers``).
+driver does (``warm_workers``).
 
 One warm driver serves one Ray cluster, one Python, one gyre and one state of the project's
 modules: its key is a digest of the cluster address, ``sys.executable``, the size and mtime
@@ -18,7 +18,7 @@ driver (and new workers) and the old one ends when idle. Not covered: edits insi
 package installed in development mode, and files a module reads while it is imported; after
 those, ``gyre compute stop TARGET``. Projects of more than ``MAX_FILES`` modules, Ray Client
 addresses (``ray://``), clusters with a node on another host, and ``GYRE_RAY_WARM_DRIVER=0``
-use a driver in the run's own process (``ray_connection``).
+use a driver in the run's own process (``connection``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import GyreError
-from gyre.pipelines.executors.ray_tasks import Outcome
+from gyre.pipelines.executors.ray.tasks import Outcome
 
 KEEP_ALIVE_S = 60.0
 START_TIMEOUT_S = 120.0
@@ -265,7 +265,7 @@ def _start(
             [
                 sys.executable,
                 "-m",
-                "gyre.pipelines.executors.ray_warm_driver_service",
+                "gyre.pipelines.executors.ray.warm_driver_service",
                 str(path),
                 address,
                 str(project_root.resolve()),

@@ -5,9 +5,9 @@ Ray Client, or ``auto`` for a cluster running on this host). Workers are Ray's o
 reused between tasks; a step with ``isolate=True`` gets a fresh one (``max_calls=1``). On a
 cluster of this host alone, workers read the project folder and append to the step logs in
 place, and the tasks are submitted by the warm driver, a process that stays up between runs
-(``ray_warm_driver``); otherwise this process drives Ray, the project folder travels as Ray's
+(``warm_driver``); otherwise this process drives Ray, the project folder travels as Ray's
 runtime-environment working directory and logs come back through a Ray queue (see
-``ray_connection``). Either way the Ray calls are those of ``ray_tasks``. A step's
+``connection``). Either way the Ray calls are those of ``tasks``. A step's
 requirements become the task's pip environment, built once per requirements hash by Ray.
 """
 
@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import InvalidPipeline, MissingExtra, WorkspaceError
-from gyre.pipelines.executors import ray_connection, ray_warm_driver
-from gyre.pipelines.executors.ray_connection import check_reachable, connect, ray_module
-from gyre.pipelines.executors.ray_tasks import RayTasks
+from gyre.pipelines.executors.ray import warm_driver
+from gyre.pipelines.executors.ray.connection import (
+    check_reachable,
+    connect,
+    ray_module,
+    worker_used,
+)
+from gyre.pipelines.executors.ray.tasks import RayTasks
 from gyre.pipelines.step_process import StepTask
 from gyre.store import Store
 from gyre.store.compute import ComputeTarget
@@ -69,8 +74,8 @@ class RayExecutor:
         if importlib.util.find_spec("ray") is None:  # before anything is started for it
             raise MissingExtra("ray", "ray", "Running steps on a Ray compute target")
         check_reachable(target.address)
-        warm = ray_warm_driver.attach(target.address, project_root)
-        self.tasks: RayTasks | ray_warm_driver.WarmDriverClient
+        warm = warm_driver.attach(target.address, project_root)
+        self.tasks: RayTasks | warm_driver.WarmDriverClient
         if warm is not None:  # a driver of this host that stays up between runs
             self.tasks, hosts, same_host = warm, warm.hosts, True
         else:
@@ -231,7 +236,7 @@ class RayExecutor:
                 attempt.log_file.write(attempt.result["log"].encode())
                 self.on_output(attempt.task.node.name, attempt.result["log"].encode())
             attempt.pid = int((attempt.result or {}).get("pid") or 0)
-            ray_connection.worker_used(attempt.pid)
+            worker_used(attempt.pid)
             attempt.log_file.close()
             ended.append(attempt)
         return ended
@@ -248,5 +253,5 @@ class RayExecutor:
 
     def close(self) -> None:
         self._drain_logs()
-        if isinstance(self.tasks, ray_warm_driver.WarmDriverClient):
+        if isinstance(self.tasks, warm_driver.WarmDriverClient):
             self.tasks.close()

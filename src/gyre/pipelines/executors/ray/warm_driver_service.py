@@ -1,6 +1,6 @@
-"""The warm Ray driver's process (see ``ray_warm_driver``).
+"""The warm Ray driver's process (see ``warm_driver``).
 
-    python -m gyre.pipelines.executors.ray_warm_driver_service SOCKET ADDRESS PROJECT_ROOT
+    python -m gyre.pipelines.executors.ray.warm_driver_service SOCKET ADDRESS PROJECT_ROOT
 
 It connects to the cluster once, then serves each connected run on a thread of its own:
 ``hello`` (the cluster's nodes and whether all are on this host), ``submit``, ``wait``,
@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import GyreError
-from gyre.pipelines.executors import ray_connection
-from gyre.pipelines.executors.ray_tasks import RayTasks
-from gyre.pipelines.executors.ray_warm_driver import (
+from gyre.pipelines.executors.ray import connection
+from gyre.pipelines.executors.ray.tasks import RayTasks
+from gyre.pipelines.executors.ray.warm_driver import (
     EXIT_NOT_SAME_HOST,
     KEEP_ALIVE_S,
     receive,
@@ -39,8 +39,8 @@ class WarmDriver:
     def __init__(self, address: str, project_root: Path) -> None:
         self.address = address
         self.project_root = project_root
-        self.connection = ray_connection.connect(address, project_root)
-        self.tasks = RayTasks(ray_connection.ray_module())
+        self.connection = connection.connect(address, project_root)
+        self.tasks = RayTasks(connection.ray_module())
         self.handles = itertools.count(1)
         self.lock = threading.Lock()
         self.clients = 0
@@ -49,7 +49,7 @@ class WarmDriver:
         self.forced = threading.Event()  # and do not wait for the ones still going
 
     def hello(self) -> dict[str, Any]:
-        same_host, hosts = ray_connection.topology(self.address)
+        same_host, hosts = connection.topology(self.address)
         if not same_host:
             self.stopping.set()  # a host joined: runs drive Ray themselves from now on
         return {
@@ -104,7 +104,7 @@ class WarmDriver:
                 handle = by_ref[ref]
                 del refs[handle]
                 if outcome.result:
-                    ray_connection.worker_used(int(outcome.result.get("pid") or 0))
+                    connection.worker_used(int(outcome.result.get("pid") or 0))
                 ended.append((handle, outcome))
             return ended
         if op == "cancel":
@@ -159,7 +159,7 @@ def serve(path: Path, address: str, project_root: Path) -> int:
         while driver.idle_for() == 0.0 and not driver.forced.wait(ACCEPT_POLL_S):
             pass  # runs still going finish first
     finally:
-        ray_connection.disconnect()
+        connection.disconnect()
     log = path.with_suffix(".log")
     with contextlib.suppress(OSError):
         if log.stat().st_size == 0:  # nothing went wrong: nothing to keep

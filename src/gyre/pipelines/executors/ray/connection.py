@@ -13,7 +13,7 @@ Two ways to reach the workers, chosen per connection:
 Ray's own exit hook sleeps half a second and tears down slowly at interpreter exit; gyre
 disconnects in an earlier ``atexit`` hook instead (measured: a one-step run's process exits
 ~0.7 s sooner). The job's workers end with it; on a same-host cluster ``disconnect`` first
-leaves as many idle ones for the next job (``ray_warm_workers``). Runs in one process share
+leaves as many idle ones for the next job (``warm_workers``). Runs in one process share
 the connection, and so the job and its workers.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import GyreError, MissingExtra
-from gyre.pipelines.executors import ray_warm_workers
+from gyre.pipelines.executors.ray import warm_workers
 
 CONNECT_TIMEOUT_S = 5.0
 EXCLUDES = [".gyre", ".venv", ".git", "**/__pycache__", ".demo", ".bench-cache", "data"]
@@ -155,4 +155,4 @@ def disconnect() -> None:
     nodes = ray.nodes() if current is not None and current.same_host and used else []
     ray.shutdown()
     if nodes:  # after the job ended, so the new workers' start-up does not slow its end
-        ray_warm_workers.prestart(nodes, len(used))
+        warm_workers.prestart(nodes, len(used))

@@ -1,7 +1,7 @@
 """The Ray calls of a driver: submit step attempts as tasks, wait for them, cancel them.
 
 Used in the process that holds the Ray connection: a run's own process, or the warm driver
-(``ray_warm_driver``) that runs tasks for runs started in other processes. Outcomes are plain
+(``warm_driver``) that runs tasks for runs started in other processes. Outcomes are plain
 data, so that they can travel between those processes unchanged.
 """
 
@@ -23,7 +23,7 @@ class Outcome:
 
 class RayTasks:
     def __init__(self, ray: Any) -> None:
-        from gyre.pipelines.executors.ray_worker import run_step
+        from gyre.pipelines.executors.ray.worker import run_step
 
         self.ray = ray
         self._remote = ray.remote(run_step)
