@@ -14,6 +14,15 @@ The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
     ├── RunCancelled            a run was cancelled by a user
     ├── CorruptBlob             a blob whose bytes do not match its digest, or that is missing
     ├── Unreachable             a storage location or service did not answer (network)
+    ├── ComputeUnavailable      a compute target (a Ray cluster, its warm driver) cannot run steps
+    ├── ServeFailed             the scoring server cannot start (the port is taken, ...)
+    ├── ModelLoadFailed         a model version's flavor could not load its files
+    ├── UntrustedContent        a file holds code or types that must be trusted explicitly
+    ├── AccessDenied            a storage location refused the credentials (or got none)
+    ├── ReadFailed              a storage location could not be read for another reason
+    ├── WriteFailed             a file could not be written (nothing half-written is left)
+    ├── InsecureSecrets         the secrets file can be read by other users
+    ├── NoActiveRun             a gyre.log_* call with no run to log to
     └── MissingExtra            an optional dependency is not installed
 """
 
@@ -69,6 +78,43 @@ class CorruptBlob(GyreError):
 
 class Unreachable(GyreError):
     """A storage location or service did not answer: refused, timed out, unknown host."""
+
+
+class ComputeUnavailable(GyreError):
+    """A compute target cannot run steps now: its cluster does not answer, or its warm
+    driver failed or ended."""
+
+
+class ServeFailed(GyreError):
+    """The scoring server cannot start."""
+
+
+class ModelLoadFailed(GyreError):
+    """A model version's flavor could not load its (intact) files."""
+
+
+class UntrustedContent(GyreError):
+    """A file holds pickles or types that are loaded only when the user trusts them."""
+
+
+class AccessDenied(GyreError):
+    """A storage location refused the credentials, or none were given."""
+
+
+class ReadFailed(GyreError):
+    """A storage location answered but could not be read (not a network or access error)."""
+
+
+class WriteFailed(GyreError):
+    """A file could not be written; nothing half-written is left behind."""
+
+
+class InsecureSecrets(GyreError):
+    """The secrets file can be read by other users."""
+
+
+class NoActiveRun(GyreError):
+    """A gyre.log_* call found no run to log to."""
 
 
 class MissingExtra(GyreError):

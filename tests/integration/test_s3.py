@@ -14,7 +14,7 @@ import pytest
 from conftest import S3_KEYS
 from gyre.data import versions
 from gyre.data.secrets import set_secret
-from gyre.errors import CorruptBlob, GyreError
+from gyre.errors import AccessDenied, CorruptBlob, InsecureSecrets
 from gyre.store import Store
 from gyre.store import datastores as datastore_rows
 from gyre.store.blobs import FsspecBlobStore
@@ -127,7 +127,7 @@ def test_missing_credentials_say_how_to_set_them(
             options={"client_kwargs": {"endpoint_url": s3_server}},
             by_reference=False,
         )
-    with pytest.raises(GyreError, match="refused.*gyre secret set"):
+    with pytest.raises(AccessDenied, match="refused.*gyre secret set"):
         versions.add(workspace, "d", "d", datastore="nocreds")
 
 
@@ -138,7 +138,9 @@ def test_a_secret_that_does_not_exist_is_named(
 
     monkeypatch.setenv("GYRE_SECRETS_FILE", str(tmp_path / "secrets.json"))
     with workspace.write() as tx:
-        datastore_rows.add_datastore(tx, "x", "s3://b", secret="nope", options={}, by_reference=False)
+        datastore_rows.add_datastore(
+            tx, "x", "s3://b", secret="nope", options={}, by_reference=False
+        )
     with pytest.raises(NotFound, match="gyre secret set nope"):
         versions.add(workspace, "d", "p", datastore="x")
 
@@ -151,7 +153,7 @@ def test_the_secrets_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyP
     set_secret("s", '{"key": "k"}')
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)
-    with pytest.raises(GyreError, match="chmod 600"):
+    with pytest.raises(InsecureSecrets, match="can be read by other users.*chmod 600"):
         get_secret("s")
 
 

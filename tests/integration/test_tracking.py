@@ -12,7 +12,7 @@ import pytest
 
 import gyre
 from conftest import copy_resource
-from gyre.errors import Conflict, GyreError, InvalidParameter
+from gyre.errors import Conflict, InvalidParameter, NoActiveRun
 from gyre.pipelines.loader import load_pipeline
 from gyre.store import Store
 from gyre.store import metrics as metric_rows
@@ -66,7 +66,7 @@ def test_nan_metrics_survive_the_round_trip(workspace: Store) -> None:
 
 
 def test_logging_without_a_run_says_how_to_start_one() -> None:
-    with pytest.raises(GyreError, match=r"gyre.start_run\(experiment="):
+    with pytest.raises(NoActiveRun, match=r"No active run to log to.*gyre.start_run\(experiment="):
         gyre.log_metric("x", 1.0)
 
 

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gyre.errors import GyreError, InvalidParameter
+from gyre.errors import InvalidParameter, WriteFailed
 
 FORMATS = ("csv", "parquet", "jsonl")
 SUFFIXES = {
@@ -62,11 +62,11 @@ def write_table(table: Any, path: Path, fmt: str) -> None:
     beside it) when this fails.
 
     Raises:
-        GyreError: the file could not be written (the reason is named).
+        WriteFailed: the file could not be written (the reason is named).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temp, "wb") as handle:
             _WRITERS[fmt](table, handle)
         os.replace(temp, path)
@@ -74,13 +74,13 @@ def write_table(table: Any, path: Path, fmt: str) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(exc, OSError):
-            raise GyreError(
+            raise WriteFailed(
                 f"Could not write {path}: {exc.strerror or exc}. Nothing was written; choose "
                 "another destination or free the path."
             ) from None
         if isinstance(exc, Exception):
             others = ", ".join(f for f in FORMATS if f != fmt)
-            raise GyreError(
+            raise WriteFailed(
                 f"Could not write {path} as {fmt}: {exc}. Nothing was written; try another "
                 f"format ({others})."
             ) from exc

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gyre.errors import GyreError, InvalidParameter, MissingExtra, Unreachable
+from gyre.errors import (
+    AccessDenied,
+    GyreError,
+    InvalidParameter,
+    MissingExtra,
+    ReadFailed,
+    Unreachable,
+)
 from gyre.store.datastores import DatastoreRecord
 
 _EXTRA_FOR = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
@@ -50,9 +57,11 @@ def datastore_options(store: DatastoreRecord) -> dict[str, Any]:
     if store.secret:
         secret = get_secret(store.secret)
         if not isinstance(secret, dict):
-            raise GyreError(
+            raise InvalidParameter(
                 f"Secret {store.secret!r} of datastore {store.name!r} must be a JSON object of "
-                'storage options, e.g. {"key": "...", "secret": "..."}.'
+                'storage options, e.g. {"key": "...", "secret": "..."}: set it again with '
+                f"gyre secret set {store.secret}.",
+                field="secret",
             )
         options.update(secret)
     return options
@@ -85,10 +94,13 @@ def access_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
         return credential_error(url, exc, datastore)
     if is_network_error(exc):
         return network_error(url, exc)
-    return GyreError(f"Could not read {url}: {type(exc).__name__}: {exc}")
+    return ReadFailed(
+        f"Could not read {url}: {type(exc).__name__}: {exc}. Check that the path exists and "
+        "is what you meant ('gyre datastore show NAME' shows a datastore's URL)."
+    )
 
 
-def credential_error(url: str, exc: Exception, datastore: str | None) -> GyreError:
+def credential_error(url: str, exc: Exception, datastore: str | None) -> AccessDenied:
     hint = (
         f"Set credentials for datastore {datastore!r} with 'gyre secret set NAME' and "
         f"'gyre datastore add {datastore} URL --secret NAME'"
@@ -96,7 +108,7 @@ def credential_error(url: str, exc: Exception, datastore: str | None) -> GyreErr
         else "Give credentials through the environment (e.g. AWS_ACCESS_KEY_ID) or a datastore "
         "with a secret ('gyre datastore add NAME URL --secret NAME')"
     )
-    return GyreError(f"Access to {url} was refused ({type(exc).__name__}: {exc}). {hint}.")
+    return AccessDenied(f"Access to {url} was refused ({type(exc).__name__}: {exc}). {hint}.")
 
 
 _NETWORK_ERRORS = (

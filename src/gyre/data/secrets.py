@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, NotFound, did_you_mean
+from gyre.errors import InsecureSecrets, NotFound, did_you_mean
 
 
 def secrets_file() -> Path:
@@ -31,7 +31,7 @@ def _load() -> dict[str, Any]:
         return {}
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise GyreError(
+        raise InsecureSecrets(
             f"The secrets file {path} can be read by other users (mode {mode:o}). "
             f"Run: chmod 600 {path}"
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gyre.errors import InvalidParameter
 from gyre.pipelines.code_fingerprint import CodeFingerprinter
 from gyre.pipelines.dsl import Node, Output, ScriptStep, Step
 
@@ -38,7 +39,7 @@ def _json_default(value: Any) -> Any:
         return {"output": value.name, "file": value.file}
     if isinstance(value, set | frozenset):
         return sorted(value)
-    raise TypeError(
+    raise InvalidParameter(
         f"{type(value).__name__} values cannot be step parameters; use JSON-able values "
         "(numbers, strings, booleans, lists, dicts) or pass the value as a step output."
     )

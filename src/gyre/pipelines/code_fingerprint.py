@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gyre.errors import InvalidPipeline
+
 _SKIP_DIRS = ("site-packages", "dist-packages", ".venv", "venv")
 FRAMEWORK = frozenset({"gyre"})
 """gyre itself is never project code, even from a source checkout under the project root."""
@@ -138,7 +140,10 @@ class CodeFingerprinter:
                 if first <= lineno <= node.lineno or best is None:
                     best = node
         if best is None:
-            raise LookupError(f"no function {name} in {module.path}")
+            raise InvalidPipeline(
+                f"Step function {name!r} is not defined in {module.path}: define the step "
+                "at the top level of its module (not inside another function)."
+            )
         return best
 
     def _add_module_ref(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, InvalidParameter, StepFailed
+from gyre.errors import InvalidParameter, StepFailed, WorkspaceError
 from gyre.pipelines.dsl import Dir, File
 from gyre.store import folders, local_copies
 from gyre.store.blobs import BlobStore
@@ -145,7 +145,11 @@ def load(
         return pq.read_table(io.BytesIO(data))
     if materializer == "pickle":
         return pickle.loads(data)  # blobs of this workspace only; written by its own steps
-    raise GyreError(f"Unknown materializer {materializer!r} for blob {digest[:12]}.")
+    raise WorkspaceError(
+        f"Blob {digest[:12]} was stored with the materializer {materializer!r}, which this "
+        "gyre does not know: the workspace was written by a newer gyre. Upgrade gyre "
+        "(pip install -U gyre) to read it."
+    )
 
 
 def blobs_of(materializer: str, digest: str, blobs: BlobStore) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 
+from gyre.errors import NotFound
 from gyre.serving import info_routes, openapi
 from gyre.serving.batching import MicroBatcher
 from gyre.serving.journal import Journal
@@ -188,7 +189,7 @@ class ScoringApp:
         kind, name, version = route
         try:
             served = self.models.get(name, version) if name else self.models.only()
-        except LookupError as exc:
+        except NotFound as exc:
             raise RequestError(404, "not_found", str(exc)) from None
         exchange.model = served
         if kind == "score":

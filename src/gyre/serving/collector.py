@@ -275,7 +275,9 @@ def _json_rows(data: bytes) -> Any:
             read_options=pa_json.ReadOptions(block_size=len(data) + 1, use_threads=False),
         ).combine_chunks()
         table = _unnest(requests)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return _rows_one_by_one(data)
+    if table is None:
         return _rows_one_by_one(data)
     if not all(_holdable(field.type, MAX_DEPTH) for field in table.schema):
         # JSON text of the values as they were sent (the reader's merged type would add the
@@ -321,17 +323,17 @@ def _compact_rows(records: list[tuple[bytes, Any, Any]]) -> Any:
     return tables.concat(parts)
 
 
-def _unnest(requests: Any) -> Any:
+def _unnest(requests: Any) -> Any | None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     inputs, outputs = requests.column("inputs").chunk(0), requests.column("outputs").chunk(0)
     if not (pa.types.is_list(inputs.type) and pa.types.is_list(outputs.type)):
-        raise KeyError("inputs and outputs must be lists")
+        return None  # inputs and outputs must be lists: read one by one instead
     lengths = pc.list_value_length(inputs).to_numpy(zero_copy_only=False)
     if not np.array_equal(lengths, pc.list_value_length(outputs).to_numpy(zero_copy_only=False)):
-        raise KeyError("as many outputs as inputs")
+        return None  # as many outputs as inputs, or one by one
     parents = pa.array(np.repeat(np.arange(len(lengths)), lengths))
     firsts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     columns: dict[str, Any] = {

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
+from gyre.errors import NotFound
 from gyre.serving import oip
 from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
@@ -44,7 +45,7 @@ def add_routes(
 ) -> None:
     _add_error_handlers(app)
 
-    def not_found(error: LookupError) -> Response:
+    def not_found(error: NotFound) -> Response:
         return JSONResponse({"error": str(error)}, status_code=404)
 
     @app.get("/v2/health/live")
@@ -67,7 +68,7 @@ def add_routes(
     async def model_metadata(name: str, version: str | None = None) -> Response:
         try:
             served = models.get(name, version)
-        except LookupError as exc:
+        except NotFound as exc:
             return not_found(exc)
         return JSONResponse(metadata(models, served))
 
@@ -76,7 +77,7 @@ def add_routes(
     async def model_ready(name: str, version: str | None = None) -> Response:
         try:
             models.get(name, version)
-        except LookupError as exc:
+        except NotFound as exc:
             return not_found(exc)
         return JSONResponse({"name": name, "ready": True})
 

@@ -24,14 +24,13 @@ FLOAT_MAX = float(np.finfo(np.float64).max)
 NUMERIC = {"float64": (float, int), "float32": (float, int), "int64": (int,), "int32": (int,)}
 
 
-class RequestError(Exception):
+class RequestError(InvalidParameter):
     """A request the server refuses: its status, a machine-readable kind, the field at fault."""
 
     def __init__(self, status: int, kind: str, message: str, field_name: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, field=field_name)
         self.status = status
         self.kind = kind
-        self.field = field_name
 
 
 def decode(raw: bytes) -> Any:
@@ -93,9 +92,9 @@ def records_to_array(signature: dict[str, Any], records: list[Any]) -> Any:
     specs = signature["inputs"]
     names = [s["name"] for s in specs]
     width = len(names)
+    if any(len(record) != width for record in records):
+        _explain_records(signature, records)
     try:
-        if any(len(record) != width for record in records):
-            raise KeyError
         values = [record[name] for record in records for name in names]
     except (KeyError, TypeError):
         _explain_records(signature, records)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gyre.errors import NotFound
 from gyre.registry.models import LoadedModel
 from gyre.serving import tensor_codec
 from gyre.serving.batching import MicroBatcher
@@ -92,19 +93,19 @@ class Models:
 
     def get(self, name: str, version: str | None = None) -> ServedModel:
         if name not in self.default:
-            raise LookupError(
+            raise NotFound(
                 f"no model named {name!r} here; serving {', '.join(sorted(self.default))}"
             )
         number = self.default[name] if version is None else _as_int(version)
         served = self.by_version.get((name, number))
         if served is None:
             have = sorted(v for n, v in self.by_version if n == name)
-            raise LookupError(f"model {name!r} has no version {version} here; serving {have}")
+            raise NotFound(f"model {name!r} has no version {version} here; serving {have}")
         return served
 
     def only(self) -> ServedModel:
         if len(self.default) != 1:
-            raise LookupError("this server holds several models: POST /score/{name}")
+            raise NotFound("this server holds several models: POST /score/{name}")
         name = next(iter(self.default))
         return self.by_version[(name, self.default[name])]
 
@@ -113,4 +114,4 @@ def _as_int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise LookupError(f"version {text!r} is not a number") from None
+        raise NotFound(f"version {text!r} is not a number") from None

@@ -60,14 +60,14 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
 def check_port(host: str, port: int) -> None:
     import socket
 
-    from gyre.errors import GyreError
+    from gyre.errors import ServeFailed
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise GyreError(
+            raise ServeFailed(
                 f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Another process uses "
                 "the port; pick another with --port."
             ) from None

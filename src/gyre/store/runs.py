@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gyre.errors import Conflict, NotFound
+from gyre.errors import Conflict, InvalidParameter, NotFound
 from gyre.store.database import Transaction
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
@@ -141,7 +141,10 @@ def create(
 def _check_columns(values: dict[str, Any]) -> None:
     unknown = set(values) - set(_RUN_COLUMNS)
     if unknown:  # column names are interpolated into SQL: only known ones pass
-        raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        raise InvalidParameter(
+            f"Unknown run fields {sorted(unknown)}: a run has {', '.join(sorted(_RUN_COLUMNS))}.",
+            field=sorted(unknown)[0],
+        )
 
 
 def update_run(tx: Transaction, run_id: str, **fields: Any) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre import config
-from gyre.errors import GyreError
+from gyre.errors import NoActiveRun
 from gyre.store import Store, open_store
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
@@ -94,7 +94,7 @@ def current() -> ActiveRun:
             _ATTACHED[run_id] = attached
             atexit.register(attached.close)
         return _ATTACHED[run_id]
-    raise GyreError(
+    raise NoActiveRun(
         "No active run to log to. Call gyre.log_* inside a pipeline step, or open a run "
         "first: with gyre.start_run(experiment='my-experiment'): ..."
     )

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError
+from gyre.errors import UntrustedContent
 
 FILE = "model.skops"
 
@@ -62,7 +62,7 @@ def load(path: Path, meta: dict[str, Any]) -> Any:
     untrusted = sio.get_untrusted_types(file=file)
     unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
     if unexpected and not meta.get("trusted"):
-        raise GyreError(
+        raise UntrustedContent(
             f"The model file holds types that skops does not trust: {', '.join(unexpected)}. "
             "If you trust where it came from, register it again with trusted=True."
         )
