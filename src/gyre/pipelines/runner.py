@@ -66,17 +66,7 @@ class _Runner:
     # -- main loop ---------------------------------------------------------------------------
 
     def run(self) -> PipelineRun:
-        if self.request.resume:
-            run = run_records.resume_run(
-                self.store,
-                self.request.resume,
-                self.graph,
-                self.values,
-                starts_queued=self.starts_queued,
-            )
-            self.done = {n: s.outputs for n, s in run.steps.items() if s.status == "finished"}
-        else:
-            run = run_records.create_run(self.store, self.request, self.graph, self.values)
+        run = self._open_run()
         self.observer.run_started(run, self.graph)
         local = LocalExecutor(
             self.store, slots=self.request.parallel, on_output=self.observer.step_output
@@ -103,6 +93,26 @@ class _Runner:
                 self._finish_attempt(run, executor, attempt, scratch_root)
         finally:
             executor.close()
+        self._finish_run(run, started)
+        shutil.rmtree(scratch_root, ignore_errors=True)
+        self.observer.run_finished(run)
+        return run
+
+    def _open_run(self) -> PipelineRun:
+        """A new run, or the resumed one with the outputs of the steps it finished before."""
+        if not self.request.resume:
+            return run_records.create_run(self.store, self.request, self.graph, self.values)
+        run = run_records.resume_run(
+            self.store,
+            self.request.resume,
+            self.graph,
+            self.values,
+            starts_queued=self.starts_queued,
+        )
+        self.done = {n: s.outputs for n, s in run.steps.items() if s.status == "finished"}
+        return run
+
+    def _finish_run(self, run: PipelineRun, started: set[str]) -> None:
         skipped = run_records.finish_run(
             self.store,
             run,
@@ -111,11 +121,8 @@ class _Runner:
             cancel_reason=self.cancel_reason,
             failed=self.failed,
         )
-        for result in skipped:
+        for result in skipped:  # the steps the run never started
             self.observer.step_changed(result)
-        shutil.rmtree(scratch_root, ignore_errors=True)
-        self.observer.run_finished(run)
-        return run
 
     def _remote_executor(self, name: str) -> Any:
         from gyre.pipelines.executors.ray.executor import RayExecutor

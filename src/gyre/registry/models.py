@@ -18,6 +18,7 @@ from gyre.registry.flavors import detect, flavor_module
 from gyre.store import Store, dataset_uses, jobs
 from gyre.store import models as rows
 from gyre.store import runs as run_rows
+from gyre.store.database import Transaction
 from gyre.store.models import ModelVersionRecord
 from gyre.tracking.current_store import current_store
 
@@ -94,82 +95,208 @@ def register_model(
         the name from the same run (a retried step), returns the existing version with the new
         tags added. Registering emits a ``model.registered`` event, once per version.
     """
-    from gyre.store.folders import store_folder
     from gyre.store.names import check_name
-    from gyre.tracking.active_run import active_run_id
 
     check_name(name, "model")
     store = current_store(store)
+    signature = _checked_signature(signature, input_example)
+    if flavor is None:
+        flavor = _flavor_of(model)
+    module = flavor_module(flavor)
+    with tempfile.TemporaryDirectory(prefix="gyre-model-") as staging:
+        folder = Path(staging) / "model"
+        signature = _prepare_folder(
+            folder,
+            model,
+            flavor,
+            module,
+            signature=signature,
+            input_example=input_example,
+            entry=entry,
+            trusted=trusted,
+        )
+        digest = _store_files(store, folder, name)
+    return _record_version(
+        store,
+        name,
+        digest,
+        flavor=flavor,
+        signature=signature,
+        metrics=metrics,
+        description=description,
+        tags=tags,
+    )
+
+
+# -- 1. flavor and signature ---------------------------------------------------------------
+
+
+def _checked_signature(
+    signature: dict[str, Any] | None, input_example: Any
+) -> dict[str, Any] | None:
+    """The signature given (the example must fit it), else the one the example implies."""
     if signature is None and input_example is not None:
         signature = signatures.infer(input_example)
     elif signature is not None and input_example is not None:
         signatures.check_example(signatures.check(signature), input_example)
     if signature is not None:
         signatures.check(signature)
-    is_path = isinstance(model, str | Path)
-    if flavor is None:
-        flavor = _flavor_of_path(Path(model)) if is_path else detect(model)
-    module = flavor_module(flavor)
-    with tempfile.TemporaryDirectory(prefix="gyre-model-") as staging:
-        dest = Path(staging) / "model"
-        if is_path:
-            source = Path(model)
-            if not source.exists():
-                raise InvalidParameter(f"{source} does not exist. Give the model's folder or file.")
-            if source.is_dir():
-                _refuse_pickles(source, trusted)
-            elif source.suffix.lower() in PICKLE_SUFFIXES and not trusted:
-                _refuse_pickles(source.parent, trusted)
-        if is_path and flavor != "python" and Path(model).is_file():
-            dest.mkdir()
-            target = getattr(module, "FILE", Path(model).name)
-            shutil.copy(model, dest / target)
-            meta: dict[str, Any] = {"file": target}
-        elif flavor == "python":
-            meta = module.save(model, dest, entry=entry)
-        else:
-            meta = module.save(model, dest, example=input_example)
-        manifest = {"flavor": flavor, "signature": signature, "trusted": trusted, **meta}
-        if signature is not None and "outputs" not in signature and input_example is not None:
-            signature = manifest["signature"] = _with_outputs(module, dest, manifest, input_example)
-        (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        saved = store_folder(dest, store.blobs, where=f"register_model({name!r})")
+    return signature
+
+
+def _flavor_of(model: Any) -> str:
+    """A path's flavor from its suffix or manifest; an in-memory model's from its class."""
+    return _flavor_of_path(Path(model)) if isinstance(model, str | Path) else detect(model)
+
+
+# -- 2. the folder -------------------------------------------------------------------------
+
+
+def _prepare_folder(
+    folder: Path,
+    model: Any,
+    flavor: str,
+    module: Any,
+    *,
+    signature: dict[str, Any] | None,
+    input_example: Any,
+    entry: str | None,
+    trusted: bool,
+) -> dict[str, Any] | None:
+    """Write the model's files and manifest to ``folder``; returns the signature, with the
+    outputs the model predicts for its example added when they were not given."""
+    if isinstance(model, str | Path):
+        _check_source(Path(model), trusted)
+    meta = _save(folder, model, flavor, module, input_example=input_example, entry=entry)
+    manifest = {"flavor": flavor, "signature": signature, "trusted": trusted, **meta}
+    if signature is not None and "outputs" not in signature and input_example is not None:
+        signature = manifest["signature"] = _with_outputs(module, folder, manifest, input_example)
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return signature
+
+
+def _check_source(source: Path, trusted: bool) -> None:
+    """A registered path exists and, unless trusted, holds no pickle files."""
+    if not source.exists():
+        raise InvalidParameter(f"{source} does not exist. Give the model's folder or file.")
+    if source.is_dir():
+        _refuse_pickles(source, trusted)
+    elif source.suffix.lower() in PICKLE_SUFFIXES and not trusted:
+        _refuse_pickles(source.parent, trusted)
+
+
+def _save(
+    folder: Path,
+    model: Any,
+    flavor: str,
+    module: Any,
+    *,
+    input_example: Any,
+    entry: str | None,
+) -> dict[str, Any]:
+    """The model's files in ``folder``; returns what the manifest records about them.
+
+    A model file of a file flavor (``.onnx``, ``.skops``, ``.pt``) is copied as it is; an
+    in-memory model or a folder is saved by its flavor."""
+    if isinstance(model, str | Path) and flavor != "python" and Path(model).is_file():
+        folder.mkdir()
+        target = getattr(module, "FILE", Path(model).name)
+        shutil.copy(model, folder / target)
+        return {"file": target}
+    if flavor == "python":
+        meta: dict[str, Any] = module.save(model, folder, entry=entry)
+    else:
+        meta = module.save(model, folder, example=input_example)
+    return meta
+
+
+# -- 3. the files --------------------------------------------------------------------------
+
+
+def _store_files(store: Store, folder: Path, name: str) -> str:
+    """Store the folder's files in the blob store; returns the folder's digest."""
+    from gyre.store.folders import store_folder
+
+    return store_folder(folder, store.blobs, where=f"register_model({name!r})").digest
+
+
+# -- 4. the version and its lineage --------------------------------------------------------
+
+
+def _record_version(
+    store: Store,
+    name: str,
+    digest: str,
+    *,
+    flavor: str,
+    signature: dict[str, Any] | None,
+    metrics: dict[str, float] | None,
+    description: str | None,
+    tags: dict[str, str] | None,
+) -> ModelVersionRecord:
+    """The version of ``name`` with this content: the one that has it (or that this run
+    registered already), else a new one with the lineage of the run that registers it."""
+    from gyre.tracking.active_run import active_run_id
+
     run_id = active_run_id()
     lineage, run_tags = _lineage(store, run_id)
     tags = {**run_tags, **(tags or {})}  # the run's tags (its build number) mark the model too
     with store.write() as tx:
-        existing = rows.find_by_digest(tx, name, saved.digest)
-        if existing is None and run_id:
-            # A retried step may rebuild a model whose bytes differ (zip timestamps, training
-            # noise): one run registers one version of a name, however often it tries.
-            mine = [v for n, v in rows.registered_by(tx, run_id) if n == name]
-            existing = rows.get_version(tx, name, mine[0]) if mine else None
+        existing = _registered_already(tx, name, digest, run_id)
         if existing is not None:
-            rows.set_tags(tx, name, existing.version, tags or {})
-            if run_id:
-                rows.record_registration(tx, run_id, name, existing.version)
+            _tag_and_link(tx, name, existing.version, tags, run_id)
             return rows.get_version(tx, name, existing.version)
         version = rows.add_version(
             tx,
             name=name,
-            digest=saved.digest,
+            digest=digest,
             flavor=flavor,
             signature=signature,
             metrics=metrics,
             description=description,
             created_by=getpass.getuser(),
             **lineage,
-        )
-        rows.set_tags(tx, name, version.version, tags or {})
-        if run_id:
-            rows.record_registration(tx, run_id, name, version.version)
-        jobs.enqueue(
-            tx,
-            REGISTERED_EVENT,
-            {"model": name, "version": version.version, "run_id": run_id, "digest": saved.digest},
-            idempotency_key=f"{REGISTERED_EVENT}:{name}@{version.version}",
-        )
-        return rows.get_version(tx, name, version.version)
+        ).version
+        _tag_and_link(tx, name, version, tags, run_id)
+        _emit_registered(tx, name, version, run_id, digest)
+        return rows.get_version(tx, name, version)
+
+
+def _registered_already(
+    tx: Transaction, name: str, digest: str, run_id: str | None
+) -> ModelVersionRecord | None:
+    """The version of ``name`` with this content, or the one this run registered already."""
+    existing = rows.find_by_digest(tx, name, digest)
+    if existing is None and run_id:
+        # A retried step may rebuild a model whose bytes differ (zip timestamps, training
+        # noise): one run registers one version of a name, however often it tries.
+        mine = [v for n, v in rows.registered_by(tx, run_id) if n == name]
+        existing = rows.get_version(tx, name, mine[0]) if mine else None
+    return existing
+
+
+def _tag_and_link(
+    tx: Transaction, name: str, version: int, tags: dict[str, str], run_id: str | None
+) -> None:
+    """Add the tags to the version and link it to the run that registers it."""
+    rows.set_tags(tx, name, version, tags)
+    if run_id:
+        rows.record_registration(tx, run_id, name, version)
+
+
+# -- 5. the event --------------------------------------------------------------------------
+
+
+def _emit_registered(
+    tx: Transaction, name: str, version: int, run_id: str | None, digest: str
+) -> None:
+    """Queue the ``model.registered`` event, once per version (in the registering transaction)."""
+    jobs.enqueue(
+        tx,
+        REGISTERED_EVENT,
+        {"model": name, "version": version, "run_id": run_id, "digest": digest},
+        idempotency_key=f"{REGISTERED_EVENT}:{name}@{version}",
+    )
 
 
 def _with_outputs(
