@@ -51,6 +51,7 @@ def serve(
       gyre serve seer@production --port 8000
       curl -X POST localhost:8000/score -d '{"image": "<base64>"}'
     """
+    from gyre.serving.app import ServerOptions
     from gyre.serving.server import ServeConfig
     from gyre.serving.server import serve as run_server
 
@@ -61,10 +62,12 @@ def serve(
             host=host,
             port=port,
             endpoint=endpoint,
-            collect=not no_collect,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            max_body_bytes=max_body_bytes,
             journal_limit_bytes=journal_limit_bytes,
+            options=ServerOptions(
+                max_batch=max_batch,
+                max_wait_ms=max_wait_ms,
+                max_body_bytes=max_body_bytes,
+                collect=not no_collect,
+            ),
         ),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gyre.registry.models import load_model
 from gyre.serving.app import ServerOptions, create_app
@@ -23,16 +23,15 @@ GRACEFUL_SHUTDOWN_S = 30
 
 @dataclass
 class ServeConfig:
+    """What ``gyre serve`` was asked for: the models, where to listen, and the app's options."""
+
     references: list[str]
     host: str = "127.0.0.1"
     port: int = 8000
     endpoint: str | None = None
-    collect: bool = True
-    max_batch: int = 512
-    max_wait_ms: float = 5.0
-    max_body_bytes: int = 10 << 20
     journal_limit_bytes: int = 1 << 30
     workers_log_level: str = "info"
+    options: ServerOptions = field(default_factory=ServerOptions)
 
 
 def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
@@ -43,18 +42,12 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
     first = next(iter(models.default))
     endpoint = config.endpoint or first
     journal = converter = None
-    if config.collect:
+    if config.options.collect:
         folder = journal_folder(store, endpoint)
         journal = Journal(folder, limit_bytes=config.journal_limit_bytes)
         argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S)
         converter = ConverterProcess(argv, folder / "converted.json")
-    options = ServerOptions(
-        max_batch=config.max_batch,
-        max_wait_ms=config.max_wait_ms,
-        max_body_bytes=config.max_body_bytes,
-        collect=config.collect,
-    )
-    return create_app(models, options, journal=journal, converter=converter), models
+    return create_app(models, config.options, journal=journal, converter=converter), models
 
 
 def check_port(host: str, port: int) -> None:
