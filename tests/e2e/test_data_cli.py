@@ -47,7 +47,10 @@ def test_list_show_diff_get_tag_delete_and_profile(ws: Path, tmp_path: Path) -> 
     old_spelling = gyre("data", "tag", "sales@2", "newest")
     assert "'gyre data tag' is now 'gyre data alias'" in old_spelling.stderr
     shown = json.loads(gyre("data", "show", "sales", "--json").stdout)
-    assert [sorted(v["aliases"]) for v in shown["versions"]] == [["baseline"], ["current", "newest"]]
+    assert [sorted(v["aliases"]) for v in shown["versions"]] == [
+        ["baseline"],
+        ["current", "newest"],
+    ]
     refused = gyre("data", "delete", "sales@1", ok=False)
     assert (
         refused.returncode == 1 and "alias" in refused.stderr and "Traceback" not in refused.stderr
