@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from gyre.cli.options import by_reference_option, json_option, open_workspace, print_json
+from gyre.cli.tables import add_column, console_for_output, new_table, print_table
 
 
 def _when(ts: float | None) -> str:
@@ -130,14 +130,14 @@ def list_datasets(as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("name", "kind", "latest", "versions", "created"):
-        table.add_column(column)
+        add_column(table, column)
     for d in found:
         table.add_row(
             d["name"], d["kind"], str(d["latest"] or ""), str(d["versions"]), _when(d["created_at"])
         )
-    Console().print(table)
+    print_table(table)
 
 
 def _parse(reference: str) -> tuple[str, str | None]:
@@ -182,9 +182,7 @@ def show(reference: str, as_json: bool) -> None:
                     f"{held_back} scored row(s) could not be written and are quarantined: "
                     f"gyre data quarantine {name}"
                 )
-        table = Table(
-            box=None, pad_edge=False, title=f"{name} ({dataset.kind})", title_justify="left"
-        )
+        table = new_table(title=f"{name} ({dataset.kind})")
         for column in (
             "version",
             "aliases",
@@ -195,7 +193,7 @@ def show(reference: str, as_json: bool) -> None:
             "created",
             "description",
         ):
-            table.add_column(column)
+            add_column(table, column)
         for v in found:
             table.add_row(
                 str(v.version),
@@ -207,7 +205,7 @@ def show(reference: str, as_json: bool) -> None:
                 _when(v.created_at),
                 v.description or "",
             )
-        Console().print(table)
+        print_table(table)
         return
     from gyre.workspace.fsck import damage_of
 
@@ -219,7 +217,7 @@ def show(reference: str, as_json: bool) -> None:
         return
     for line in damaged:
         click.echo(f"damaged: {line}", err=True)
-    console = Console()
+    console = console_for_output()
     console.print(
         f"[bold]{version.ref}[/] {version.layout}"
         + (f"  aliases: {', '.join(version.aliases)}" if version.aliases else "")
@@ -259,13 +257,13 @@ def _quarantined_rows(store: Any, name: str) -> int:
 def _print_classes(console: Console, classes: dict[str, int]) -> None:
     total = sum(classes.values()) or 1
     widest = max(classes.values() or [1])
-    table = Table(box=None, pad_edge=False, title="classes", title_justify="left")
+    table = new_table(title="classes")
     for column in ("class", "images", "share", ""):
-        table.add_column(column, justify="right" if column in ("images", "share") else "left")
+        add_column(table, column, justify="right" if column in ("images", "share") else "left")
     for label, count in classes.items():
         bar = "█" * max(1 if count else 0, round(30 * count / widest))
         table.add_row(label, str(count), f"{100 * count / total:.1f}%", bar)
-    console.print(table)
+    print_table(table, console)
 
 
 @data.command("profile")
@@ -282,12 +280,12 @@ def profile(reference: str, as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    console = Console()
+    console = console_for_output()
     console.print(f"[bold]{version.ref}[/] profile ({found.get('kind')})")
     if found.get("kind") == "table":
-        table = Table(box=None, pad_edge=False)
+        table = new_table()
         for column in ("column", "type", "count", "nulls", "min", "max", "mean", "std", "top"):
-            table.add_column(column)
+            add_column(table, column)
         for col, entry in found["columns"].items():
             top = ", ".join(f"{t['value']} ({t['count']})" for t in entry.get("top", [])[:3])
             table.add_row(
@@ -298,7 +296,7 @@ def profile(reference: str, as_json: bool) -> None:
                 *(_num(entry.get(k)) for k in ("min", "max", "mean", "std")),
                 top,
             )
-        console.print(table)
+        print_table(table, console)
     elif found.get("kind") == "labeled-images":
         _print_classes(console, found["classes"])
         stats = found.get("image_stats")
@@ -458,12 +456,12 @@ def partitions(name: str, as_json: bool) -> None:
     if as_json:
         print_json([p.__dict__ for p in found])
         return
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("partition", "rows", "from", "to"):
-        table.add_column(column)
+        add_column(table, column)
     for p in found:
         table.add_row(p.partition_key, str(p.rows), _when(p.starts_at), _when(p.ends_at))
-    Console().print(table)
+    print_table(table)
 
 
 @data.command("snapshot")
@@ -496,10 +494,10 @@ def quarantine(name: str, as_json: bool) -> None:
         return
     rows_total = sum(q.rows for q in found)
     click.echo(f"{name}: {len(found)} quarantined request(s), {rows_total} row(s)")
-    table = Table(box=None, pad_edge=False)
+    table = new_table()
     for column in ("quarantined", "request", "model", "rows", "reason"):
-        table.add_column(column)
+        add_column(table, column)
     for q in found:
         model = f"{q.model}@{q.version}" if q.model else ""
         table.add_row(_when(q.quarantined_at), q.request_id or "", model, str(q.rows), q.reason)
-    Console().print(table)
+    print_table(table)
