@@ -21,7 +21,7 @@ import pytest
 
 import gyre
 from conftest import S3_KEYS, copy_resource
-from gyre.errors import GyreError, InvalidPipeline, MissingExtra, WorkspaceError
+from gyre.errors import ComputeUnavailable, InvalidPipeline, MissingExtra, WorkspaceError
 from gyre.pipelines.executors.ray import connection as ray_connection
 from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
 from gyre.pipelines.loader import load_pipeline
@@ -215,7 +215,7 @@ def test_an_unreachable_cluster_fails_fast_naming_the_address(
     with workspace.write() as tx:
         targets.add(tx, "gone", "ray", f"ray://127.0.0.1:{port}", {})
     started = time.monotonic()
-    with pytest.raises(GyreError, match=f"ray://127.0.0.1:{port} cannot be reached"):
+    with pytest.raises(ComputeUnavailable, match=f"ray://127.0.0.1:{port} cannot be reached"):
         _run(workspace, "chain", compute="gone")
     assert time.monotonic() - started < 30
 

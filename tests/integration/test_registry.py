@@ -254,12 +254,12 @@ def test_a_signature_that_does_not_match_the_example_is_refused(workspace: Store
 
 
 def test_a_flavor_that_cannot_load_the_artifact_says_so(workspace: Store, tmp_path: Path) -> None:
-    from gyre.errors import GyreError
+    from gyre.errors import ModelLoadFailed
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"this is not an onnx model")
     registry.register_model("broken", broken, store=workspace)
-    with pytest.raises(GyreError, match="The onnx flavor could not load broken@1"):
+    with pytest.raises(ModelLoadFailed, match="The onnx flavor could not load broken@1"):
         registry.load_model("broken@1", workspace)
 
 

@@ -255,3 +255,31 @@ def test_output_dir_names_the_artifact_which_is_still_wired_and_reused(
         check=True,
     ).stdout
     assert "model" in listed and "features" in listed
+
+
+RENAMED_PARAM = """
+import gyre
+from gyre import step
+
+
+@step
+def grow(start: int = 1) -> int:
+    return start * 2
+
+
+@gyre.pipeline
+def renamed(a: int = 1):
+    grow(start=a)
+"""
+
+
+def test_a_rerun_reason_names_the_pipeline_parameter_the_user_changed(
+    workspace: Store, project: Path
+) -> None:
+    (project / "renamed.py").write_text(RENAMED_PARAM)
+    _run(workspace, "renamed.py:renamed")
+    (planned,) = gyre.plan(load_pipeline("renamed.py:renamed"), {"a": 3}, workspace=workspace)
+    assert planned.action == "run"
+    assert "param start (pipeline param a): 1 -> 3" in planned.reason
+    second = _run(workspace, "renamed.py:renamed", {"a": 3})
+    assert "param start (pipeline param a): 1 -> 3" in second.steps["grow"].reason

@@ -56,8 +56,8 @@ def test_every_raise_is_a_class_of_the_tree_and_never_the_bare_root() -> None:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Raise) and node.exc is not None:
                 name = _raised(node)
-                if name is None or name[0].islower():
-                    continue  # re-raising what was caught (raise exc) or made (raise error)
+                if name is None or not name[0].isupper():
+                    continue  # re-raising what was caught (raise exc) or made (raise _bad(...))
                 if name not in allowed:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} raises {name}")
     assert offenders == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gyre.errors import GyreError
+from gyre.errors import ComputeUnavailable
 from gyre.pipelines.executors.ray import warm_driver as ray_warm_driver
 from gyre.pipelines.executors.ray.warm_driver import driver_key, receive, send
 
@@ -62,7 +62,7 @@ def test_a_socket_folder_others_can_enter_is_refused(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert ray_warm_driver.runtime_dir().stat().st_mode & 0o777 == 0o700
     (tmp_path / f"gyre-{os.getuid()}").chmod(0o777)
-    with pytest.raises(GyreError, match="must belong to you and be private"):
+    with pytest.raises(ComputeUnavailable, match="must belong to you and be private"):
         ray_warm_driver.runtime_dir()
 
 
@@ -75,7 +75,7 @@ def test_messages_arrive_whole_and_a_cut_message_is_an_error() -> None:
     sender.join()
     left.sendall(b"\0\0\0\0\0\0\0\x10abc")  # promises 16 bytes, sends 3
     left.close()
-    with pytest.raises(ConnectionError, match="closed mid-message"):
+    with pytest.raises(ComputeUnavailable, match="closed mid-message"):
         receive(right)
     assert receive(right) is None  # and then the end
     right.close()

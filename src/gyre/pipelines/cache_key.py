@@ -84,8 +84,13 @@ def compute(
     return CacheKey(digest, parts)
 
 
-def explain_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human reasons why ``new`` differs from ``old`` (both ``CacheKey.parts``)."""
+def explain_change(
+    old: dict[str, Any], new: dict[str, Any], sources: dict[str, str] | None = None
+) -> list[str]:
+    """Human reasons why ``new`` differs from ``old`` (both ``CacheKey.parts``). ``sources``
+    names the pipeline parameter behind a step parameter of another name (``start`` <- ``a``),
+    so the reason says what the user changed."""
+    sources = sources or {}
     reasons: list[str] = []
     if old.get("code") != new.get("code"):
         changed = [
@@ -99,8 +104,9 @@ def explain_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     old_params, new_params = old.get("params", {}), new.get("params", {})
     for key in sorted(set(old_params) | set(new_params)):
         if old_params.get(key) != new_params.get(key):
+            via = f" (pipeline param {sources[key]})" if key in sources else ""
             reasons.append(
-                f"param {key}: {_short(old_params.get(key))} -> {_short(new_params.get(key))}"
+                f"param {key}{via}: {_short(old_params.get(key))} -> {_short(new_params.get(key))}"
             )
     old_inputs, new_inputs = old.get("inputs", {}), new.get("inputs", {})
     for key in sorted(set(old_inputs) | set(new_inputs)):

@@ -12,7 +12,7 @@ from gyre.pipelines.dataset_inputs import DatasetPins
 from gyre.pipelines.dsl import Pipeline
 from gyre.pipelines.graph import build_graph
 from gyre.pipelines.params import resolve_params
-from gyre.pipelines.step_keys import key_for
+from gyre.pipelines.step_keys import key_for, param_sources
 from gyre.store import Store
 from gyre.store.runs import ArtifactRecord
 
@@ -57,6 +57,7 @@ def plan(
                 step=name,
                 key=key,
                 reuse_allowed=node.options.reuse,
+                param_sources=param_sources(node),
             )
             if decision.source is not None:
                 done[name] = reuse.by_output(node, decision.outputs)

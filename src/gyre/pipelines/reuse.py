@@ -32,6 +32,7 @@ def decide(
     key: CacheKey,
     reuse_allowed: bool,
     remove_corrupt: bool = False,
+    param_sources: dict[str, str] | None = None,
 ) -> ReuseDecision:
     """Reuse an earlier run of the step with the same cache key whose outputs are all there
     and intact, or say why the step runs. ``remove_corrupt`` (a run, not a plan) deletes a
@@ -58,7 +59,7 @@ def decide(
     previous = run_rows.latest_step_run(tx, pipeline, step)
     if previous is None:
         return ReuseDecision(None, [], "never ran before")
-    reasons = explain_change(previous.key_parts, key.parts)
+    reasons = explain_change(previous.key_parts, key.parts, param_sources)
     since = previous.parent_id or previous.id
     return ReuseDecision(None, [], f"{'; '.join(reasons)} (since run {since})")
 

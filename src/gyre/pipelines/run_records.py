@@ -19,7 +19,7 @@ from gyre.errors import InvalidPipeline
 from gyre.pipelines.cache_key import CacheKey
 from gyre.pipelines.dsl import Node, Output
 from gyre.pipelines.graph import PipelineGraph
-from gyre.pipelines.reuse import ReuseDecision
+from gyre.pipelines.reuse import ReuseDecision, by_output
 from gyre.pipelines.run_types import PipelineRun, RunRequest, StepResult
 from gyre.store import Store
 from gyre.store import runs as run_rows
@@ -388,17 +388,6 @@ def store_log(store: Store, log_path: Path) -> str | None:
     except OSError:
         return None
     return digest
-
-
-def by_output(node: Node, artifacts: list[ArtifactRecord]) -> dict[str, ArtifactRecord]:
-    """A step's output artifacts by the output names its downstream steps use. A step with
-    one undeclared output may name its artifact through ``gyre.output_dir("model")``: the
-    artifact is then called ``model`` and still wired as the step's ``output``."""
-    found = {a.name: a for a in artifacts}
-    names = node.options.outputs
-    if len(names) == 1 and names[0] not in found and len(artifacts) == 1:
-        return {names[0]: artifacts[0]}
-    return found
 
 
 def _param_value(value: Any) -> Any:

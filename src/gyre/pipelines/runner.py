@@ -25,7 +25,7 @@ from gyre.pipelines.executors.pool import ExecutorPool
 from gyre.pipelines.graph import build_graph
 from gyre.pipelines.params import resolve_params
 from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest, StepResult
-from gyre.pipelines.step_keys import key_for, node_params
+from gyre.pipelines.step_keys import key_for, node_params, param_sources
 from gyre.pipelines.step_process import InputSpec, StepTask, read_result
 from gyre.store import Store
 from gyre.store.runs import ArtifactRecord
@@ -179,6 +179,7 @@ class _Runner:
                         key=key,
                         reuse_allowed=node.options.reuse,
                         remove_corrupt=True,
+                        param_sources=param_sources(node),
                     )
                     if decision.source is not None:
                         run_records.record_reuse(

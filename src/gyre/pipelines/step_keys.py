@@ -27,6 +27,15 @@ def node_params(node: Node, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def param_sources(node: Node) -> dict[str, str]:
+    """Step parameter -> the pipeline parameter it is bound to, where the names differ."""
+    return {
+        arg: binding.param
+        for arg, binding in node.bindings.items()
+        if binding.kind == "param" and binding.param is not None and binding.param != arg
+    }
+
+
 def key_for(
     node: Node,
     values: dict[str, Any],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import CorruptBlob, GyreError, InvalidParameter
+from gyre.errors import CorruptBlob, GyreError, InvalidParameter, ModelLoadFailed
 from gyre.refs import parse_ref
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
@@ -362,7 +362,7 @@ def load_model(reference: str, store: Store | None = None) -> LoadedModel:
     except GyreError:
         raise
     except Exception as exc:  # each flavor's library raises its own errors
-        raise GyreError(
+        raise ModelLoadFailed(
             f"The {record.flavor} flavor could not load {record.ref}: {type(exc).__name__}: "
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}. The artifact may "
             "not be what its flavor expects; register it again with the right flavor."

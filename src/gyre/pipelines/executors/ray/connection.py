@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError, MissingExtra
+from gyre.errors import ComputeUnavailable, MissingExtra
 from gyre.pipelines.executors.ray import warm_workers
 
 CONNECT_TIMEOUT_S = 5.0
@@ -70,7 +70,7 @@ def check_reachable(address: str) -> None:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
             return
     except (OSError, ValueError) as exc:
-        raise GyreError(
+        raise ComputeUnavailable(
             f"The Ray cluster at {address} cannot be reached ({exc}). Check that it runs "
             "(ray start --head) and that the address is ray://HOST:10001 or auto."
         ) from None
@@ -113,7 +113,7 @@ def _init(ray: Any, address: str, *, working_dir: str | None) -> Connection:
             logging_level="ERROR",
         )
     except ConnectionError as exc:
-        raise GyreError(f"The Ray cluster at {address} cannot be reached: {exc}") from None
+        raise ComputeUnavailable(f"The Ray cluster at {address} cannot be reached: {exc}") from None
     if not _state.exit_hook_registered:  # runs before Ray's own (atexit: last in, first out)
         atexit.register(disconnect)
         _state.exit_hook_registered = True

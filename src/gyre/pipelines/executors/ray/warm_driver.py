@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError
+from gyre.errors import ComputeUnavailable, GyreError
 from gyre.pipelines.executors.ray.tasks import Outcome
 
 KEEP_ALIVE_S = 60.0
@@ -61,7 +61,7 @@ def runtime_dir() -> Path:
     folder = Path(base) / f"gyre-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
-        raise GyreError(
+        raise ComputeUnavailable(
             f"{folder} must belong to you and be private (mode 700): gyre keeps the sockets "
             "of its warm Ray drivers there. Remove it, or set GYRE_RAY_WARM_DRIVER=0."
         )
@@ -107,7 +107,7 @@ def receive(sock: socket.socket) -> Any:
         return None
     body = _read_exactly(sock, _HEADER.unpack(header)[0])
     if body is None:
-        raise ConnectionError("the warm Ray driver's connection closed mid-message")
+        raise ComputeUnavailable("the warm Ray driver's connection closed mid-message")
     return pickle.loads(body)
 
 
@@ -136,7 +136,7 @@ class WarmDriverClient:
 
     def _request(self, message: dict[str, Any]) -> Any:
         if self._broken:
-            raise ConnectionError("the connection to the warm Ray driver was interrupted")
+            raise ComputeUnavailable("the connection to the warm Ray driver was interrupted")
         try:
             send(self.sock, message)
             reply = receive(self.sock)
@@ -145,12 +145,12 @@ class WarmDriverClient:
             raise
         if reply is None:
             self._break()
-            raise GyreError(
+            raise ComputeUnavailable(
                 f"The warm Ray driver (pid {self.driver_pid}) ended during the run (its log is "
                 f"in {runtime_dir()}). Run again to start a new one."
             )
         if isinstance(reply, dict) and "failed" in reply:
-            raise GyreError(reply["failed"])
+            raise ComputeUnavailable(reply["failed"])
         return reply
 
     def _break(self) -> None:
@@ -285,15 +285,15 @@ def _start(
             with contextlib.suppress(OSError):
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
                 if tail:
-                    raise GyreError(tail[0])
-            raise GyreError(f"The warm Ray driver for {address} exited with code {code}.")
+                    raise ComputeUnavailable(tail[0])
+            raise ComputeUnavailable(f"The warm Ray driver for {address} exited with code {code}.")
         if path.exists():
             hello = _hello(path)
             if hello is not None:
                 return hello
         time.sleep(0.02)
     process.kill()
-    raise GyreError(
+    raise ComputeUnavailable(
         f"The warm Ray driver for {address} did not start within {START_TIMEOUT_S:.0f} s "
         f"(its log: {log_path}). Set GYRE_RAY_WARM_DRIVER=0 to drive Ray from the run itself."
     )

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import GyreError
+from gyre.errors import ComputeUnavailable, GyreError
 from gyre.pipelines.executors.ray import connection
 from gyre.pipelines.executors.ray.tasks import RayTasks
 from gyre.pipelines.executors.ray.warm_driver import (
@@ -114,7 +114,7 @@ class WarmDriver:
         if op == "stop":
             self.stop()
             return True
-        raise GyreError(f"The warm Ray driver does not know the request {op!r}.")
+        raise ComputeUnavailable(f"The warm Ray driver does not know the request {op!r}.")
 
     def stop(self) -> None:
         """End now: no more runs, and the ones still going are not waited for."""
