@@ -6,7 +6,7 @@ A local Ray cluster (head node, as many CPUs as physical cores, capped object st
 for the run and stopped by process group at the end. Each measurement is a fresh `gyre run`
 process with a never-seen parameter (nothing reused); medians of the repetitions are reported.
 Ray runs are measured as they come run after run, each served by the warm driver the first
-one started (gyre/pipelines/executors/ray_warm_driver.py); for the fan-out also as the first
+one started (gyre/pipelines/executors/ray/warm_driver.py); for the fan-out also as the first
 run after a pause, which starts the warm driver anew (``fanout_ray_cold_s``), and with the
 run's own process driving Ray (``GYRE_RAY_WARM_DRIVER=0``, ``fanout_ray_in_process_s``). The
 peer is the same fan-out written as a plain Ray script (bare_ray_fanout.py), a fresh driver
@@ -91,7 +91,7 @@ def start_ray(cpus: int) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def stop_warm_drivers(address: str) -> None:
-    from gyre.pipelines.executors.ray_warm_driver import stop_all
+    from gyre.pipelines.executors.ray.warm_driver import stop_all
 
     stop_all(address)
     time.sleep(2)  # it ends its Ray job and asks for warm workers as it exits
