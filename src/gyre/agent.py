@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from gyre import jobs
 from gyre.tracking.current_store import current_store
@@ -33,12 +33,19 @@ def agent_name() -> str:
 
 
 def run_one(
-    store: Store, job: jobs.Job, owner: str, *, env: dict[str, str] | None = None
+    store: Store,
+    job: jobs.Job,
+    owner: str,
+    *,
+    env: dict[str, str] | None = None,
+    output: TextIO | None = None,
 ) -> jobs.Job:
-    """Execute a claimed job in a child process and record how it ended."""
+    """Execute a claimed job in a child process and record how it ended. ``output``: where
+    the child's progress goes (default: this process's stdout)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gyre.agent", "execute", str(job.id)],
         env={**os.environ, **(env or {})},
+        stdout=output,
     )
     last_beat = time.monotonic()
     while process.poll() is None:
@@ -77,7 +84,14 @@ def serve(
         )
 
 
-def follow(store: Store, job_id: int, run_id: str, say: Callable[[str], None] = print) -> str:
+def follow(
+    store: Store,
+    job_id: int,
+    run_id: str,
+    say: Callable[[str], None] = print,
+    *,
+    output: TextIO | None = None,
+) -> str:
     """Wait for a submitted run to end and return its status. When no agent has claimed the
     job after a moment, run it here (``gyre pipeline submit --wait`` with no agent)."""
     from gyre.errors import NotFound
@@ -94,7 +108,7 @@ def follow(store: Store, job_id: int, run_id: str, say: Callable[[str], None] = 
             claimed = None
         if claimed is not None and claimed.id == job_id:
             say("No agent picked it up: running it here.")
-            run_one(store, claimed, owner)
+            run_one(store, claimed, owner, output=output)
             ran_here = True
         elif claimed is not None:
             jobs.release(store, claimed.id, owner, "released: claimed by a foreground submit")

@@ -101,7 +101,9 @@ def resolve(start: Path | None = None) -> WorkspaceSettings:
         return _with_options(_settings_for_uri(uri, artifacts, "GYRE_URI"), _env_options())
     config_file = _find_upwards(start, CONFIG_FILE)
     if config_file is not None:
-        return _from_config_file(config_file, artifacts)
+        configured = _from_config_file(config_file, artifacts)
+        if configured is not None:
+            return configured
     found = _find_upwards(start, WORKSPACE_DIR)
     if found is not None and found.is_dir():
         return embedded_settings(found)
@@ -111,7 +113,9 @@ def resolve(start: Path | None = None) -> WorkspaceSettings:
     )
 
 
-def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSettings:
+def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSettings | None:
+    """The workspace ``gyre.yaml`` names; None when it names none (it may hold only ``ci:``
+    settings): then ``./.gyre`` is looked for as without the file."""
     import yaml
 
     try:
@@ -121,11 +125,15 @@ def _from_config_file(config_file: Path, artifacts: str | None) -> WorkspaceSett
             f"Could not read {config_file}: {exc}. Fix or remove the file."
         ) from exc
     if not isinstance(data, dict):
-        raise WorkspaceError(f"{config_file} must be a mapping with a 'workspace:' key.")
+        raise WorkspaceError(
+            f"{config_file} must be a mapping (e.g. 'workspace: .gyre', 'ci: ...')."
+        )
     uri = data.get("workspace")
+    if uri is None:
+        return None
     if not isinstance(uri, str) or not uri:
         raise WorkspaceError(
-            f"{config_file} has no 'workspace:' entry. Add e.g. 'workspace: .gyre' "
+            f"{config_file}: 'workspace:' must be a path or URL, e.g. 'workspace: .gyre' "
             "or 'workspace: postgresql://host/db'."
         )
     if not uri.startswith(("postgres", "/", "~")) and "://" not in uri:

@@ -44,7 +44,8 @@ def plan(
                 planned[name] = PlannedStep(
                     name,
                     "run",
-                    f"upstream step {rerun_upstream[0]} runs, so its input changes",
+                    f"upstream step {rerun_upstream[0]} runs; reused if its output comes out the "
+                    "same",
                     None,
                     None,
                 )

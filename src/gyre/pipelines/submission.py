@@ -37,12 +37,19 @@ class Submitted:
     job_id: int
     run_id: str
     pipeline: PublishedPipeline
+    queued: bool = True  # False: the same submission was queued before; this is that run
 
 
 def publish(
-    store: Store, reference: str, name: str | None = None, description: str | None = None
+    store: Store,
+    reference: str,
+    name: str | None = None,
+    description: str | None = None,
+    *,
+    git_commit: str | None = None,
 ) -> PublishedPipeline:
-    """Snapshot ``FILE:PIPELINE`` and store it as the next version of ``name``."""
+    """Snapshot ``FILE:PIPELINE`` and store it as the next version of ``name`` (the same
+    snapshot as the newest version is that version again)."""
     pipeline = load_pipeline(reference)
     path, _ = split_reference(reference)
     path = path.resolve()
@@ -64,6 +71,7 @@ def publish(
             snapshot_digest=snapshot_digest,
             description=description,
             created_by=getpass.getuser(),
+            git_commit=git_commit,
         )
 
 
@@ -74,8 +82,12 @@ def submit(
     *,
     params: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Submitted:
-    """Queue a run of a published pipeline; parameters are checked now, not by the agent."""
+    """Queue a run of a published pipeline; parameters are checked now, not by the agent.
+
+    With ``idempotency_key``, a second submission with the same key returns the run the
+    first one queued instead of queueing another (``gyre ci submit``: commit + params)."""
     with store.read() as tx:
         definition = published.get(tx, name, version)
     pipeline = load_snapshot(store, definition)
@@ -90,6 +102,10 @@ def submit(
         "run_id": run_id,
     }
     with store.write() as tx:
+        if idempotency_key is not None:
+            earlier = jobs.find(tx, idempotency_key)
+            if earlier is not None:
+                return Submitted(earlier.id, str(earlier.payload["run_id"]), definition, False)
         # A run from the moment it is queued: `gyre runs show/list/cancel` see it at once.
         run_rows.create(
             tx,
@@ -101,7 +117,9 @@ def submit(
             source=f"{definition.name}@{definition.version}",
         )
         run_rows.set_tags(tx, run_id, run_tags)  # params are recorded when it starts
-        job_id = jobs.enqueue(tx, JOB_KIND, payload, idempotency_key=f"run:{run_id}")
+        job_id = jobs.enqueue(
+            tx, JOB_KIND, payload, idempotency_key=idempotency_key or f"run:{run_id}"
+        )
     return Submitted(job_id, run_id, definition)
 
 

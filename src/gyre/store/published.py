@@ -9,8 +9,8 @@ from gyre.errors import NotFound, did_you_mean
 from gyre.store.database import Transaction
 
 _SELECT = (
-    "SELECT name, version, entrypoint, snapshot_digest, description, created_at, created_by "
-    "FROM pipelines"
+    "SELECT name, version, entrypoint, snapshot_digest, description, created_at, created_by, "
+    "git_commit FROM pipelines"
 )
 
 
@@ -23,6 +23,7 @@ class PublishedPipeline:
     description: str | None
     created_at: float
     created_by: str | None
+    git_commit: str | None = None  # the commit it was published from (gyre ci submit)
 
 
 def publish(
@@ -33,6 +34,7 @@ def publish(
     snapshot_digest: str,
     description: str | None,
     created_by: str | None,
+    git_commit: str | None = None,
 ) -> PublishedPipeline:
     """Store a new version, or return the newest one when it has the same snapshot."""
     newest = tx.one(f"{_SELECT} WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
@@ -50,10 +52,11 @@ def publish(
         description=description,
         created_at=time.time(),
         created_by=created_by,
+        git_commit=git_commit,
     )
     tx.execute(
         "INSERT INTO pipelines (name, version, entrypoint, snapshot_digest, description, "
-        "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "created_at, created_by, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         list(published.__dict__.values()),
     )
     return published

@@ -290,6 +290,21 @@ def latest_step_run(tx: Transaction, pipeline: str, step: str) -> RunRecord | No
     return rows[0] if rows else None
 
 
+def recent_durations(tx: Transaction, pipeline: str, step: str, limit: int = 5) -> list[float]:
+    """Seconds the last ``limit`` runs of ``step`` took where it ran (not reused)."""
+    return [
+        float(value)
+        for value in tx.scalars(
+            "SELECT s.ended_at - s.started_at FROM runs s WHERE s.name = ? AND s.kind = 'step' "
+            "AND s.outcome = 'ran' AND s.status = 'finished' AND s.started_at IS NOT NULL "
+            "AND s.ended_at IS NOT NULL AND s.parent_id IN "
+            "(SELECT id FROM runs WHERE name = ? AND kind = 'pipeline') "
+            "ORDER BY s.created_at DESC LIMIT ?",
+            [step, pipeline, limit],
+        )
+    ]
+
+
 def _in(ids: list[str]) -> str:
     return "(" + ", ".join("?" for _ in ids) + ")"
 

@@ -105,6 +105,7 @@ pipelines = Table(
     Column("description", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("created_by", String(200), nullable=True),
+    Column("git_commit", String(64), nullable=True),
 )
 
 jobs = Table(

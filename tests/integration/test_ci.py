@@ -1,0 +1,232 @@
+"""gyre ci check / plan / submit on real git repositories, as a CI job or a developer runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_resource, run_gyre
+
+PIPELINE = """
+import gyre
+from gyre import step
+
+import helpers
+
+
+@step
+def prepare(n: int = 3) -> list:
+    return [helpers.scale(i) for i in range(n)]
+
+
+@step
+def train(values: list) -> dict:
+    return {"weights": sum(values)}
+
+
+@step
+def register(model: dict) -> dict:
+    folder = gyre.output_dir("model")
+    (folder / "score.py").write_text(
+        "def init():\\n    pass\\n\\n\\ndef run(data):\\n    return data\\n"
+    )
+    (folder / "weights.json").write_text(str(model["weights"]))
+    version = gyre.register_model("tiny", folder, flavor="python")
+    return {"version": version.version}
+
+
+@gyre.pipeline
+def tiny(n: int = 3):
+    register(train(prepare(n=n)))
+"""
+
+NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": 3,
+            "id": "a1",
+            "metadata": {"scrolled": True},
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": ["42\n"]}],
+            "source": ["print(42)"],
+        },
+        {"cell_type": "markdown", "id": "b2", "metadata": {}, "source": ["# notes"]},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "py"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(project: Path) -> Path:
+    """A project in a git repository on branch main with one commit and a gyre workspace."""
+    (project / "pipeline.py").write_text(PIPELINE)
+    (project / "helpers.py").write_text("def scale(i):\n    return i * 2\n")
+    (project / "requirements.txt").write_text("numpy==2.3.5\n")
+    (project / ".gitignore").write_text(".gyre/\n")
+    (project / "gyre.yaml").write_text("ci:\n  tests: false\n")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "config", "user.email", "ci@example.com")
+    git(project, "config", "user.name", "CI")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "first")
+    run_gyre("init")
+    return project
+
+
+def gates(out: str) -> dict[str, str]:
+    return {g["name"]: g["status"] for g in json.loads(out)["gates"]}
+
+
+def test_check_runs_every_gate_and_writes_junit(repo: Path) -> None:
+    done = run_gyre("ci", "check", "--json", "--junit", "report.xml")
+    assert gates(done.stdout) == {
+        "lint": "passed",
+        "tests": "skipped",
+        "notebooks": "skipped",
+        "pipelines": "passed",
+        "dependencies": "passed",
+    }
+    suite = ET.parse(repo / "report.xml").getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "5" and suite.get("failures") == "0"
+    assert suite.get("skipped") == "2"
+
+
+def test_notebooks_with_outputs_fail_and_fix_strips_them_as_nbstripout_does(repo: Path) -> None:
+    notebook = repo / "explore.ipynb"
+    notebook.write_text(json.dumps(NOTEBOOK, indent=1))
+    git(repo, "add", "explore.ipynb")
+    failed = run_gyre("ci", "check", "--junit", "report.xml", ok=False)
+    assert failed.returncode == 1
+    assert "explore.ipynb: cells 0 hold outputs" in failed.stdout
+    assert "gyre ci check --fix" in failed.stdout
+    suite = ET.parse(repo / "report.xml").getroot()
+    (failure,) = suite.iter("failure")
+    assert "hold outputs" in (failure.get("message") or "")
+
+    fixed = run_gyre("ci", "check", "--fix", "--json")
+    assert gates(fixed.stdout)["notebooks"] == "passed"
+    stripped = json.loads(notebook.read_text())
+    cell = stripped["cells"][0]
+    assert cell["outputs"] == [] and cell["execution_count"] is None
+    assert cell["source"] == ["print(42)"] and "scrolled" not in cell["metadata"]
+
+    other = repo / "other.ipynb"  # what nbstripout itself leaves passes the check
+    other.write_text(json.dumps(NOTEBOOK, indent=1))
+    nbstripout = Path(sys.executable).parent / "nbstripout"
+    subprocess.run([str(nbstripout), str(other)], check=True)
+    git(repo, "add", "other.ipynb")
+    assert gates(run_gyre("ci", "check", "--json").stdout)["notebooks"] == "passed"
+
+
+def test_bad_notebooks_pipelines_and_requirements_are_named_with_the_fix(repo: Path) -> None:
+    (repo / "broken.ipynb").write_text("{not json")
+    (repo / "bad_pipeline.py").write_text(
+        "import gyre\n\n@gyre.pipeline\ndef bad():\n    return undefined_step()\n"
+    )
+    (repo / "requirements-dev.txt").write_text(
+        "# tools\npytest>=8\nruff==0.14.0\n-r requirements.txt\n"
+    )
+    git(repo, "add", "-A")
+    done = run_gyre("ci", "check", ok=False)
+    assert done.returncode == 1
+    assert "broken.ipynb is not a valid notebook (not JSON" in done.stdout
+    assert "bad_pipeline.py:bad" in done.stdout and "undefined_step" in done.stdout
+    assert "requirements-dev.txt:2: pytest>=8 (no ==version)" in done.stdout
+    assert "ruff==" not in done.stdout.split("--- dependencies ---")[1]
+
+
+def test_unknown_ci_settings_are_refused_naming_the_key(repo: Path) -> None:
+    (repo / "gyre.yaml").write_text("ci:\n  lnt: false\n")
+    done = run_gyre("ci", "check", ok=False)
+    assert done.returncode == 1
+    assert "Unknown key(s) lnt under 'ci:'" in done.stderr and "lint, tests" in done.stderr
+
+
+def test_plan_says_what_a_helper_change_reruns_and_runs_nothing(repo: Path) -> None:
+    run_gyre("run", "pipeline.py:tiny")
+    clean = json.loads(run_gyre("ci", "plan", "pipeline.py:tiny", "--format", "json").stdout)
+    assert [s["action"] for s in clean["steps"]] == ["reuse", "reuse", "reuse"]
+
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "helpers.py").write_text("def scale(i):\n    return i * 3\n")
+    git(repo, "commit", "-q", "-am", "scale by three")
+    runs_before = json.loads(run_gyre("runs", "list", "--json").stdout)
+    planned = json.loads(
+        run_gyre("ci", "plan", "pipeline.py:tiny", "--base", "main", "--format", "json").stdout
+    )
+    steps = {s["name"]: s for s in planned["steps"]}
+    assert steps["prepare"]["action"] == "run"
+    assert "code changed: helpers.py" in steps["prepare"]["reason"]
+    assert steps["train"]["action"] == "run" and "upstream step prepare" in steps["train"]["reason"]
+    assert steps["prepare"]["estimate_s"] is not None  # from its last run
+    assert planned["changed_files"] == ["helpers.py"]
+    assert json.loads(run_gyre("runs", "list", "--json").stdout) == runs_before  # ran nothing
+
+    markdown = run_gyre("ci", "plan", "pipeline.py:tiny", "--format", "markdown").stdout
+    assert markdown.startswith("<!-- gyre ci plan -->")
+    assert "| `prepare` | **run** |" in markdown and "| `register` | **run** |" in markdown
+
+    run_gyre("run", "pipeline.py:tiny")  # what the plan said is what a run does
+    newest = json.loads(run_gyre("runs", "list", "--json").stdout)[0]["id"]
+    done = json.loads(run_gyre("runs", "show", newest, "--json").stdout)
+    assert {s["name"]: s["outcome"] for s in done["steps"]} == {
+        name: "ran" if step["action"] == "run" else "reused" for name, step in steps.items()
+    }
+    bad = run_gyre("ci", "plan", "pipeline.py:tiny", "--base", "no-such-branch", ok=False)
+    assert bad.returncode == 1 and "--base 'no-such-branch' is not a commit" in bad.stderr
+
+
+def test_submit_tags_the_run_and_its_model_and_queues_once_per_commit(repo: Path) -> None:
+    commit = git(repo, "rev-parse", "HEAD")
+    first = json.loads(
+        run_gyre("ci", "submit", "pipeline.py:tiny", "--build-id", "41", "--wait", "--json").stdout
+    )
+    assert first["status"] == "finished" and first["commit"] == commit and first["queued"]
+    again = json.loads(
+        run_gyre("ci", "submit", "pipeline.py:tiny", "--build-id", "41", "--json").stdout
+    )
+    assert again["run_id"] == first["run_id"] and not again["queued"]
+    shown = json.loads(run_gyre("runs", "show", first["run_id"], "--json").stdout)
+    assert shown["tags"]["build"] == "41" and shown["tags"]["commit"] == commit
+    model = json.loads(run_gyre("model", "show", "tiny@1", "--json").stdout)
+    assert model["tags"]["build"] == "41" and model["tags"]["commit"] == commit
+    published = json.loads(run_gyre("pipeline", "show", "tiny", "--json").stdout)
+    assert published[-1]["git_commit"] == commit
+
+    (repo / "helpers.py").write_text("def scale(i):\n    return i * 5\n")
+    refused = run_gyre("ci", "submit", "pipeline.py:tiny", "--build-id", "42", ok=False)
+    assert refused.returncode == 1
+    assert (
+        "uncommitted changes (helpers.py)" in refused.stderr and "--allow-dirty" in refused.stderr
+    )
+    dirty = json.loads(
+        run_gyre(
+            "ci", "submit", "pipeline.py:tiny", "--build-id", "42", "--allow-dirty", "--json"
+        ).stdout
+    )
+    assert dirty["dirty"] == ["helpers.py"] and dirty["run_id"] != first["run_id"]
+    tags = json.loads(run_gyre("runs", "show", dirty["run_id"], "--json").stdout)["tags"]
+    assert tags["dirty"] == "true"
+
+
+def test_ci_outside_a_git_repository_says_so(project: Path) -> None:
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    run_gyre("init")
+    done = run_gyre("ci", "submit", "chain.py:chain", "--build-id", "1", ok=False)
+    assert done.returncode == 1 and "is not in a git repository" in done.stderr
+    assert "git init" in done.stderr
+    assert shutil.which("git")  # the tests above ran real git
