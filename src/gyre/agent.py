@@ -63,13 +63,17 @@ def serve(
     poll_s: float = 1.0,
     kinds: list[str] | None = None,
     say: Callable[[str], None] = print,
+    before_claim: Callable[[], object] | None = None,
 ) -> int:
-    """Claim and run jobs until interrupted (or, with ``once``, until the queue is empty)."""
+    """Claim and run jobs until interrupted (or, with ``once``, until the queue is empty).
+    ``before_claim`` runs before each claim (``--watch-repo`` submits new commits there)."""
     owner = agent_name()
     handled = 0
     where = store.settings.local_dir if store.settings.embedded else "the workspace"
     say(f"agent {owner} serving {where}")
     while True:
+        if before_claim is not None:
+            before_claim()
         job = jobs.claim(store, owner, kinds or [RUN_JOB], lease_s=LEASE_S)
         if job is None:
             if once:

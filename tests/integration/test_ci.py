@@ -230,3 +230,146 @@ def test_ci_outside_a_git_repository_says_so(project: Path) -> None:
     assert done.returncode == 1 and "is not in a git repository" in done.stderr
     assert "git init" in done.stderr
     assert shutil.which("git")  # the tests above ran real git
+
+
+@pytest.fixture
+def origin(repo: Path, tmp_path: Path) -> Path:
+    """A bare repository the project pushes to, as a team's central repository."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    return bare
+
+
+def _runs(tag: str = "commit") -> dict[str, str]:
+    """commit -> run id of every run tagged with a commit."""
+    found = {}
+    for row in json.loads(run_gyre("runs", "list", "--json").stdout):
+        commit = row.get("tags", {}).get(tag)
+        if commit:
+            assert commit not in found, f"two runs for {commit}"
+            found[commit] = row["id"]
+    return found
+
+
+def test_pre_push_hook_runs_the_gates_and_installing_twice_is_one_hook(repo: Path) -> None:
+    first = run_gyre("ci", "hook", "install")
+    assert "Installed" in first.stdout
+    again = run_gyre("ci", "hook", "install")
+    assert "Rewrote" in again.stdout
+    hook = repo / ".git" / "hooks" / "pre-push"
+    assert hook.read_text().count("gyre.cli.main ci check") == 1
+    (repo / "bad.py").write_text("import os\n")  # an unused import: ruff fails
+    git(repo, "add", "bad.py")
+    git(repo, "commit", "-q", "-m", "bad")
+    bare = repo.parent / "pushed.git"
+    git(repo.parent, "init", "-q", "--bare", str(bare))
+    pushed = subprocess.run(
+        ["git", "push", str(bare), "main"], cwd=repo, capture_output=True, text=True
+    )
+    assert pushed.returncode != 0 and "F401" in pushed.stdout + pushed.stderr
+    (repo / "bad.py").write_text("")
+    git(repo, "commit", "-q", "-am", "fixed")
+    git(repo, "push", "-q", str(bare), "main")  # the gates pass: the push goes through
+    (repo / ".git" / "hooks" / "pre-commit").write_text("#!/bin/sh\necho mine\n")
+    refused = run_gyre("ci", "hook", "install", "--hook", "pre-commit", ok=False)
+    assert refused.returncode == 1 and "was not written by gyre" in refused.stderr
+
+
+def test_a_push_to_main_submits_the_plan_that_ci_plan_showed(repo: Path, origin: Path) -> None:
+    run_gyre("run", "pipeline.py:tiny")
+    refused = run_gyre(
+        "ci",
+        "hook",
+        "install",
+        "--hook",
+        "post-receive",
+        "--pipeline",
+        "pipeline.py:tiny",
+        ok=False,
+    )
+    assert "is not a bare repository" in refused.stderr
+    run_gyre(
+        "ci",
+        "hook",
+        "install",
+        str(origin),
+        "--hook",
+        "post-receive",
+        "--pipeline",
+        "pipeline.py:tiny",
+    )
+    (repo / "helpers.py").write_text("def scale(i):\n    return i * 7\n")
+    git(repo, "commit", "-q", "-am", "scale by seven")
+    planned = json.loads(run_gyre("ci", "plan", "pipeline.py:tiny", "--format", "json").stdout)
+    pushed = subprocess.run(
+        ["git", "push", "origin", "main"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    commit = git(repo, "rev-parse", "HEAD")
+    assert "gyre: queued run" in pushed.stderr and commit[:12] in pushed.stderr
+    run_id = _runs()[commit]
+    run_gyre("agent", "--once")
+    shown = json.loads(run_gyre("runs", "show", run_id, "--json").stdout)
+    assert shown["status"] == "finished" and shown["tags"]["build"] == commit[:12]
+    assert {s["name"]: s["outcome"] for s in shown["steps"]} == {
+        s["name"]: "ran" if s["action"] == "run" else "reused" for s in planned["steps"]
+    }
+    model = json.loads(run_gyre("model", "show", "tiny", "--json").stdout)[-1]
+    assert model["tags"]["commit"] == commit
+
+
+def test_watch_repo_submits_each_commit_once_even_after_a_sigkill(repo: Path, origin: Path) -> None:
+    import os
+    import signal
+    import time
+
+    def commit(text: str) -> str:
+        (repo / "helpers.py").write_text(f"def scale(i):\n    return i * {text}\n")
+        git(repo, "commit", "-q", "-am", f"scale by {text}")
+        git(repo, "push", "-q", "origin", "main")
+        return git(repo, "rev-parse", "HEAD")
+
+    def watch_once() -> None:
+        run_gyre("agent", "--once", "--watch-repo", str(origin), "--pipeline", "pipeline.py:tiny")
+
+    first = git(repo, "rev-parse", "HEAD")
+    watch_once()  # the first poll submits the head
+    assert set(_runs()) == {first}
+    second, third = commit("4"), commit("5")  # two pushes between polls
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gyre.cli.main",
+            "agent",
+            "--poll",
+            "0.2",
+            "--watch-repo",
+            str(origin),
+            "--pipeline",
+            "pipeline.py:tiny",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while set(_runs()) != {first, second, third} and time.monotonic() < deadline:
+        time.sleep(0.3)
+    os.kill(agent.pid, signal.SIGKILL)
+    agent.wait()
+    assert set(_runs()) == {first, second, third}
+    fourth = commit("6")
+    watch_once()  # restarted: the new commit once, nothing twice
+    watch_once()
+    assert set(_runs()) == {first, second, third, fourth}
+
+    git(repo, "reset", "-q", "--hard", second)  # a force-push rewrites main
+    (repo / "helpers.py").write_text("def scale(i):\n    return i * 9\n")
+    git(repo, "commit", "-q", "-am", "rewritten")
+    git(repo, "push", "-q", "--force", "origin", "main")
+    rewritten = git(repo, "rev-parse", "HEAD")
+    watch_once()
+    assert set(_runs()) == {first, second, third, fourth, rewritten}

@@ -136,3 +136,43 @@ def submit(
         )
     if wait and status != "finished":
         raise SystemExit(1)
+
+
+@ci.group("hook")
+def hook() -> None:
+    """gyre in git hooks: no CI server needed."""
+
+
+@hook.command("install")
+@click.argument("repo", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option(
+    "--hook",
+    "hook_name",
+    type=click.Choice(["pre-push", "pre-commit", "post-receive"]),
+    default="pre-push",
+    show_default=True,
+    help="pre-push/pre-commit: run gyre ci check; post-receive (a bare repository): submit.",
+)
+@click.option("--pipeline", "reference", metavar="FILE:PIPELINE", help="post-receive: submit this.")
+@click.option("--branch", default="main", show_default=True, help="post-receive: on this branch.")
+@params_option
+def install(
+    repo: Path, hook_name: str, reference: str | None, branch: str, params: tuple[str, ...]
+) -> None:
+    """Install a hook into REPO (default: here); installing again rewrites it."""
+    from gyre.ci import hooks
+
+    if hook_name == "post-receive":
+        if not reference:
+            raise click.BadParameter(
+                "give the pipeline to submit: --pipeline FILE:PIPELINE", param_hint="--pipeline"
+            )
+        from gyre.config import resolve
+
+        settings = resolve()
+        workspace = str(settings.local_dir) if settings.embedded else settings.db_url
+        done = hooks.install_submit(repo, reference, branch, workspace, parse_params(params))
+    else:
+        done = hooks.install_check(repo, hook_name)
+    verb = "Rewrote" if done.replaced else "Installed"
+    click.echo(f"{verb} {done.path}")
