@@ -204,8 +204,10 @@ def test_a_changed_source_parameter_reruns_exactly_that_source_and_the_steps_dow
             assert after[name] != before[name], f"{name} re-ran with a changed input"
         else:
             assert after[name] == before[name], f"{name} does not depend on {param}"
-    # The reason names the source step's own argument, which every source calls `start`.
-    assert f"param start: {old} -> {new}" in changed.steps[shape.source].reason
+    # The reason names the source step's own argument (every source calls it `start`) and,
+    # where the pipeline parameter has another name, that one too.
+    via = "" if param == "start" else f" (pipeline param {param})"
+    assert f"param start{via}: {old} -> {new}" in changed.steps[shape.source].reason
 
 
 def test_a_corrupt_output_blob_reruns_only_its_step_which_remakes_the_same_digest(
