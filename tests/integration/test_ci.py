@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -320,7 +321,6 @@ def test_a_push_to_main_submits_the_plan_that_ci_plan_showed(repo: Path, origin:
 
 
 def test_watch_repo_submits_each_commit_once_even_after_a_sigkill(repo: Path, origin: Path) -> None:
-    import os
     import signal
     import time
 
@@ -373,3 +373,101 @@ def test_watch_repo_submits_each_commit_once_even_after_a_sigkill(repo: Path, or
     rewritten = git(repo, "rev-parse", "HEAD")
     watch_once()
     assert set(_runs()) == {first, second, third, fourth, rewritten}
+
+
+SCENARIOS = {
+    # system: (workflow steps' shell scripts, pull-request env, main-push env)
+    "github": (
+        lambda doc: [step["run"] for step in doc["jobs"]["gyre"]["steps"] if "run" in step],
+        {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main"},
+        {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main", "GITHUB_RUN_NUMBER": "7"},
+    ),
+    "azure": (
+        lambda doc: [step["script"] for step in doc["steps"] if "script" in step],
+        {"BUILD_REASON": "PullRequest", "SYSTEM_PULLREQUEST_TARGETBRANCH": "refs/heads/main"},
+        {
+            "BUILD_REASON": "IndividualCI",
+            "BUILD_SOURCEBRANCH": "refs/heads/main",
+            "BUILD_BUILDID": "8",
+        },
+    ),
+    "gitlab": (
+        lambda doc: list(doc["gyre"]["script"]),
+        {"CI_MERGE_REQUEST_IID": "3", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"},
+        {"CI_COMMIT_BRANCH": "main", "CI_PIPELINE_IID": "9"},
+    ),
+}
+SCHEMAS = {"github": "github-workflows", "azure": "azure-pipelines", "gitlab": "gitlab-ci"}
+
+
+@pytest.mark.parametrize("system", sorted(SCENARIOS))
+def test_generated_workflows_validate_and_their_steps_run_in_order(
+    system: str, repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    written = run_gyre("ci", "init", system, "--pipeline", "pipeline.py:tiny").stdout
+    path = repo / written.split()[1].rstrip(";")
+    assert path.exists()
+    again = run_gyre("ci", "init", system, "--pipeline", "pipeline.py:tiny", ok=False)
+    assert again.returncode == 1 and "--force" in again.stderr
+    # Validated against the CI system's published schema (check-jsonschema's offline copy).
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    valid = subprocess.run(
+        [
+            str(checker),
+            "--regex-variant",
+            "python",
+            "--builtin-schema",
+            f"vendor.{SCHEMAS[system]}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"{system} workflow")
+    git(repo, "push", "-q", "origin", "main")
+
+    fake = tmp_path / "bin"  # pip would reach out to PyPI: it only records what it was asked
+    fake.mkdir()
+    (fake / "pip").write_text('#!/bin/sh\necho "$@" >> "$PIP_LOG"\n')
+    (fake / "pip").chmod(0o755)
+    scripts, pull_request, main_push = SCENARIOS[system]
+    steps = scripts(yaml.safe_load(path.read_text()))
+    summary = tmp_path / "summary.md"
+    base_env = {
+        **os.environ,
+        "PATH": f"{fake}:{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PIP_LOG": str(tmp_path / "pip.log"),
+        "GYRE_URI": str(repo / ".gyre"),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+
+    def run_steps(extra: dict[str, str]) -> None:
+        for script in steps:
+            done = subprocess.run(
+                ["bash", "-e", "-c", script],
+                cwd=repo,
+                env={**base_env, **extra},
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "helpers.py").write_text("def scale(i):\n    return i * 11\n")
+    git(repo, "commit", "-q", "-am", "a change to review")
+    run_steps(pull_request)
+    assert (repo / "gyre-check.xml").exists()
+    plan_text = summary.read_text() if system == "github" else (repo / "gyre-plan.md").read_text()
+    assert plan_text.startswith("<!-- gyre ci plan -->") and "helpers.py" in plan_text
+    assert _runs() == {}  # a pull request trains nothing
+
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "feature")
+    run_steps(main_push)
+    merged = git(repo, "rev-parse", "HEAD")
+    assert list(_runs()) == [merged]
+    assert "-r requirements.txt" in (tmp_path / "pip.log").read_text()

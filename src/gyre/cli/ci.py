@@ -176,3 +176,18 @@ def install(
         done = hooks.install_check(repo, hook_name)
     verb = "Rewrote" if done.replaced else "Installed"
     click.echo(f"{verb} {done.path}")
+
+
+@ci.command("init")
+@click.argument("system", type=click.Choice(["github", "azure", "gitlab"]))
+@click.option("--pipeline", "reference", required=True, metavar="FILE:PIPELINE")
+@click.option("--branch", default="main", show_default=True, help="The branch that trains.")
+@click.option("--force", is_flag=True, help="Replace an existing workflow file.")
+def init(system: str, reference: str, branch: str, force: bool) -> None:
+    """Write a workflow for GitHub Actions, Azure Pipelines or GitLab CI: gates on every
+    change, the plan on pull requests, training when BRANCH moves."""
+    from gyre.ci import repository, templates
+
+    root = repository.root(Path.cwd())
+    written = templates.write(root, templates.render(system, reference, branch), force=force)
+    click.echo(f"Wrote {written.relative_to(root)}; commit it to turn it on.")
