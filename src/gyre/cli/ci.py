@@ -63,12 +63,25 @@ def check(fix: bool, junit: Path | None, as_json: bool) -> None:
     show_default=True,
     help="markdown: ready for a pull-request comment.",
 )
-def plan(reference: str, params: tuple[str, ...], base: str | None, fmt: str) -> None:
+@click.option(
+    "--post",
+    type=click.Choice(["github", "gitlab", "azure"]),
+    help="Also post (or update) the plan as a comment on the pull request.",
+)
+def plan(
+    reference: str, params: tuple[str, ...], base: str | None, fmt: str, post: str | None
+) -> None:
     """Which steps merging this change would re-run, why, and about how long (runs nothing)."""
     from gyre.ci.plan import as_markdown, as_text
     from gyre.ci.plan import plan as make_plan
 
     result = make_plan(open_workspace(), reference, parse_params(params), base=base)
+    if post is not None:
+        from gyre.ci.comments import post as post_comment
+
+        posted = post_comment(post, as_markdown(result))
+        verb = "Updated" if posted.updated else "Posted"
+        click.echo(f"{verb} the plan on the pull request ({posted.url})", err=True)
     if fmt == "json":
         print_json(result.as_dict())
     elif fmt == "markdown":
