@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KSERVE_STAMP := .venv-kserve/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ $(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search
+bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -58,3 +58,6 @@ bench-serving: $(STAMP)
 
 bench-run-search: $(STAMP)
 	$(PY) benchmarks/run_search/run.py
+
+bench-ci: $(STAMP)
+	$(PY) benchmarks/ci/run.py
