@@ -92,13 +92,13 @@ def records_to_array(signature: dict[str, Any], records: list[Any]) -> Any:
     specs = signature["inputs"]
     names = [s["name"] for s in specs]
     width = len(names)
-    if any(len(record) != width for record in records):
-        _explain_records(signature, records)
     try:
-        values = [record[name] for record in records for name in names]
+        ragged = any(len(record) != width for record in records)
+        values = [] if ragged else [record[name] for record in records for name in names]
     except (KeyError, TypeError):
-        _explain_records(signature, records)
-        raise
+        ragged = True
+    if ragged:
+        _explain_records(signature, records)  # raises RequestError naming the field
     whole = False  # an integer column holds a float: checked to be whole below
     for column, spec in enumerate(specs):
         allowed = NUMERIC[spec["type"]]
