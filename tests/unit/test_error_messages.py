@@ -135,3 +135,19 @@ def test_a_read_that_fails_otherwise_is_read_failed_naming_the_url() -> None:
     assert "Could not read s3://b/x" in str(error) and "gyre datastore show" in str(error)
     denied = access_error("s3://b/x", PermissionError("no"), "lake")
     assert isinstance(denied, errors.AccessDenied) and "gyre secret set" in str(denied)
+
+
+@pytest.mark.parametrize("records", [[1, 2], [{"a": 1.0}], [{"a": 1.0, "b": 2.0}, "x"], [None]])
+def test_records_that_do_not_fit_the_signature_are_a_400_naming_the_problem(
+    records: list[object],
+) -> None:
+    from gyre.serving.payloads import RequestError, records_to_array
+
+    signature = {
+        "inputs": [{"name": "a", "type": "double"}, {"name": "b", "type": "double"}],
+        "outputs": [{"name": "output", "type": "long"}],
+    }
+    with pytest.raises(RequestError) as raised:
+        records_to_array(signature, records)
+    assert raised.value.status == 400 and str(raised.value)
+    assert isinstance(raised.value, errors.InvalidParameter)
