@@ -302,3 +302,23 @@ def test_an_exported_sklearn_model_answers_input_it_cannot_take_with_400(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_model_holding_untrusted_types_is_refused_until_registered_as_trusted(
+    workspace: Store,
+) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from gyre.errors import UntrustedContent
+    from gyre.registry.models import load_model, register_model
+
+    x = np.array([[1.0], [2.0], [3.0], [4.0]])
+    model = make_pipeline(FunctionTransformer(abs), LogisticRegression()).fit(x, [0, 0, 1, 1])
+    register_model("odd", model, store=workspace)
+    with pytest.raises(UntrustedContent, match="builtins.abs.*register it again with trusted=True"):
+        load_model("odd@1", workspace)
+    register_model("odd", model, trusted=True, store=workspace)
+    assert load_model("odd@2", workspace).predict(x).tolist() == [0, 0, 1, 1]
