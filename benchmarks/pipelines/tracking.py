@@ -99,14 +99,14 @@ def _gyre(run: _Runner, *args: str, env: dict[str, str]) -> dict[str, Any]:
 def _init_workspace(run: _Runner, name: str) -> dict[str, str]:
     workspace = run.folder / name
     gyre = str(Path(sys.executable).parent / "gyre")
-    env = {"GYRE_URI": str(workspace)}
+    env = {"GYRE_URI": str(workspace / ".gyre")}  # gyre init creates the workspace GYRE_URI names
     workspace.mkdir()
     done = run_measured(
         [gyre, "init"], cwd=workspace, env={**run.env, **env}, log=run.folder / "logs" / "init.log"
     )
     if not done.ok:
         raise StepFailed(f"gyre init failed: {done.tail(3)}")
-    return {"GYRE_URI": str(workspace / ".gyre")}
+    return env
 
 
 def _gyre_log_and_history(run: _Runner, reps: int, result: TrackingResult) -> None:
