@@ -471,3 +471,22 @@ def test_generated_workflows_validate_and_their_steps_run_in_order(
     merged = git(repo, "rev-parse", "HEAD")
     assert list(_runs()) == [merged]
     assert "-r requirements.txt" in (tmp_path / "pip.log").read_text()
+
+
+def test_a_failing_run_fails_the_ci_job_and_bad_names_are_refused(repo: Path) -> None:
+    (repo / "failing.py").write_text(
+        "import gyre\nfrom gyre import step\n\n\n@step\ndef boom() -> int:\n"
+        "    raise RuntimeError('the data is bad')\n\n\n@gyre.pipeline\ndef failing():\n"
+        "    boom()\n"
+    )
+    (repo / "broken.py").write_text(
+        "import gyre\nimport not_a_module\n\n\n@gyre.pipeline\ndef p():\n    pass\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a failing pipeline")
+    failed = run_gyre("ci", "submit", "failing.py:failing", "--build-id", "9", "--wait", ok=False)
+    assert failed.returncode == 1 and "failed" in failed.stdout
+    check = run_gyre("ci", "check", ok=False)
+    assert "broken.py:p: The pipeline file" in check.stdout and "broken.py:2" in check.stdout
+    unknown = run_gyre("ci", "init", "jenkins", "--pipeline", "failing.py:failing", ok=False)
+    assert unknown.returncode == 2 and "'github', 'azure', 'gitlab'" in unknown.stderr
