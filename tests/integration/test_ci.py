@@ -490,3 +490,15 @@ def test_a_failing_run_fails_the_ci_job_and_bad_names_are_refused(repo: Path) ->
     assert "broken.py:p: The pipeline file" in check.stdout and "broken.py:2" in check.stdout
     unknown = run_gyre("ci", "init", "jenkins", "--pipeline", "failing.py:failing", ok=False)
     assert unknown.returncode == 2 and "'github', 'azure', 'gitlab'" in unknown.stderr
+
+
+def test_a_ci_submitted_run_cancelled_while_queued_is_never_run(repo: Path) -> None:
+    queued = json.loads(
+        run_gyre("ci", "submit", "pipeline.py:tiny", "--build-id", "3", "--json").stdout
+    )
+    run_gyre("runs", "cancel", queued["run_id"])
+    run_gyre("agent", "--once")  # nothing left to claim
+    shown = json.loads(run_gyre("runs", "show", queued["run_id"], "--json").stdout)
+    assert shown["status"] == "cancelled" and shown["steps"] == []
+    events = json.loads(run_gyre("events", "list", "--json").stdout)
+    assert [e["status"] for e in events if e["id"] == queued["job"]] == ["cancelled"]

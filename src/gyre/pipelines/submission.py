@@ -196,7 +196,7 @@ def execute_job(store: Store, job: jobs.Job, observer: RunObserver | None = None
 def cancel_run(store: Store, run_id: str) -> str:
     """Cancel a running pipeline run, or a submitted one that has not started yet."""
     with store.write() as tx:
-        job = jobs.find(tx, f"run:{run_id}")
+        job = jobs.for_run(tx, run_id)
         try:
             record = run_rows.get(tx, run_id)
         except NotFound:
@@ -208,7 +208,7 @@ def cancel_run(store: Store, run_id: str) -> str:
             raise Conflict(
                 f"Run {record.id} is {record.status}; only running or queued runs can be cancelled."
             )
-        job = job or jobs.find(tx, f"run:{record.id}")
+        job = job or jobs.for_run(tx, record.id)
         if record.status == "queued":
             run_rows.update_run(tx, record.id, status="cancelled", ended_at=time.time())
             if job is not None:

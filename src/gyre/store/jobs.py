@@ -172,6 +172,19 @@ def find(tx: Transaction, idempotency_key: str) -> Job | None:
     return _job(row) if row else None
 
 
+def for_run(tx: Transaction, run_id: str) -> Job | None:
+    """The job that runs a submitted pipeline run (its key is ``run:ID``, or a CI key with the
+    run id in the payload)."""
+    job = find(tx, f"run:{run_id}")
+    if job is not None:
+        return job
+    row = tx.one(
+        f"{_SELECT} WHERE kind = 'pipeline.run' AND payload LIKE ? ORDER BY id DESC LIMIT 1",
+        [f'%"run_id": "{run_id}"%'],
+    )
+    return _job(row) if row else None
+
+
 def list_jobs(tx: Transaction, *, kind: str | None = None, limit: int = 100) -> list[Job]:
     if kind:
         rows = tx.all(f"{_SELECT} WHERE kind = ? ORDER BY id DESC LIMIT ?", [kind, limit])
