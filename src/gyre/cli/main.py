@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "secret": ("gyre.cli.secret:secret", "Credentials kept outside the metadata database."),
     "lineage": ("gyre.cli.lineage:lineage", "What produced or used a dataset version or run."),
     "model": ("gyre.cli.model:model", "Register, alias, compare and delete model versions."),
+    "audit": ("gyre.cli.audit:audit", "Who did what to which object: the append-only log."),
     "ci": ("gyre.cli.ci:ci", "CI: quality gates, the plan of a change, training per commit."),
     "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
     "serve": (

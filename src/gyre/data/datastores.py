@@ -23,7 +23,7 @@ from gyre.data.filesystems import (
     protocol_of,
 )
 from gyre.errors import InvalidParameter
-from gyre.store import Store
+from gyre.store import Store, audit
 from gyre.store import datastores as datastore_rows
 from gyre.store.datastores import DatastoreRecord
 
@@ -62,9 +62,12 @@ def add_datastore(
     if check:
         reach(url, options_for_check, name)
     with store.write() as tx:
-        return datastore_rows.add_datastore(
+        record = datastore_rows.add_datastore(
             tx, name, url, secret=secret, options=options, by_reference=by_reference
         )
+        detail = {"url": url, "secret": secret, "by_reference": by_reference}
+        audit.append(tx, audit.default_actor(), "datastore.add", f"datastore {name}", detail)
+        return record
 
 
 def list_datastores(store: Store) -> list[DatastoreRecord]:
@@ -80,6 +83,7 @@ def get_datastore(store: Store, name: str) -> DatastoreRecord:
 def remove_datastore(store: Store, name: str) -> None:
     with store.write() as tx:
         datastore_rows.remove_datastore(tx, name)
+        audit.append(tx, audit.default_actor(), "datastore.remove", f"datastore {name}")
 
 
 def check_location(url: str) -> None:

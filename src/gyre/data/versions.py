@@ -15,7 +15,7 @@ from typing import Any
 from gyre.data import file_sets, filesystems, profiles, tables
 from gyre.data.datastores import check_location
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
-from gyre.store import Store, dataset_uses, names
+from gyre.store import Store, audit, dataset_uses, names
 from gyre.store import datasets as rows
 from gyre.store import datastores as datastore_rows
 from gyre.store import partitions as partition_rows
@@ -398,6 +398,9 @@ def set_alias(store: Store, name: str, ref: int | str | None, alias: str) -> Ver
     with store.write() as tx:
         version = rows.get_version(tx, name, ref)
         rows.set_alias(tx, name, alias, version.version)
+        audit.append(
+            tx, audit.default_actor(), "dataset.alias", f"dataset {version.ref}", {"alias": alias}
+        )
     return version
 
 
@@ -583,4 +586,7 @@ def delete(store: Store, name: str, ref: int | str, *, force: bool = False) -> V
                 "or pass --force."
             )
         rows.delete_version(tx, name, version.version, force=force)
+        audit.append(
+            tx, audit.default_actor(), "dataset.delete", f"dataset {version.ref}", {"force": force}
+        )
     return version

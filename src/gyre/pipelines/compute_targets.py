@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gyre.store import Store
+from gyre.store import Store, audit
 from gyre.store import compute as rows
 from gyre.store.compute import ComputeTarget
 
@@ -16,7 +16,10 @@ LOCAL = {"name": "local", "type": "local", "address": "processes on this machine
 def add_target(store: Store, name: str, type_: str, address: str) -> ComputeTarget:
     """Add a target; steps use it with ``@step(compute=NAME)`` or ``gyre run --compute``."""
     with store.write() as tx:
-        return rows.add(tx, name, type_, address, {})
+        target = rows.add(tx, name, type_, address, {})
+        detail = {"type": type_, "address": address}
+        audit.append(tx, audit.default_actor(), "compute.add", f"compute {name}", detail)
+        return target
 
 
 def list_targets(store: Store) -> list[ComputeTarget]:
@@ -32,6 +35,7 @@ def get_target(store: Store, name: str) -> ComputeTarget:
 def remove_target(store: Store, name: str) -> None:
     with store.write() as tx:
         rows.remove(tx, name)
+        audit.append(tx, audit.default_actor(), "compute.remove", f"compute {name}")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from gyre.pipelines.loader import load_pipeline, split_reference
 from gyre.pipelines.params import resolve_params
 from gyre.pipelines.run_types import PipelineRun, RunObserver, RunRequest
 from gyre.pipelines.runner import run_pipeline
-from gyre.store import Store, jobs, published
+from gyre.store import Store, audit, jobs, published
 from gyre.store import runs as run_rows
 from gyre.store.folders import manifest as folder_manifest
 from gyre.store.published import PublishedPipeline
@@ -64,7 +64,7 @@ def publish(
     store.blobs.sync()
     entry = f"{path.relative_to(root).as_posix()}:{pipeline.name}"
     with store.write() as tx:
-        return published.publish(
+        definition = published.publish(
             tx,
             name or pipeline.name,
             entrypoint=entry,
@@ -73,6 +73,14 @@ def publish(
             created_by=getpass.getuser(),
             git_commit=git_commit,
         )
+        audit.append(
+            tx,
+            audit.default_actor(),
+            "pipeline.publish",
+            f"pipeline {definition.name}@{definition.version}",
+            {"entrypoint": entry, "git_commit": git_commit},
+        )
+        return definition
 
 
 def submit(
@@ -117,6 +125,13 @@ def submit(
             source=f"{definition.name}@{definition.version}",
         )
         run_rows.set_tags(tx, run_id, run_tags)  # params are recorded when it starts
+        audit.append(
+            tx,
+            audit.default_actor(),
+            "run.submit",
+            f"run {run_id}",
+            {"pipeline": f"{definition.name}@{definition.version}", "params": params or {}},
+        )
         job_id = jobs.enqueue(
             tx, JOB_KIND, payload, idempotency_key=idempotency_key or f"run:{run_id}"
         )
@@ -213,8 +228,10 @@ def cancel_run(store: Store, run_id: str) -> str:
             run_rows.update_run(tx, record.id, status="cancelled", ended_at=time.time())
             if job is not None:
                 jobs.cancel(tx, job.id)
+            audit.append(tx, audit.default_actor(), "run.cancel", f"run {record.id}")
             return f"Cancelled queued run {record.id}" + (f" (job {job.id})." if job else ".")
         run_rows.update_run(tx, record.id, status="cancelled")
         if job is not None:
             jobs.cancel(tx, job.id)
+        audit.append(tx, audit.default_actor(), "run.cancel", f"run {record.id}")
     return f"Cancelling run {record.id}: its step processes are stopped within a second."

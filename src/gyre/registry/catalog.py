@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gyre.refs import parse_ref
-from gyre.store import Store
+from gyre.store import Store, audit
 from gyre.store import models as rows
 from gyre.store.models import ModelVersionRecord
 
@@ -36,4 +36,5 @@ def set_tags(store: Store, reference: str, tags: dict[str, str]) -> ModelVersion
     with store.write() as tx:
         version = rows.get_version(tx, name, ref)
         rows.set_tags(tx, version.name, version.version, tags)
+        audit.append(tx, audit.default_actor(), "model.tags", f"model {version.ref}", tags)
         return rows.get_version(tx, name, version.version)

@@ -15,7 +15,7 @@ from gyre.errors import CorruptBlob, GyreError, InvalidParameter, ModelLoadFaile
 from gyre.refs import parse_ref
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
-from gyre.store import Store, dataset_uses, jobs
+from gyre.store import Store, audit, dataset_uses, jobs
 from gyre.store import models as rows
 from gyre.store import runs as run_rows
 from gyre.store.database import Transaction
@@ -388,8 +388,18 @@ def model_files(store: Store, record: ModelVersionRecord) -> Path:
 
 
 def set_alias(store: Store, name: str, alias: str, version: int) -> int | None:
+    """Point ``NAME@ALIAS`` at ``version``; returns the version it pointed at before. Recorded
+    in the alias history and the audit log."""
     with store.write() as tx:
-        return rows.set_alias(tx, name, alias, version, getpass.getuser())
+        previous = rows.set_alias(tx, name, alias, version, getpass.getuser())
+        audit.append(
+            tx,
+            audit.default_actor(),
+            "model.alias",
+            f"model {name}@{version}",
+            {"alias": alias, "previous": previous},
+        )
+        return previous
 
 
 def delete(store: Store, reference: str) -> ModelVersionRecord:
@@ -399,4 +409,5 @@ def delete(store: Store, reference: str) -> ModelVersionRecord:
     with store.write() as tx:
         record = rows.get_version(tx, name, ref)
         rows.delete_version(tx, name, record.version)
+        audit.append(tx, audit.default_actor(), "model.delete", f"model {record.ref}")
     return record

@@ -294,3 +294,17 @@ damage = Table(
     Column("found_at", Float, nullable=False),
     Index("ix_damage_subject", "subject"),
 )
+
+audit = Table(
+    "audit",
+    metadata,
+    # Append-only: the migration adds triggers that refuse UPDATE and DELETE on both backends.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),  # who: a user name, or agent HOST:PID
+    Column("action", String(100), nullable=False),  # model.alias, run.delete, fsck.repair, ...
+    Column("subject", String(300), nullable=False),  # model seer@3, run 3840fb5c..., ...
+    Column("detail", Text, nullable=True),  # JSON
+    Index("ix_audit_subject", "subject", "at"),
+    Index("ix_audit_action", "action", "at"),
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import NotFound
-from gyre.store import Store, damage
+from gyre.store import Store, audit, damage
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
 from gyre.store.folders import manifest as folder_manifest
@@ -71,7 +71,10 @@ def delete_runs(store: Store, run_ids: list[str]) -> int:
     Their blobs stay until ``gyre gc``."""
     ids = resolve_ids(store, run_ids)
     with store.write() as tx:
-        return run_rows.delete_runs(tx, ids)
+        count = run_rows.delete_runs(tx, ids)
+        for run_id in ids:
+            audit.append(tx, audit.default_actor(), "run.delete", f"run {run_id}")
+        return count
 
 
 @dataclass(frozen=True)

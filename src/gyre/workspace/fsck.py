@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gyre.errors import CorruptBlob
-from gyre.store import Store, blob_checks, damage, local_copies, references
+from gyre.store import Store, audit, blob_checks, damage, local_copies, references
 from gyre.store.blobs import LocalBlobStore, sha256_file
 from gyre.store.references import Holder
 from gyre.workspace import cache_entries
@@ -130,6 +130,14 @@ def check(
         marks = walk.marks()
         with store.write() as tx:
             report.marked = damage.replace_all(tx, marks)
+            repaired = sum(f.repaired is not None for f in report.findings)
+            audit.append(
+                tx,
+                audit.default_actor(),
+                "fsck.repair",
+                "workspace",
+                {"repaired": repaired, "marked": report.marked, "damaged": len(report.damaged)},
+            )
     report.seconds = time.perf_counter() - started
     return report
 
