@@ -1,6 +1,7 @@
 """``gyre ci init github|azure|gitlab``: a workflow for the CI server a team already uses, like
 the talk's azure-pipelines.yml: the gates on every change, the plan on pull requests (in the
-job's summary), training submitted when main moves.
+job's summary, and as a pull-request comment when the job has a token), training submitted
+when main moves.
 
 Each shell step decides for itself, from the CI system's own variables, whether it applies
 (a pull request or main), so a workflow's steps can be run in order anywhere, which is how the
@@ -30,6 +31,9 @@ on:
   push:
     branches: [{branch}]
   pull_request:
+permissions:
+  contents: read
+  pull-requests: write
 jobs:
   gyre:
     runs-on: ubuntu-latest
@@ -50,10 +54,12 @@ jobs:
       - name: quality gates
         run: gyre ci check --junit gyre-check.xml
       - name: plan (pull requests)
+        env:
+          GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
         run: |
           if [ "$GITHUB_EVENT_NAME" = "pull_request" ]; then
             gyre ci plan {pipeline} --base "origin/$GITHUB_BASE_REF" --format markdown \\
-              >> "$GITHUB_STEP_SUMMARY"
+              ${{GITHUB_TOKEN:+--post github}} >> "$GITHUB_STEP_SUMMARY"
           fi
       - name: train ({branch})
         run: |
@@ -99,12 +105,14 @@ steps:
   - script: |
       if [ "$BUILD_REASON" = "PullRequest" ]; then
         target="${{SYSTEM_PULLREQUEST_TARGETBRANCH#refs/heads/}}"
-        gyre ci plan {pipeline} --base "origin/$target" --format markdown > gyre-plan.md
+        gyre ci plan {pipeline} --base "origin/$target" --format markdown \\
+          ${{SYSTEM_ACCESSTOKEN:+--post azure}} > gyre-plan.md
         echo "##vso[task.uploadsummary]$PWD/gyre-plan.md"
       fi
     displayName: plan (pull requests)
     env:
       GYRE_URI: $(gyreUri)
+      SYSTEM_ACCESSTOKEN: $(System.AccessToken)
   - script: |
       if [ "$BUILD_REASON" != "PullRequest" ] \\
         && [ "$BUILD_SOURCEBRANCH" = "refs/heads/{branch}" ]; then
@@ -129,7 +137,8 @@ gyre:
     - |
       if [ -n "$CI_MERGE_REQUEST_IID" ]; then
         target="$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
-        gyre ci plan {pipeline} --base "origin/$target" --format markdown > gyre-plan.md
+        gyre ci plan {pipeline} --base "origin/$target" --format markdown \\
+          ${{GITLAB_TOKEN:+--post gitlab}} > gyre-plan.md
       fi
     - |
       if [ -z "$CI_MERGE_REQUEST_IID" ] && [ "$CI_COMMIT_BRANCH" = "{branch}" ]; then
