@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,7 @@ class CiSettings:
     lint_args: list[str] | None = None
     test_args: list[str] | None = None
     pipelines: list[str] | None = None
-    source: str = "defaults"
-    extra: dict[str, Any] = field(default_factory=dict)
+    source: str = "defaults"  # the gyre.yaml they came from
 
     def enabled(self, gate: str) -> bool:
         return gate not in self.off
