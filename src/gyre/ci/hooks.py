@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gyre.ci.repository import git
 from gyre.errors import Conflict, InvalidParameter
 
 MARK = "# written by gyre ci hook install"
@@ -32,13 +32,7 @@ class InstalledHook:
 
 def hooks_dir(repo: Path) -> Path:
     """The hooks folder of a repository (bare or not)."""
-    done = subprocess.run(
-        ["git", "rev-parse", "--git-path", "hooks"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = git(repo, "rev-parse", "--git-path", "hooks")
     if done.returncode != 0:
         raise InvalidParameter(
             f"{repo} is not a git repository. Give the path of a clone or a bare repository."
@@ -87,13 +81,7 @@ def _gyre() -> str:
 
 
 def _is_bare(repo: Path) -> bool:
-    done = subprocess.run(
-        ["git", "rev-parse", "--is-bare-repository"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = git(repo, "rev-parse", "--is-bare-repository")
     return done.stdout.strip() == "true"
 
 
@@ -138,8 +126,6 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--param", action="append", default=[])
     args = parser.parse_args(argv)
     params = dict(pair.split("=", 1) for pair in args.param)
-    for name in [k for k in os.environ if k.startswith("GIT_")]:
-        del os.environ[name]  # git sets GIT_DIR for hooks; the temporary work tree has its own
     repo = Path.cwd()
     store = current_store()
     for commit in pushed_heads(sys.stdin.read().splitlines(), args.branch):

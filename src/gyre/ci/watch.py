@@ -13,29 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gyre.ci.repository import git
 from gyre.ci.submit import submit
-from gyre.errors import InvalidParameter
 from gyre.pipelines.submission import Submitted
 from gyre.store import Store
-
-
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}  # a hook's GIT_DIR
-    done = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=False, env=env
-    )
-    if check and done.returncode != 0:
-        raise InvalidParameter(
-            f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}. Check that {repo} "
-            "is the repository and the branch exists."
-        )
-    return done
 
 
 def submit_commit(
@@ -45,12 +31,12 @@ def submit_commit(
     ``commit`` has it."""
     with tempfile.TemporaryDirectory(prefix="gyre-commit-") as scratch:
         tree = Path(scratch) / "tree"
-        _git(repo, "worktree", "add", "--detach", "--force", str(tree), commit)
+        git(repo, "worktree", "add", "--detach", "--force", str(tree), commit, check=True)
         try:
             done = submit(store, str(tree / reference), commit[:12], params=params)
         finally:
-            _git(repo, "worktree", "remove", "--force", str(tree), check=False)
-            _git(repo, "worktree", "prune", check=False)
+            git(repo, "worktree", "remove", "--force", str(tree))
+            git(repo, "worktree", "prune")
     return done.submitted
 
 
@@ -64,14 +50,14 @@ class BranchWatcher:
 
     def __post_init__(self) -> None:
         self.repo = self.repo.resolve()
-        _git(self.repo, "rev-parse", "--git-dir")
+        git(self.repo, "rev-parse", "--git-dir", check=True)
         key = hashlib.sha256(
             json.dumps([str(self.repo), self.branch, self.reference, self.params]).encode()
         ).hexdigest()[:16]
         self.state = self.store.local_path("watch") / f"{key}.json"
 
     def head(self) -> str | None:
-        done = _git(
+        done = git(
             self.repo, "rev-parse", "--verify", "-q", f"refs/heads/{self.branch}", check=False
         )
         return done.stdout.strip() or None
@@ -91,10 +77,12 @@ class BranchWatcher:
             return []
         if last is None:
             return [head]
-        ancestor = _git(self.repo, "merge-base", "--is-ancestor", last, head, check=False)
+        ancestor = git(self.repo, "merge-base", "--is-ancestor", last, head)
         if ancestor.returncode != 0:
             return [head]  # force-pushed (or the old head is gone): the new head once
-        listed = _git(self.repo, "rev-list", "--reverse", "--first-parent", f"{last}..{head}")
+        listed = git(
+            self.repo, "rev-list", "--reverse", "--first-parent", f"{last}..{head}", check=True
+        )
         return listed.stdout.split()
 
     def poll(self, say: Callable[[str], None] = print) -> list[Submitted]:

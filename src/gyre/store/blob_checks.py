@@ -8,13 +8,12 @@ are checked for existence: an object store has no in-place edits to catch.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from pathlib import Path
 from typing import Literal
 
-from gyre.store.blobs import CHUNK, BlobStore, LocalBlobStore
+from gyre.store.blobs import BlobStore, LocalBlobStore, sha256_file
 
 HASH_ALWAYS_BYTES = 8 << 20
 Problem = Literal["missing", "corrupt"]
@@ -30,23 +29,15 @@ def problem(blobs: BlobStore, digest: str) -> Problem | None:
     except FileNotFoundError:
         return "missing"
     if stat.st_size <= HASH_ALWAYS_BYTES:
-        return None if _sha256(path) == digest else "corrupt"
+        return None if sha256_file(path)[0] == digest else "corrupt"
     stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
     with _Stamps(blobs.root) as stamps:
         if stamps.get(digest) == stamp:
             return None
-        if _sha256(path) != digest:
+        if sha256_file(path)[0] != digest:
             return "corrupt"
         stamps.put(digest, stamp)
     return None
-
-
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 * CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 class _Stamps:

@@ -21,14 +21,14 @@ def effective_status(record: Any) -> str:
     status = str(record.status)
     if status != "running" or record.kind != "pipeline":
         return status
-    if record.host == socket.gethostname() and record.pid and not _process_exists(record.pid):
+    if record.host == socket.gethostname() and record.pid and not process_exists(record.pid):
         return "killed"
     if record.heartbeat_at and time.time() - record.heartbeat_at > STALE_AFTER_S:
         return "killed"
     return status
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -13,10 +13,11 @@ Leftovers are staging folders (``.<name>.<pid>``) of a process that is gone.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from gyre.tracking.liveness import process_exists
 
 EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
@@ -60,7 +61,7 @@ def leftovers(local_dir: Path) -> Iterator[Path]:
                     yield child  # the stamp of a copy that was removed
                 continue
             pid = child.name.rsplit(".", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_exists(int(pid)):
                 yield child
 
 
@@ -72,13 +73,3 @@ def _folders(local_dir: Path) -> list[tuple[str, Path]]:
         ("tables", cache / "tables"),
         ("snapshots", local_dir / "snapshots"),
     ]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
