@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
@@ -64,13 +65,38 @@ def serve(
     kinds: list[str] | None = None,
     say: Callable[[str], None] = print,
     before_claim: Callable[[], object] | None = None,
+    endpoints: bool = True,
 ) -> int:
     """Claim and run jobs until interrupted (or, with ``once``, until the queue is empty).
-    ``before_claim`` runs before each claim (``--watch-repo`` submits new commits there)."""
+    ``before_claim`` runs before each claim (``--watch-repo`` submits new commits there).
+    ``endpoints``: keep local endpoints' serving processes running meanwhile (not with
+    ``once``)."""
     owner = agent_name()
-    handled = 0
     where = store.settings.local_dir if store.settings.embedded else "the workspace"
     say(f"agent {owner} serving {where}")
+    if once or not endpoints:
+        return _claim_and_run(store, owner, once, poll_s, kinds, say, before_claim)
+    from gyre.endpoints.supervisor import run_in_background
+
+    stop = threading.Event()
+    supervision = run_in_background(store, owner, say, stop)
+    try:
+        return _claim_and_run(store, owner, once, poll_s, kinds, say, before_claim)
+    finally:
+        stop.set()
+        supervision.join(timeout=10)
+
+
+def _claim_and_run(
+    store: Store,
+    owner: str,
+    once: bool,
+    poll_s: float,
+    kinds: list[str] | None,
+    say: Callable[[str], None],
+    before_claim: Callable[[], object] | None,
+) -> int:
+    handled = 0
     while True:
         if before_claim is not None:
             before_claim()

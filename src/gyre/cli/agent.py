@@ -26,6 +26,11 @@ from gyre.cli.options import open_workspace, params_option, parse_params
     metavar="FILE:PIPELINE",
     help="With --watch-repo: the pipeline to submit, relative to the repository's root.",
 )
+@click.option(
+    "--no-endpoints",
+    is_flag=True,
+    help="Do not start or restart local endpoints' serving processes (another agent does).",
+)
 @params_option
 def agent(
     once: bool,
@@ -33,12 +38,15 @@ def agent(
     watch_repo: Path | None,
     branch: str,
     reference: str | None,
+    no_endpoints: bool,
     params: tuple[str, ...],
 ) -> None:
-    """Claim queued runs from the workspace and run them (run several for more throughput).
+    """Claim queued runs from the workspace and run them (run several for more throughput),
+    and keep local endpoints' serving processes running.
 
     With --watch-repo, also poll a repository gyre cannot put hooks in and submit each new
-    commit of the branch once, even across restarts.
+    commit of the branch once, even across restarts. Endpoint processes outlive the agent:
+    the next agent adopts them.
     """
     from gyre.agent import serve
 
@@ -56,4 +64,11 @@ def agent(
         def before_claim() -> object:
             return watcher.poll(say=click.echo)
 
-    serve(store, once=once, poll_s=poll, say=click.echo, before_claim=before_claim)
+    serve(
+        store,
+        once=once,
+        poll_s=poll,
+        say=click.echo,
+        before_claim=before_claim,
+        endpoints=not no_endpoints,
+    )

@@ -31,6 +31,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("gyre.cli.model:model", "Register, alias, compare and delete model versions."),
     "audit": ("gyre.cli.audit:audit", "Who did what to which object: the append-only log."),
     "ci": ("gyre.cli.ci:ci", "CI: quality gates, the plan of a change, training per commit."),
+    "endpoint": (
+        "gyre.cli.endpoint:endpoint",
+        "Stable scoring URLs: traffic splits, shadows, kept running by the agent.",
+    ),
     "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
     "serve": (
         "gyre.cli.serve:serve",

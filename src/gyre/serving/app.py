@@ -14,6 +14,7 @@ metadata and metrics go through FastAPI.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -31,11 +32,13 @@ from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
 from gyre.serving.payloads import RequestError
 from gyre.serving.scoring import Exchange, Scorer
-from gyre.serving.served_models import Models
+from gyre.serving.served_models import Models, ServedModel
 
 access_log = logging.getLogger("gyre.access")
 log = logging.getLogger("gyre.serving")
 JSON_HEADERS = [(b"content-type", b"application/json")]
+# Which version answered (every scoring response); in a request, the version to answer with.
+VERSION_HEADER = b"gyre-model-version"
 
 
 @dataclass
@@ -52,42 +55,46 @@ def create_app(
     *,
     journal: Journal | None = None,
     converter: Any = None,
-) -> Any:
-    """The ASGI app: the scoring routes, and FastAPI for the rest, inside the request context."""
+) -> ScoringApp:
+    """The ASGI app: the scoring routes, and FastAPI for the rest, inside the request context.
+    A shadow version's answers go to a journal of their own (:meth:`ScoringApp.collect_shadow`)."""
     metrics = ServingMetrics()
-    for served in models.by_version.values():
-        if served.flavor != "python":
-            served.batcher = MicroBatcher(
-                served.loaded.predict,
-                max_batch=options.max_batch,
-                max_wait_s=options.max_wait_ms / 1000,
-            )
     scorer = Scorer(options.max_body_bytes, metrics, journal if options.collect else None)
-    if scorer.journal is not None:
-        for served in models.by_version.values():
+    app = ScoringApp(models, options, metrics, scorer, Scorer(options.max_body_bytes, metrics))
+    if journal is not None:
+        app.collections.append((journal, converter))
+    app.framework = _framework_app(models, metrics, journal, converter, _lifespan(app))
+    for served in models.by_version.values():
+        app.attach(served)
+    for served in models.shadows.values():
+        app.attach(served, shadow=True)
+    return app
+
+
+def _lifespan(app: ScoringApp) -> Any:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        for _, converter in app.collections:
+            if converter is not None:
+                converter.start()
+        app.started = True
+        yield
+        await app.drain_shadows()
+        for served in [*app.models.by_version.values(), *app.models.shadows.values()]:
             if served.batcher is not None:
-                served.batcher.write_lines = scorer.write_lines
-    return ScoringApp(
-        models, options, metrics, scorer, _framework_app(models, metrics, journal, converter)
-    )
+                await served.batcher.close()
+        for journal, _ in app.collections:
+            journal.close()  # synced: the converter's last pass sees every line
+        for _, converter in app.collections:
+            if converter is not None:
+                converter.stop()
+
+    return lifespan
 
 
 def _framework_app(
-    models: Models, metrics: ServingMetrics, journal: Journal | None, converter: Any
+    models: Models, metrics: ServingMetrics, journal: Journal | None, converter: Any, lifespan: Any
 ) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
-        if converter is not None:
-            converter.start()
-        yield
-        for served in models.by_version.values():
-            if served.batcher is not None:
-                await served.batcher.close()
-        if journal is not None:
-            journal.close()  # synced: the converter's last pass sees every line
-        if converter is not None:
-            converter.stop()
-
     app = FastAPI(title="gyre scoring", lifespan=lifespan, docs_url=None, redoc_url=None)
     info_routes.add_routes(app, models, metrics, journal, converter)
     openapi.install(app, models)
@@ -124,19 +131,59 @@ class ScoringApp:
         options: ServerOptions,
         metrics: ServingMetrics,
         scorer: Scorer,
-        framework: FastAPI,
+        shadow_scorer: Scorer,
     ) -> None:
         self.models = models
         self.options = options
         self.metrics = metrics
         self.scorer = scorer
-        self.framework = framework
+        self.shadow_scorer = shadow_scorer
+        self.framework: FastAPI  # set by create_app: its lifespan needs this app
+        self.collections: list[tuple[Journal, Any]] = []  # (journal, its converter or None)
+        self.started = False
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, served: ServedModel, *, shadow: bool = False) -> None:
+        """Give a held version its micro-batcher (once), journaling to the dataset of its role
+        (the endpoint's, or its shadow's)."""
+        if served.flavor == "python":
+            return
+        if served.batcher is None:
+            served.batcher = MicroBatcher(
+                served.loaded.predict,
+                max_batch=self.options.max_batch,
+                max_wait_s=self.options.max_wait_ms / 1000,
+            )
+        scorer = self.shadow_scorer if shadow else self.scorer
+        served.batcher.write_lines = scorer.write_lines if scorer.journal is not None else None
+
+    def collect_shadow(self, journal: Journal, converter: Any) -> None:
+        """Journal shadow answers to ``journal`` from now on (its converter starts with the
+        server, or now when the server runs already)."""
+        if self.shadow_scorer.journal is not None or not self.options.collect:
+            return
+        self.shadow_scorer.journal = journal
+        self.collections.append((journal, converter))
+        if self.started and converter is not None:
+            converter.start()
+        for served in self.models.shadows.values():
+            if served.batcher is not None:
+                served.batcher.write_lines = self.shadow_scorer.write_lines
+
+    async def detach(self, served: ServedModel, *, grace_s: float = 30.0) -> None:
+        """Close a version no request is routed to any more, once its requests are answered
+        (at most ``grace_s`` later)."""
+        deadline = time.monotonic() + grace_s
+        while served.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if served.batcher is not None:
+            await served.batcher.close()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.framework(scope, receive, send)
             return
-        request_id = ""
+        request_id = pinned = ""
         length = header_length = b""
         content_type = "application/json"
         for key, value in scope["headers"]:
@@ -148,6 +195,8 @@ class ScoringApp:
                 content_type = value.decode("latin-1")
             elif key == b"inference-header-content-length":
                 header_length = value.strip()
+            elif key == VERSION_HEADER:
+                pinned = value.decode("latin-1").strip()
         exchange = Exchange(request_id or uuid.uuid4().hex, time.perf_counter())
         exchange.header_length = header_length
         exchange.content_type = content_type
@@ -169,8 +218,12 @@ class ScoringApp:
             if route is None:
                 await self._framework(exchange, scope, receive, send)
             else:
+                if pinned and route[2] is None:
+                    route = (route[0], route[1], pinned)
                 body = await self._score(exchange, route, receive)
                 await self._respond(exchange, 200, body, send)
+                if self.models.shadows:
+                    self._shadow(exchange, route)
         except RequestError as error:
             await self._respond(
                 exchange, error.status, self._error_body(exchange, path, error), send
@@ -188,15 +241,75 @@ class ScoringApp:
     ) -> bytes:
         kind, name, version = route
         try:
-            served = self.models.get(name, version) if name else self.models.only()
+            served = self.models.route(name, version)
         except NotFound as exc:
             raise RequestError(404, "not_found", str(exc)) from None
         exchange.model = served
+        served.in_flight += 1
+        try:
+            return await self._answer(self.scorer, kind, exchange, served, receive)
+        finally:
+            served.in_flight -= 1
+
+    @staticmethod
+    async def _answer(
+        scorer: Scorer, kind: str, exchange: Exchange, served: ServedModel, receive: Any
+    ) -> bytes:
         if kind == "score":
-            return await self.scorer.score(exchange, served, receive)
+            return await scorer.score(exchange, served, receive)
         if kind == "invocations":
-            return await self.scorer.invocations(exchange, served, receive)
-        return await self.scorer.infer(exchange, served, receive)
+            return await scorer.invocations(exchange, served, receive)
+        return await scorer.infer(exchange, served, receive)
+
+    def _shadow(self, exchange: Exchange, route: tuple[str, str | None, str | None]) -> None:
+        """Score a copy of an answered request with the shadow version, off the request path:
+        its answer is journaled to the shadow's dataset and never returned."""
+        served = exchange.model
+        shadow = self.models.shadows.get(served.name) if served is not None else None
+        if shadow is None or shadow is served or exchange.body is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._score_shadow(exchange, route, shadow))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _score_shadow(
+        self,
+        exchange: Exchange,
+        route: tuple[str, str | None, str | None],
+        shadow: ServedModel,
+    ) -> None:
+        copy = Exchange(exchange.request_id, time.perf_counter())
+        copy.content_type = exchange.content_type
+        copy.header_length = exchange.header_length
+        body = exchange.body
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        shadow.in_flight += 1
+        try:
+            await self._answer(self.shadow_scorer, route[0], copy, shadow, receive)
+            copy.status = 200
+        except RequestError as error:
+            copy.status = error.status
+            self.metrics.error(shadow.name, shadow.version, error.kind)
+        except Exception:  # a shadow never disturbs the answer that was already sent
+            log.exception(
+                "shadow %s@%s failed on request %s",
+                shadow.name,
+                shadow.version,
+                exchange.request_id,
+            )
+            self.metrics.error(shadow.name, shadow.version, "internal")
+        finally:
+            shadow.in_flight -= 1
+        self.metrics.observe(
+            shadow.name, shadow.version, "shadow", copy.status, time.perf_counter() - copy.started
+        )
+
+    async def drain_shadows(self) -> None:
+        if self._shadow_tasks:
+            await asyncio.wait(list(self._shadow_tasks), timeout=30)
 
     async def _framework(self, exchange: Exchange, scope: Any, receive: Any, send: Any) -> None:
         id_header = (b"x-request-id", exchange.request_id.encode())
@@ -216,6 +329,8 @@ class ScoringApp:
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", exchange.request_id.encode()),
         ]
+        if exchange.model is not None:
+            headers.append((VERSION_HEADER, b"%d" % exchange.model.version))
         if status == 200 and exchange.json_length is not None:  # binary tensor data follows
             headers.append((b"content-type", b"application/octet-stream"))
             headers.append((b"inference-header-content-length", b"%d" % exchange.json_length))

@@ -51,6 +51,7 @@ class Exchange:
     header_length: bytes = b""  # Inference-Header-Content-Length (binary tensor data)
     content_type: str = "application/json"
     json_length: int | None = None  # of the answer, when binary tensor data follows it
+    body: bytes | None = None  # the request's, once read (a shadow version scores it again)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Scorer:
     async def score(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
         """``POST /score``: the response body."""
         with _admit(served) as admission:
-            raw = await self.read_body(receive)
+            raw = exchange.body = await self.read_body(receive)
             fast = served.records_decoder.decode(raw) if served.records_decoder else None
             if fast is not None:
                 array, is_list = fast
@@ -125,7 +126,7 @@ class Scorer:
     async def invocations(self, exchange: Exchange, served: ServedModel, receive: Receive) -> bytes:
         """``POST /invocations`` (MLflow's scoring protocol): the response body."""
         with _admit(served) as admission:
-            raw = await self.read_body(receive)
+            raw = exchange.body = await self.read_body(receive)
             rows = mlflow_protocol.rows_of(raw, exchange.content_type)
             if served.flavor == "python":
                 admission.withdraw()
@@ -151,7 +152,7 @@ class Scorer:
         """``POST /v2/models/{name}/infer``: the response body (Open Inference Protocol v2);
         ``exchange.json_length`` is set when binary tensor data follows the JSON."""
         with _admit(served) as admission:
-            raw = await self.read_body(receive)
+            raw = exchange.body = await self.read_body(receive)
             request = oip.parse_request(raw, oip.header_length(exchange.header_length))
             oip.check_outputs(request, served.output_name)
             bound = oip.bind(

@@ -13,6 +13,7 @@ from gyre.registry.models import LoadedModel
 from gyre.serving import tensor_codec
 from gyre.serving.batching import MicroBatcher
 from gyre.serving.payloads import RecordsDecoder, numeric_signature
+from gyre.serving.traffic import TrafficSplit
 
 BATCHING_FLAVORS = ("sklearn", "torch", "onnx")
 
@@ -21,6 +22,7 @@ BATCHING_FLAVORS = ("sklearn", "torch", "onnx")
 class ServedModel:
     loaded: LoadedModel
     batcher: MicroBatcher | None = None
+    in_flight: int = 0  # requests routed to it that have not been predicted yet
 
     @property
     def name(self) -> str:
@@ -82,16 +84,37 @@ class ServedModel:
 
 @dataclass
 class Models:
-    """The versions this server holds; the first registered per name is its default."""
+    """The versions this server holds. A name's default version is the first registered,
+    unless a traffic split routes its requests (an endpoint's versions): then each request
+    without a version goes to the split's pick, and the default is its heaviest version. An
+    endpoint's name is an alias of its model's; its shadow version gets a copy of each request.
+    """
 
     by_version: dict[tuple[str, int], ServedModel] = field(default_factory=dict)
     default: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, TrafficSplit] = field(default_factory=dict)
+    shadows: dict[str, ServedModel] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, served: ServedModel) -> None:
         self.by_version[(served.name, served.version)] = served
         self.default.setdefault(served.name, served.version)
 
+    def remove(self, name: str, version: int) -> ServedModel | None:
+        """Stop routing to a version (requests already routed to it finish)."""
+        return self.by_version.pop((name, version), None)
+
+    def route_by(self, name: str, split: TrafficSplit) -> None:
+        """Route ``name``'s requests by ``split``; every version in it must be held."""
+        missing = [v for v in split.weights if (name, v) not in self.by_version]
+        if missing:
+            raise NotFound(f"model {name!r} version(s) {missing} are not loaded here")
+        self.splits[name] = split
+        self.default[name] = split.heaviest
+
     def get(self, name: str, version: str | None = None) -> ServedModel:
+        """The version asked for, or the name's default (metadata routes)."""
+        name = self.aliases.get(name, name)
         if name not in self.default:
             raise NotFound(
                 f"no model named {name!r} here; serving {', '.join(sorted(self.default))}"
@@ -103,11 +126,18 @@ class Models:
             raise NotFound(f"model {name!r} has no version {version} here; serving {have}")
         return served
 
-    def only(self) -> ServedModel:
-        if len(self.default) != 1:
-            raise NotFound("this server holds several models: POST /score/{name}")
-        name = next(iter(self.default))
-        return self.by_version[(name, self.default[name])]
+    def route(self, name: str | None, version: str | None = None) -> ServedModel:
+        """The version that answers a scoring request: the one asked for, or the split's pick
+        (or the only model's default when the request names none)."""
+        if name is None:
+            if len(self.default) != 1:
+                raise NotFound("this server holds several models: POST /score/{name}")
+            name = next(iter(self.default))
+        name = self.aliases.get(name, name)
+        split = self.splits.get(name)
+        if version is None and split is not None:
+            return self.by_version[(name, split.pick())]
+        return self.get(name, version)
 
 
 def _as_int(text: str) -> int:

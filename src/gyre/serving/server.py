@@ -43,11 +43,19 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
     endpoint = config.endpoint or first
     journal = converter = None
     if config.options.collect:
-        folder = journal_folder(store, endpoint)
-        journal = Journal(folder, limit_bytes=config.journal_limit_bytes)
-        argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S)
-        converter = ConverterProcess(argv, folder / "converted.json")
+        journal, converter = collection(store, endpoint, config.journal_limit_bytes)
     return create_app(models, config.options, journal=journal, converter=converter), models
+
+
+def collection(
+    store: Store, endpoint: str, limit_bytes: int = 1 << 30
+) -> tuple[Journal, ConverterProcess]:
+    """The journal ``endpoint``'s answers go to, and the converter (not started yet) that
+    turns it into the dataset ``ENDPOINT-inference``."""
+    folder = journal_folder(store, endpoint)
+    journal = Journal(folder, limit_bytes=limit_bytes)
+    argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S)
+    return journal, ConverterProcess(argv, folder / "converted.json")
 
 
 def check_port(host: str, port: int) -> None:

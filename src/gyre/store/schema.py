@@ -308,3 +308,30 @@ audit = Table(
     Index("ix_audit_subject", "subject", "at"),
     Index("ix_audit_action", "action", "at"),
 )
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("model", String(200), nullable=False),  # the registered model whose versions it serves
+    Column("target", String(32), nullable=False),  # local (ray, kubernetes: later)
+    Column("host", String(200), nullable=False),  # the address it listens on
+    Column("port", Integer, nullable=False),  # stable for the endpoint's life
+    Column("traffic", Text, nullable=False),  # JSON: {"7": 90, "8": 10}, weights summing to 100
+    Column("shadow", Integer, nullable=True),  # a version that gets a copy of every request
+    Column("options", Text, nullable=False),  # JSON: serving options (max batch, collect, ...)
+    Column("state", String(16), nullable=False),  # active | deleting
+    Column("generation", Integer, nullable=False),  # +1 on every change of the desired state
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # What the supervisor and the serving process report:
+    Column("supervisor", String(200), nullable=True),  # the agent keeping it alive (HOST:PID)
+    Column("lease_expires", Float, nullable=True),
+    Column("machine", String(200), nullable=True),  # where the serving process runs
+    Column("pid", Integer, nullable=True),
+    Column("applied_generation", Integer, nullable=True),  # what the process serves now
+    Column("ready_at", Float, nullable=True),
+    Column("restarts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("host", "port", name="uq_endpoints_host_port"),
+)

@@ -1,0 +1,241 @@
+"""Create, re-route and delete endpoints: the desired state, validated and audited.
+
+An endpoint is a stable name and port serving versions of one registered model. What it
+should serve is a row in the store (``traffic``: version -> percent, ``shadow``); the serving
+process applies each change without a restart (:mod:`gyre.endpoints.process`), and a
+supervisor keeps that process alive (:mod:`gyre.endpoints.supervisor`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from gyre.errors import Conflict, InvalidParameter, NotFound
+from gyre.registry import models as registry
+from gyre.store import audit
+from gyre.store import endpoints as rows
+from gyre.store.endpoints import EndpointRow
+from gyre.tracking.liveness import process_exists
+
+if TYPE_CHECKING:
+    from gyre.store import Store
+
+TARGETS = ("local",)
+PLANNED_TARGETS = ("ray", "kubernetes")
+DELETE_WAIT_S = 40.0
+
+
+def machine_name() -> str:
+    return socket.gethostname()
+
+
+def create(
+    store: Store,
+    name: str,
+    model: str,
+    *,
+    target: str = "local",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    options: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> EndpointRow:
+    """An endpoint serving ``model`` (``NAME@VERSION`` or ``NAME@ALIAS``) with all traffic."""
+    if target not in TARGETS:
+        planned = " is planned, not built yet" if target in PLANNED_TARGETS else " is unknown"
+        raise InvalidParameter(
+            f"Target {target!r}{planned}; endpoints run on: {', '.join(TARGETS)} "
+            "(--target local: serving processes on this machine, supervised by 'gyre agent').",
+            field="target",
+        )
+    if "@" not in model:
+        raise InvalidParameter(
+            f"Say which version of {model!r} the endpoint starts with: {model}@VERSION or "
+            f"{model}@ALIAS (e.g. {model}@production).",
+            field="model",
+        )
+    record = registry.get(store, model)
+    if port is not None and not 0 < port < 65536:
+        raise InvalidParameter(f"--port {port} is not a TCP port (1-65535).", field="port")
+    with store.write() as tx:
+        chosen = port if port is not None else _free_port(host, rows.used_ports(tx, host))
+        row = rows.insert(
+            tx,
+            name,
+            model=record.name,
+            target=target,
+            host=host,
+            port=chosen,
+            traffic={record.version: 100},
+            options=options or {},
+        )
+        audit.append(
+            tx,
+            actor or audit.default_actor(),
+            "endpoint.create",
+            f"endpoint {name}",
+            {"model": record.name, "version": record.version, "target": target, "port": chosen},
+        )
+    return row
+
+
+def get(store: Store, name: str) -> EndpointRow:
+    with store.read() as tx:
+        return rows.get(tx, name)
+
+
+def list_endpoints(store: Store) -> list[EndpointRow]:
+    with store.read() as tx:
+        return rows.list_all(tx)
+
+
+def set_traffic(
+    store: Store,
+    name: str,
+    weights: dict[str, str],
+    *,
+    shadow: str | None = None,
+    keep_shadow: bool = True,
+    actor: str | None = None,
+) -> EndpointRow:
+    """Route ``name``'s requests by ``weights`` (version or alias -> percent, summing to 100);
+    ``shadow``: a version that gets a copy of every request (``keep_shadow``: leave it as it
+    is when ``shadow`` is None). Versions are resolved to numbers now: an alias that moves
+    later does not move the traffic."""
+    current = get(store, name)
+    traffic = _resolve_weights(store, current.model, weights)
+    chosen = current.shadow if keep_shadow and shadow is None else None
+    if shadow is not None and shadow.lower() != "none":
+        chosen = _resolve_version(store, current.model, shadow, "shadow")
+    if chosen is not None and chosen in traffic:
+        raise InvalidParameter(
+            f"Version {chosen} cannot be the shadow and take {traffic[chosen]}% of the traffic: "
+            "a shadow's answers are never returned. Drop it from the split or pick another "
+            "shadow (--shadow none removes it).",
+            field="shadow",
+        )
+    with store.write() as tx:
+        row = rows.set_traffic(tx, name, traffic, chosen)
+        audit.append(
+            tx,
+            actor or audit.default_actor(),
+            "endpoint.traffic",
+            f"endpoint {name}",
+            {
+                "from": {str(k): v for k, v in current.traffic.items()},
+                "to": {str(k): v for k, v in traffic.items()},
+                "shadow_from": current.shadow,
+                "shadow_to": chosen,
+                "generation": row.generation,
+            },
+        )
+    return row
+
+
+def wait_applied(store: Store, name: str, generation: int, timeout_s: float = 60.0) -> EndpointRow:
+    """Wait until the serving process serves ``generation`` (or later) of the desired state."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        row = get(store, name)
+        if row.applied_generation is not None and row.applied_generation >= generation:
+            return row
+        if time.monotonic() > deadline:
+            why = f" Its last error: {row.last_error}" if row.last_error else ""
+            running = (
+                f"its serving process (pid {row.pid}) has not applied it yet."
+                if row.pid
+                else "no serving process runs it: start 'gyre agent', which keeps it running."
+            )
+            raise Conflict(
+                f"Endpoint {name!r} does not serve change {generation} after {timeout_s:.0f} s: "
+                f"{running}{why}"
+            )
+        time.sleep(0.1)
+
+
+def delete(store: Store, name: str, *, actor: str | None = None) -> None:
+    """Stop the endpoint's serving process (it finishes the requests it has and converts what
+    it collected) and remove the endpoint; its inference dataset stays."""
+    with store.write() as tx:
+        row = rows.mark_deleting(tx, name)
+        audit.append(tx, actor or audit.default_actor(), "endpoint.delete", f"endpoint {name}")
+    if row.pid is not None and row.machine == machine_name():
+        _wait_for_exit(row.pid, DELETE_WAIT_S)
+    with store.write() as tx:
+        rows.remove(tx, name)
+
+
+def log_path(store: Store, name: str) -> Any:
+    """The serving process's log file (stdout and stderr, appended across restarts)."""
+    return store.settings.local_dir / "serving" / name / "server.log"
+
+
+def _wait_for_exit(pid: int, timeout_s: float) -> None:
+    """The process sees the deletion within a second and stops by itself; SIGTERM if not."""
+    deadline = time.monotonic() + timeout_s
+    while process_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_exists(pid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 30
+        while process_exists(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _resolve_weights(store: Store, model: str, weights: dict[str, str]) -> dict[int, int]:
+    if not weights:
+        raise InvalidParameter(
+            "Give the split as VERSION=PERCENT pairs, e.g. 7=90 8=10.", field="traffic"
+        )
+    traffic: dict[int, int] = {}
+    for key, value in weights.items():
+        version = _resolve_version(store, model, key, "traffic")
+        try:
+            percent = int(value)
+        except ValueError:
+            percent = -1
+        if not 0 <= percent <= 100:
+            raise InvalidParameter(
+                f"{key}={value}: the share must be a whole percent from 0 to 100.",
+                field="traffic",
+            )
+        if version in traffic:
+            raise InvalidParameter(
+                f"{key}={value}: version {version} is in the split twice.", field="traffic"
+            )
+        traffic[version] = percent
+    total = sum(traffic.values())
+    if total != 100:
+        shares = " + ".join(str(v) for v in traffic.values())
+        raise InvalidParameter(
+            f"The shares add up to {total} ({shares}); they must add up to 100 (e.g. 7=90 8=10).",
+            field="traffic",
+        )
+    return {version: percent for version, percent in traffic.items() if percent > 0}
+
+
+def _resolve_version(store: Store, model: str, key: str, field: str) -> int:
+    text = key.strip()
+    if text[:1] in "vV" and text[1:].isdigit():
+        text = text[1:]
+    try:
+        return registry.get(store, f"{model}@{text}").version
+    except NotFound as exc:
+        raise InvalidParameter(f"{field}: {exc}", field=field) from None
+
+
+def _free_port(host: str, taken: set[int]) -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken:
+            return port
+    raise Conflict(f"Found no free port on {host}; pick one with --port.")
