@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 LEASE_S = 60.0
 EXIT_RETRY = 3
 RUN_JOB = "pipeline.run"
+REGISTERED_EVENT = "model.registered"
+RELEASE_STEP_JOB = "release.step"
+# What an agent claims: submitted runs, new model versions (they may start releases) and
+# release transitions.
+AGENT_KINDS = [RUN_JOB, REGISTERED_EVENT, RELEASE_STEP_JOB]
 FOREGROUND_AFTER_S = 2.0
 
 
@@ -100,18 +105,27 @@ def _claim_and_run(
     while True:
         if before_claim is not None:
             before_claim()
-        job = jobs.claim(store, owner, kinds or [RUN_JOB], lease_s=LEASE_S)
+        job = jobs.claim(store, owner, kinds or AGENT_KINDS, lease_s=LEASE_S)
         if job is None:
             if once:
                 return handled
             time.sleep(poll_s)
             continue
-        say(f"job {job.id}: {job.kind} {job.payload.get('pipeline', '')} (attempt {job.attempts})")
+        say(f"job {job.id}: {job.kind} {_subject(job)} (attempt {job.attempts})")
         ended = run_one(store, job, owner)
         handled += 1
         say(
             f"job {job.id}: {ended.status}" + (f" ({ended.last_error})" if ended.last_error else "")
         )
+
+
+def _subject(job: jobs.Job) -> str:
+    payload = job.payload
+    if "release" in payload:
+        return f"release {payload['release']} transition {payload.get('seq')}"
+    if "model" in payload:
+        return f"{payload['model']}@{payload.get('version')}"
+    return str(payload.get("pipeline", ""))
 
 
 def follow(
@@ -155,18 +169,48 @@ def follow(
 
 
 def _execute(job_id: int) -> int:
-    from gyre.pipelines.submission import execute_job
-    from gyre.sdk import _PrintObserver
-
     store = current_store()
     job = jobs.get(store, job_id)
     try:
-        run = execute_job(store, job, _PrintObserver())
+        said = _EXECUTORS[job.kind](store, job)
     except Exception as exc:  # the job is retried with backoff; the error goes to its record
         print(f"job {job_id} could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_RETRY
-    print(f"run {run.id} {run.status}")
+    print(said)
     return 0
+
+
+def _run_pipeline(store: Store, job: jobs.Job) -> str:
+    from gyre.pipelines.submission import execute_job
+    from gyre.sdk import _PrintObserver
+
+    run = execute_job(store, job, _PrintObserver())
+    return f"run {run.id} {run.status}"
+
+
+def _start_releases(store: Store, job: jobs.Job) -> str:
+    from gyre.releases import on_registered
+
+    started = on_registered(store, job.payload)
+    model = f"{job.payload['model']}@{job.payload['version']}"
+    if not started:
+        return f"{model}: no release definition's trigger matches"
+    return f"{model}: release {', '.join(str(r) for r in started)}"
+
+
+def _release_step(store: Store, job: jobs.Job) -> str:
+    from gyre.releases import run_transition
+
+    return run_transition(
+        store, int(job.payload["release"]), int(job.payload["seq"]), f"agent {job.lease_owner}"
+    )
+
+
+_EXECUTORS: dict[str, Callable[[Store, jobs.Job], str]] = {
+    RUN_JOB: _run_pipeline,
+    REGISTERED_EVENT: _start_releases,
+    RELEASE_STEP_JOB: _release_step,
+}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
     ├── WriteFailed             a file could not be written (nothing half-written is left)
     ├── InsecureSecrets         the secrets file can be read by other users
     ├── NoActiveRun             a gyre.log_* call with no run to log to
+    ├── InvalidRelease          a release definition (release.yaml) that cannot be used
+    ├── NotAnApprover           an approval or rejection by someone the stage does not name
     └── MissingExtra            an optional dependency is not installed
 """
 
@@ -115,6 +117,14 @@ class InsecureSecrets(GyreError):
 
 class NoActiveRun(GyreError):
     """A gyre.log_* call found no run to log to."""
+
+
+class InvalidRelease(GyreError):
+    """A release definition cannot be used; the message names the file and line."""
+
+
+class NotAnApprover(GyreError):
+    """Someone approved or rejected a release stage that does not list them as an approver."""
 
 
 class MissingExtra(GyreError):

@@ -35,6 +35,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "gyre.cli.endpoint:endpoint",
         "Stable scoring URLs: traffic splits, shadows, kept running by the agent.",
     ),
+    "release": (
+        "gyre.cli.release:release",
+        "Releases: test, checks, approval and canary rollout of new model versions.",
+    ),
     "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
     "serve": (
         "gyre.cli.serve:serve",

@@ -4,6 +4,7 @@ shadow, kept running by the agent. The capability behind ``gyre endpoint``."""
 from gyre.endpoints.definitions import (
     create,
     delete,
+    find,
     get,
     list_endpoints,
     log_path,
@@ -16,6 +17,7 @@ __all__ = [
     "EndpointRow",
     "create",
     "delete",
+    "find",
     "get",
     "list_endpoints",
     "log_path",

@@ -136,13 +136,22 @@ def set_traffic(
     return row
 
 
+def find(store: Store, name: str) -> EndpointRow | None:
+    with store.read() as tx:
+        return rows.find(tx, name)
+
+
 def wait_applied(store: Store, name: str, generation: int, timeout_s: float = 60.0) -> EndpointRow:
-    """Wait until the serving process serves ``generation`` (or later) of the desired state."""
+    """Wait until the serving process serves ``generation`` (or later) of the desired state;
+    Conflict, with the reason, when it reports that it cannot or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
     while True:
         row = get(store, name)
         if row.applied_generation is not None and row.applied_generation >= generation:
             return row
+        failed = row.pid is None or "not applied" in row.last_error if row.last_error else False
+        if failed and row.generation == generation:
+            raise Conflict(f"Endpoint {name!r} cannot serve change {generation}: {row.last_error}")
         if time.monotonic() > deadline:
             why = f" Its last error: {row.last_error}" if row.last_error else ""
             running = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gyre.errors import CorruptBlob, GyreError, InvalidParameter, ModelLoadFailed
+from gyre.errors import CorruptBlob, GyreError, InvalidParameter, ModelLoadFailed, NotFound
 from gyre.refs import parse_ref
 from gyre.registry import signature as signatures
 from gyre.registry.flavors import detect, flavor_module
@@ -387,19 +387,30 @@ def model_files(store: Store, record: ModelVersionRecord) -> Path:
         ) from exc
 
 
-def set_alias(store: Store, name: str, alias: str, version: int) -> int | None:
+def set_alias(
+    store: Store, name: str, alias: str, version: int, *, actor: str | None = None
+) -> int | None:
     """Point ``NAME@ALIAS`` at ``version``; returns the version it pointed at before. Recorded
-    in the alias history and the audit log."""
+    in the alias history and the audit log (``actor``: who moves it, e.g. a release)."""
     with store.write() as tx:
-        previous = rows.set_alias(tx, name, alias, version, getpass.getuser())
+        previous = rows.set_alias(tx, name, alias, version, actor or getpass.getuser())
         audit.append(
             tx,
-            audit.default_actor(),
+            actor or audit.default_actor(),
             "model.alias",
             f"model {name}@{version}",
             {"alias": alias, "previous": previous},
         )
         return previous
+
+
+def alias_target(store: Store, name: str, alias: str) -> int | None:
+    """The version ``NAME@ALIAS`` points at, or None when the alias is not set."""
+    with store.read() as tx:
+        try:
+            return rows.resolve(tx, name, alias)
+        except NotFound:
+            return None
 
 
 def delete(store: Store, reference: str) -> ModelVersionRecord:

@@ -139,7 +139,7 @@ def set_traffic(
     """The new split (and shadow), as the next generation of the desired state."""
     changed = tx.execute(
         "UPDATE endpoints SET traffic = ?, shadow = ?, generation = generation + 1, "
-        "updated_at = ? WHERE name = ? AND state = 'active'",
+        "last_error = NULL, updated_at = ? WHERE name = ? AND state = 'active'",
         [_encode_traffic(traffic), shadow, time.time(), name],
     )
     if not changed:

@@ -335,3 +335,39 @@ endpoints = Table(
     Column("last_error", Text, nullable=True),
     UniqueConstraint("host", "port", name="uq_endpoints_host_port"),
 )
+
+release_definitions = Table(
+    "release_definitions",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),  # 1, 2, ... one per changed apply
+    Column("spec", Text, nullable=False),  # JSON: the validated definition
+    Column("source", Text, nullable=False),  # the YAML as applied
+    Column("folder", Text, nullable=False),  # where it was applied from (pytest checks run there)
+    Column("digest", String(64), nullable=False),  # sha256 of source and folder
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("definition", String(200), nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # the model version's: approvals bind to it
+    # running | waiting | succeeded | failed | rolled_back | rejected | cancelled
+    Column("status", String(24), nullable=False),
+    Column("stage", Integer, nullable=False),  # index into the definition's stages
+    Column("phase", String(24), nullable=False),  # deploy | checks | approval | rollout | ...
+    Column("step", Integer, nullable=False),  # the canary step within the rollout
+    Column("seq", Integer, nullable=False),  # the next transition's number (its job key)
+    Column("state", Text, nullable=False),  # JSON: per-stage results, approvals, baselines
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("definition", "model", "version", name="uq_releases_model_version"),
+    Index("ix_releases_status", "status", "updated_at"),
+)
