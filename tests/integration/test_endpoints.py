@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,10 +31,12 @@ from gyre.store import Store
 from gyre.tracking.liveness import process_exists
 from gyre.workspace.audit_log import entries as list_entries
 from support.agents import AgentProcess
+from support.model_files import spoil_model_files
 from support.ports import free_port
+from support.scoring_load import ROW, Load
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-ROW = {"f 1": 0.9, "f 2": 0.1, "f 3": 0.4}
 
 
 def register_versions(count: int = 3) -> None:
@@ -45,16 +46,6 @@ def register_versions(count: int = 3) -> None:
     for number in range(count):
         model = LogisticRegression(C=10.0**-number).fit(frame, labels)
         gyre.register_model("clf", model, input_example=frame.head(2))
-
-
-def wait_for(condition, timeout_s: float = 60, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def serving(store: Store, name: str) -> endpoints.EndpointRow:
@@ -76,59 +67,6 @@ def dataset_rows(project: Path, name: str) -> int:
     )
     info = json.loads(shown.stdout)
     return sum(p["rows"] for p in info.get("partitions", []))
-
-
-def spoil_model_files(store: Store, reference: str) -> None:
-    """Overwrite a version's stored files, as a failing disk would: it can no longer load."""
-    from gyre.registry.models import get
-    from gyre.store.folders import manifest
-
-    for digest, _size in manifest(store.blobs, get(store, reference).digest).values():
-        path = store.blobs.path(digest)  # type: ignore[attr-defined]
-        os.chmod(path.parent, 0o755)
-        os.chmod(path, 0o644)
-        path.write_bytes(b"not a model")
-
-
-class Load:
-    """Client threads posting to an endpoint until stopped; every answer is kept."""
-
-    def __init__(self, url: str, clients: int = 4) -> None:
-        self.url = url
-        self.statuses: Counter[int] = Counter()
-        self.versions: list[int] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
-                try:
-                    answer = client.post(f"{self.url}/score", json=[ROW])
-                except httpx.HTTPError as exc:
-                    with self._lock:
-                        self.failures.append(repr(exc))
-                    continue
-                with self._lock:
-                    self.statuses[answer.status_code] += 1
-                    if answer.status_code == 200:
-                        self.versions.append(int(answer.headers["gyre-model-version"]))
-
-    def answered(self) -> int:
-        with self._lock:
-            return self.statuses[200]
 
 
 @pytest.fixture

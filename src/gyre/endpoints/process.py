@@ -17,6 +17,7 @@ import gc
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from gyre.endpoints.definitions import machine_name
@@ -54,6 +55,9 @@ class EndpointServer:
         self.loaded: dict[int, ServedModel] = {}
         self.models = Models(aliases={row.name: row.model} if row.name != row.model else {})
         self._detaching: set[asyncio.Task[None]] = set()
+        # The store is read and written on a thread of its own: the loop's default executor
+        # may be busy with python-flavor predictions.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="endpoint-store")
         self._apply_now(row, {v: self._load(v) for v in row.versions}, attach=False)
         options = server_options(row)
         journal = converter = None
@@ -105,7 +109,7 @@ class EndpointServer:
         new: dict[int, ServedModel] = {}
         for version in row.versions:
             if version not in self.loaded:
-                new[version] = await loop.run_in_executor(None, self._load, version)
+                new[version] = await loop.run_in_executor(self._io, self._load, version)
         if row.shadow is not None:
             self._collect_shadow()
         retired = self._apply_now(row, new)
@@ -126,11 +130,11 @@ class EndpointServer:
         loop = asyncio.get_running_loop()
         while not server.started:
             await asyncio.sleep(0.05)
-        await loop.run_in_executor(None, self._report_ready)
+        await loop.run_in_executor(self._io, self._report_ready)
         while not server.should_exit:
             await asyncio.sleep(POLL_S)
             try:
-                row = await loop.run_in_executor(None, self._read_row)
+                row = await loop.run_in_executor(self._io, self._read_row)
             except Exception:  # the store is unreachable for a moment: keep serving
                 log.exception("endpoint %s: cannot read its state; serving on", self.name)
                 continue
@@ -146,9 +150,9 @@ class EndpointServer:
                 self.failed_generation = row.generation
                 message = f"change {row.generation} not applied: {type(exc).__name__}: {exc}"
                 log.error("endpoint %s: %s", self.name, message)
-                await loop.run_in_executor(None, self._report_error, message)
+                await loop.run_in_executor(self._io, self._report_error, message)
                 continue
-            await loop.run_in_executor(None, self._report_ready)
+            await loop.run_in_executor(self._io, self._report_ready)
 
     def _read_row(self) -> EndpointRow | None:
         with self.store.read() as tx:

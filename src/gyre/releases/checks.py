@@ -51,11 +51,19 @@ class Candidate:
     version: int
     url: str
     folder: Path  # the release definition's folder (pytest paths are relative to it)
+    production_endpoint: str | None = None  # what clients use (champion, replay source)
 
 
 def run_check(check: Check, candidate: Candidate) -> CheckResult:
     started = time.perf_counter()
-    runner: Callable[[dict[str, Any], Candidate], CheckResult] = RUNNERS[check.kind]
+    from gyre.releases import comparisons
+
+    runners: dict[str, Callable[[dict[str, Any], Candidate], CheckResult]] = {
+        **RUNNERS,
+        "champion_challenger": comparisons.champion_challenger,
+        "replay": comparisons.replay,
+    }
+    runner = runners[check.kind]
     try:
         result = runner(check.settings, candidate)
     except httpx.HTTPError as exc:

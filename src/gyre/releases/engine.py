@@ -65,6 +65,12 @@ class Next:
         return self.status in rows.ACTIVE
 
 
+def production_endpoint(spec: ReleaseSpec) -> str:
+    """The endpoint clients use: the last stage's with a rollout, else the last stage's."""
+    rolled = [s for s in spec.stages if s.rollout is not None]
+    return (rolled or spec.stages)[-1].deploy.endpoint
+
+
 def step_key(release_id: int, seq: int) -> str:
     return f"release:{release_id}:{seq}"
 
@@ -315,7 +321,12 @@ class _Transition:
 
     def checks(self) -> Next:
         candidate = Candidate(
-            self.store, self.release.model, self.version, self.mine["url"], self.folder
+            self.store,
+            self.release.model,
+            self.version,
+            self.mine["url"],
+            self.folder,
+            production_endpoint(self.spec),
         )
         results = [run_check(check, candidate) for check in self.stage.checks]
         self.mine["checks"] = [r.to_json() for r in results]

@@ -39,6 +39,7 @@ log = logging.getLogger("gyre.serving")
 JSON_HEADERS = [(b"content-type", b"application/json")]
 # Which version answered (every scoring response); in a request, the version to answer with.
 VERSION_HEADER = b"gyre-model-version"
+SHADOW_IN_FLIGHT = 64  # copies a shadow version scores at once; more are skipped and counted
 
 
 @dataclass
@@ -245,9 +246,11 @@ class ScoringApp:
         except NotFound as exc:
             raise RequestError(404, "not_found", str(exc)) from None
         exchange.model = served
+        shadow = self.models.shadows.get(served.name) is served
+        scorer = self.shadow_scorer if shadow else self.scorer  # asked for by number
         served.in_flight += 1
         try:
-            return await self._answer(self.scorer, kind, exchange, served, receive)
+            return await self._answer(scorer, kind, exchange, served, receive)
         finally:
             served.in_flight -= 1
 
@@ -263,10 +266,15 @@ class ScoringApp:
 
     def _shadow(self, exchange: Exchange, route: tuple[str, str | None, str | None]) -> None:
         """Score a copy of an answered request with the shadow version, off the request path:
-        its answer is journaled to the shadow's dataset and never returned."""
+        its answer is journaled to the shadow's dataset and never returned. At most
+        ``SHADOW_IN_FLIGHT`` copies are scored at once: a slower shadow sees a sample of the
+        traffic (the rest counted as ``skipped`` errors) instead of a backlog that grows."""
         served = exchange.model
         shadow = self.models.shadows.get(served.name) if served is not None else None
         if shadow is None or shadow is served or exchange.body is None:
+            return
+        if len(self._shadow_tasks) >= SHADOW_IN_FLIGHT:
+            self.metrics.error(shadow.name, shadow.version, "shadow_skipped")
             return
         task = asyncio.get_running_loop().create_task(self._score_shadow(exchange, route, shadow))
         self._shadow_tasks.add(task)
