@@ -32,7 +32,8 @@ def gyre(
     *args: str, show: bool = True, tail: int | None = None, env: dict[str, str] | None = None
 ) -> str:
     prefix = "".join(f"{k}={v} " for k, v in (env or {}).items())
-    print(f"$ {prefix}gyre {' '.join(args)}", flush=True)
+    if show:
+        print(f"$ {prefix}gyre {' '.join(args)}", flush=True)
     done = subprocess.run(
         [*GYRE, *args],
         capture_output=True,
@@ -200,6 +201,7 @@ class Traffic:
                 self.answered += 1
                 version = answer.headers["gyre-model-version"]
                 self.versions[version] = self.versions.get(version, 0) + 1
+                self.stop.wait(0.02)  # a steady trickle of clients, not a load test
 
 
 def release_the_code_change(
@@ -216,10 +218,10 @@ def release_the_code_change(
         "    (the pipeline's defaults)"
     )
     gyre("plan", "seer/pipeline.py:seer")
-    traffic = Traffic(production_url, sorted((work / "data" / "test").glob("*/*.png")))
-    traffic.thread.start()
     gyre("run", "seer/pipeline.py:seer", "--tag", "build=3", tail=6)
     registered = time.monotonic()
+    traffic = Traffic(production_url, sorted((work / "data" / "test").glob("*/*.png")))
+    traffic.thread.start()
 
     say("8. seer@3 was registered: its release deploys it to seer-test, checks it, and waits")
     waiting = wait_for_release(3, ("waiting",))

@@ -99,10 +99,34 @@ def test_check_runs_every_gate_and_writes_junit(repo: Path) -> None:
         "notebooks": "skipped",
         "pipelines": "passed",
         "dependencies": "passed",
+        "releases": "skipped",
     }
     suite = ET.parse(repo / "report.xml").getroot()
-    assert suite.tag == "testsuite" and suite.get("tests") == "5" and suite.get("failures") == "0"
-    assert suite.get("skipped") == "2"
+    assert suite.tag == "testsuite" and suite.get("tests") == "6" and suite.get("failures") == "0"
+    assert suite.get("skipped") == "3"
+
+
+def test_a_release_definition_that_does_not_parse_fails_the_check_naming_its_line(
+    repo: Path,
+) -> None:
+    (repo / "release.yaml").write_text(
+        "name: r\ntrigger: {model: m}\nstages:\n  - name: test\n    deploy: {endpoint: e}\n"
+        "    checks:\n      - pytest: missing_tests\n"
+    )
+    git(repo, "add", "release.yaml")
+    failed = run_gyre("ci", "check", ok=False)
+    assert failed.returncode == 1
+    assert "release.yaml: stage test: pytest folder missing_tests does not exist" in failed.stdout
+    (repo / "release.yaml").write_text(
+        "name: r\ntrigger: {model: m}\nstages:\n  - name: test\n    deploy: {endpoint: e}\n"
+        "    rollout: {steps: [100, 10]}\n"
+    )
+    failed = run_gyre("ci", "check", ok=False)
+    assert "release.yaml line 6: stages[0].rollout.steps: percents must rise" in failed.stdout
+    (repo / "release.yaml").write_text(
+        "name: r\ntrigger: {model: m}\nstages:\n  - name: test\n    deploy: {endpoint: e}\n"
+    )
+    assert gates(run_gyre("ci", "check", "--json").stdout)["releases"] == "passed"
 
 
 def test_notebooks_with_outputs_fail_and_fix_strips_them_as_nbstripout_does(repo: Path) -> None:

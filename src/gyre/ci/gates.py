@@ -1,5 +1,5 @@
 """The quality gates of ``gyre ci check``: lint, tests, notebooks without outputs, pipelines
-that import and validate, pinned dependencies. Each gate returns a :class:`GateResult`; none
+that import and validate, pinned dependencies, release definitions that parse. Each gate returns a :class:`GateResult`; none
 raises for what it finds (only for bad configuration)."""
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def run_gates(project: Project, *, fix: bool = False) -> list[GateResult]:
         ("notebooks", lambda: _notebooks(project, fix)),
         ("pipelines", lambda: _pipelines(project)),
         ("dependencies", lambda: _pinned(project)),
+        ("releases", lambda: _releases(project)),
     ]
     return [
         _timed(name, gate) if project.settings.enabled(name) else _skipped(name)
@@ -222,6 +223,41 @@ def _pipelines(project: Project) -> GateResult:
             "\n".join(problems),
         )
     return GateResult("pipelines", "passed", 0.0, f"{len(references)} import and validate")
+
+
+def _releases(project: Project) -> GateResult:
+    """Every ``release.yaml`` (or ``.yml``) parses, and the pytest folders its checks name
+    exist: a broken release definition fails the pull request, not the next release."""
+    from gyre.releases import parse
+
+    files = [f for f in project.files if f.name in ("release.yaml", "release.yml")]
+    if not files:
+        return GateResult("releases", "skipped", 0.0, "no release.yaml found")
+    problems = []
+    for path in files:
+        shown = path.relative_to(project.root).as_posix()
+        try:
+            spec = parse(path.read_text(encoding="utf-8"), shown)
+        except GyreError as exc:
+            problems.append(str(exc))
+            continue
+        for stage in spec.stages:
+            for check in stage.checks:
+                folder = check.settings.get("path") if check.kind == "pytest" else None
+                if folder and not (path.parent / folder).exists():
+                    problems.append(
+                        f"{shown}: stage {stage.name}: pytest folder {folder} does not exist "
+                        f"beside it"
+                    )
+    if problems:
+        return GateResult(
+            "releases",
+            "failed",
+            0.0,
+            f"{len(problems)} problem(s) in {len(files)} release definition(s)",
+            "\n".join(problems),
+        )
+    return GateResult("releases", "passed", 0.0, f"{len(files)} release definition(s) valid")
 
 
 def _pinned(project: Project) -> GateResult:

@@ -8,6 +8,7 @@
       notebooks: true
       pipelines: [pipeline.py:seer]   # default: every @pipeline function of the project
       dependencies: true          # requirement files pinned, or a lock file
+      releases: true              # every release.yaml is a valid release definition
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from gyre.errors import InvalidParameter
 
-GATES = ("lint", "tests", "notebooks", "pipelines", "dependencies")
+GATES = ("lint", "tests", "notebooks", "pipelines", "dependencies", "releases")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def load(root: Path) -> CiSettings:
     if not isinstance(section, dict):
         raise InvalidParameter(
             f"'ci:' in {path} must be a mapping of gates (lint, tests, notebooks, pipelines, "
-            "dependencies), e.g. 'ci: {tests: [-q, tests]}'.",
+            "dependencies, releases), e.g. 'ci: {tests: [-q, tests]}'.",
             field="ci",
         )
     unknown = sorted(set(section) - set(GATES))

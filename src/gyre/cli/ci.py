@@ -23,7 +23,8 @@ def ci() -> None:
 @json_option
 def check(fix: bool, junit: Path | None, as_json: bool) -> None:
     """Run the project's quality gates: lint (ruff), tests (pytest), notebooks without
-    outputs, pipelines that import and validate, pinned dependencies (gyre.yaml 'ci:').
+    outputs, pipelines that import and validate, pinned dependencies, release definitions
+    that parse (gyre.yaml 'ci:').
 
     Exits 1 when a gate fails.
     """
