@@ -1,6 +1,6 @@
 """The quality gates of ``gyre ci check``: lint, tests, notebooks without outputs, pipelines
-that import and validate, pinned dependencies, release definitions that parse. Each gate returns a :class:`GateResult`; none
-raises for what it finds (only for bad configuration)."""
+that import and validate, pinned dependencies, release definitions that parse. Each gate
+returns a :class:`GateResult`; none raises for what it finds (only for bad configuration)."""
 
 from __future__ import annotations
 
