@@ -222,3 +222,86 @@ def test_dataset_versions_aliases_partitions_and_lineage_on_both_backends(any_st
         partition_rows.add_partition(
             tx, "inference", "2026-11-26T18", digest="e" * 64, rows=1, starts_at=0.0, ends_at=1.0
         )
+
+
+def test_endpoint_rows_generations_and_supervision_leases_on_both_backends(
+    any_store: Store,
+) -> None:
+    from gyre.store import endpoints
+
+    with any_store.write() as tx:
+        row = endpoints.insert(
+            tx,
+            "web",
+            model="m",
+            target="local",
+            host="127.0.0.1",
+            port=40001,
+            traffic={1: 100},
+            options={"collect": True},
+        )
+        assert row.generation == 1 and row.traffic == {1: 100} and row.shadow is None
+        with pytest.raises(Conflict, match="Port 40001 on 127.0.0.1 belongs to endpoint 'web'"):
+            endpoints.insert(
+                tx,
+                "other",
+                model="m",
+                target="local",
+                host="127.0.0.1",
+                port=40001,
+                traffic={1: 100},
+                options={},
+            )
+    with any_store.write() as tx:
+        changed = endpoints.set_traffic(tx, "web", {1: 90, 2: 10}, 3)
+        assert changed.generation == 2 and changed.traffic == {1: 90, 2: 10}
+        assert changed.versions == [1, 2, 3]
+        assert endpoints.lease(tx, "web", "agent-a", 15.0)
+        assert not endpoints.lease(tx, "web", "agent-b", 15.0)  # held by a
+        assert endpoints.lease(tx, "web", "agent-a", 15.0)  # extended by its holder
+        tx.execute("UPDATE endpoints SET lease_expires = 0 WHERE name = 'web'")
+        assert endpoints.lease(tx, "web", "agent-b", 15.0)  # ran out: b takes it
+        endpoints.record_start(tx, "web", "host", 4242, restart=True)
+        endpoints.report_ready(tx, "web", "host", 4242, 2)
+    with any_store.read() as tx:
+        ready = endpoints.get(tx, "web")
+        assert (ready.pid, ready.applied_generation, ready.restarts) == (4242, 2, 1)
+        assert ready.supervisor == "agent-b"
+
+
+def test_release_transitions_are_guarded_by_their_number_on_both_backends(
+    any_store: Store,
+) -> None:
+    from gyre.store import releases
+
+    with any_store.write() as tx:
+        definition, new = releases.add_definition(
+            tx, "r", {"name": "r"}, "name: r\n", "/p", "d" * 64, "alice"
+        )
+        assert new and definition.version == 1
+        again, new = releases.add_definition(
+            tx, "r", {"name": "r"}, "name: r\n", "/p", "d" * 64, "alice"
+        )
+        assert not new and again.version == 1
+        first, created = releases.insert_release(tx, definition, "m", 3, "e" * 64)
+        assert created and first.seq == 1 and first.status == "running"
+        same, created = releases.insert_release(tx, definition, "m", 3, "e" * 64)
+        assert not created and same.id == first.id  # one release per model version
+        moved = releases.advance(
+            tx,
+            first.id,
+            1,
+            status="running",
+            stage=0,
+            phase="checks",
+            step=0,
+            state={"stages": {"test": {"url": "http://x"}}},
+        )
+        assert moved.seq == 2 and moved.state["stages"]["test"]["url"] == "http://x"
+        with pytest.raises(Conflict, match="moved past transition 1"):
+            releases.advance(
+                tx, first.id, 1, status="failed", stage=0, phase="checks", step=0, state={}
+            )
+    with any_store.read() as tx:
+        assert releases.get_release(tx, first.id).phase == "checks"
+        assert [d.name for d in releases.latest_definitions(tx)] == ["r"]
