@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KSERVE_STAMP := .venv-kserve/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ $(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci
+bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -61,3 +61,6 @@ bench-run-search: $(STAMP)
 
 bench-ci: $(STAMP)
 	$(PY) benchmarks/ci/run.py
+
+bench-releases: $(STAMP)
+	$(PY) benchmarks/releases/run.py
