@@ -138,6 +138,11 @@ def gyre_reps(args: argparse.Namespace, data: Data, scratch: Path) -> list[dict[
                 raise RuntimeError(f"release {release.id} ended {release.status}")
             results.append(gyre_figures(args, record, release, version))
             print(f"  rep {rep + 1}: {one_line(results[-1])}", flush=True)
+            steps = ", ".join(
+                f"+{e['at'] - release.registered_at:.1f} {e['action'].removeprefix('release.')}"
+                for e in release.timeline
+            )
+            print(f"    timeline after registration (s): {steps}", flush=True)
     finally:
         problems = workspace.close()
         for problem in problems:
