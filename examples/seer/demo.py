@@ -259,7 +259,9 @@ def main() -> int:
     work = args.workdir.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    shutil.copytree(HERE, work / "seer", ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    shutil.copytree(
+        HERE, work / "seer", ignore=shutil.ignore_patterns("__pycache__", "test_seer.py")
+    )
     (work / "pyproject.toml").write_text("[project]\nname = 'seer-demo'\n")  # the project's root
     os.chdir(work)
     os.environ.pop("GYRE_URI", None)

@@ -302,12 +302,15 @@ def test_an_approval_that_times_out_fails_the_release(
     workspace: Store, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GYRE_USER", "alice")
+    earlier = register_sklearn("0", c=2.0)  # before the definition: never released by itself
     write_definition(project, timeout="2s")
     releases.apply(workspace, project / "release.yaml")
     agent = AgentProcess(project)
     try:
         first = register_sklearn("1")
         row = settles(workspace, release_of(workspace, first).id, ("failed", "succeeded"), 120)
+        assert [r.version for r in releases.list_releases(workspace)] == [first]
+        assert earlier != first
     finally:
         agent.stop(signal.SIGINT)
         for endpoint in endpoints.list_endpoints(workspace):

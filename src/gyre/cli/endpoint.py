@@ -35,7 +35,15 @@ def endpoint() -> None:
     "--target",
     default="local",
     show_default=True,
-    help="Where it runs: local (serving processes on this machine, supervised by the agent).",
+    help="Where it runs: local (serving processes on this machine, supervised by the agent) "
+    "or kubernetes (a KServe InferenceService, applied with kubectl when a kubeconfig is set).",
+)
+@click.option(
+    "--option",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="kubernetes: namespace=NS, storage_uri=s3://bucket/prefix (where KServe reads models).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, help="A stable port (default: a free one, kept for good).")
@@ -55,12 +63,19 @@ def create(
     no_collect: bool,
     wait: bool,
     as_json: bool,
+    extra: tuple[str, ...],
 ) -> None:
-    """Create an endpoint; 'gyre agent' starts its serving process and keeps it running."""
+    """Create an endpoint; 'gyre agent' starts its serving process and keeps it running
+    (--target kubernetes: writes, and applies, its KServe manifest instead)."""
     from gyre import endpoints
 
     store = open_workspace()
-    options = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "collect": not no_collect}
+    options: dict[str, object] = {
+        "max_batch": max_batch,
+        "max_wait_ms": max_wait_ms,
+        "collect": not no_collect,
+        **parse_pairs(extra, "--option", "namespace=ml"),
+    }
     row = endpoints.create(store, name, model, target=target, host=host, port=port, options=options)
     if wait:
         row = endpoints.wait_applied(store, name, row.generation, WAIT_S)
@@ -69,7 +84,9 @@ def create(
         return
     version = next(iter(row.traffic))
     click.echo(f"Created endpoint {name}: {row.model}@{version} at {row.url}")
-    if row.pid is None:
+    if row.target == "kubernetes":
+        click.echo(f"KServe manifest: {endpoints.manifest_path(store, name)} ({_state(row)})")
+    elif row.pid is None:
         click.echo("'gyre agent' starts it and keeps it running.")
 
 
@@ -204,6 +221,9 @@ def delete(name: str, yes: bool) -> None:
 def _state(row: EndpointRow) -> str:
     if row.state != "active":
         return row.state
+    if row.target == "kubernetes":
+        applied = row.applied_generation == row.generation and row.machine == "kubectl"
+        return "applied" if applied else "manifest written, not applied"
     if row.pid is None:
         return "error" if row.last_error else "not running"
     if row.applied_generation is None:

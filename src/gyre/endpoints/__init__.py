@@ -8,6 +8,7 @@ from gyre.endpoints.definitions import (
     get,
     list_endpoints,
     log_path,
+    manifest_path,
     set_traffic,
     wait_applied,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "get",
     "list_endpoints",
     "log_path",
+    "manifest_path",
     "set_traffic",
     "wait_applied",
 ]

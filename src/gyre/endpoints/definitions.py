@@ -19,13 +19,14 @@ from gyre.registry import models as registry
 from gyre.store import audit
 from gyre.store import endpoints as rows
 from gyre.store.endpoints import EndpointRow
+from gyre.store.names import check_name
 from gyre.tracking.liveness import process_exists
 
 if TYPE_CHECKING:
     from gyre.store import Store
 
-TARGETS = ("local",)
-PLANNED_TARGETS = ("ray", "kubernetes")
+TARGETS = ("local", "kubernetes")
+PLANNED_TARGETS = ("ray",)
 DELETE_WAIT_S = 40.0
 
 
@@ -49,7 +50,8 @@ def create(
         planned = " is planned, not built yet" if target in PLANNED_TARGETS else " is unknown"
         raise InvalidParameter(
             f"Target {target!r}{planned}; endpoints run on: {', '.join(TARGETS)} "
-            "(--target local: serving processes on this machine, supervised by 'gyre agent').",
+            "(--target local: serving processes on this machine, supervised by 'gyre agent'; "
+            "--target kubernetes: a KServe InferenceService).",
             field="target",
         )
     if "@" not in model:
@@ -61,6 +63,19 @@ def create(
     record = registry.get(store, model)
     if port is not None and not 0 < port < 65536:
         raise InvalidParameter(f"--port {port} is not a TCP port (1-65535).", field="port")
+    options = dict(options or {})
+    if target == "kubernetes":
+        from gyre.endpoints import kubernetes
+
+        check_name(name, "endpoint")
+        namespace = str(options.setdefault("namespace", "default"))
+        host, port = f"{name}.{namespace}.svc.cluster.local", 80
+        if record.flavor not in kubernetes.FORMATS:
+            raise InvalidParameter(
+                f"{record.ref} is a {record.flavor} model; the kubernetes target serves "
+                f"{' and '.join(kubernetes.FORMATS)} models through KServe's own servers.",
+                field="model",
+            )
     with store.write() as tx:
         chosen = port if port is not None else _free_port(host, rows.used_ports(tx, host))
         row = rows.insert(
@@ -71,7 +86,7 @@ def create(
             host=host,
             port=chosen,
             traffic={record.version: 100},
-            options=options or {},
+            options=options,
         )
         audit.append(
             tx,
@@ -80,6 +95,8 @@ def create(
             f"endpoint {name}",
             {"model": record.name, "version": record.version, "target": target, "port": chosen},
         )
+    if target == "kubernetes":
+        return _publish_manifest(store, row, actor)
     return row
 
 
@@ -118,6 +135,10 @@ def set_traffic(
             "shadow (--shadow none removes it).",
             field="shadow",
         )
+    if current.target == "kubernetes":
+        from gyre.endpoints import kubernetes
+
+        kubernetes.check_split(traffic, chosen)
     with store.write() as tx:
         row = rows.set_traffic(tx, name, traffic, chosen)
         audit.append(
@@ -133,7 +154,32 @@ def set_traffic(
                 "generation": row.generation,
             },
         )
+    if row.target == "kubernetes":
+        return _publish_manifest(store, row, actor)
     return row
+
+
+def _publish_manifest(store: Store, row: EndpointRow, actor: str | None) -> EndpointRow:
+    """Write (and, with a cluster configured, apply) the endpoint's KServe manifest."""
+    from gyre.endpoints import kubernetes
+
+    path = kubernetes.write(store, row.name, row.model, row.traffic, row.options)
+    outcome = kubernetes.apply(path)
+    applied = outcome.startswith("applied")
+    with store.write() as tx:
+        rows.report_ready(
+            tx, row.name, "kubectl" if applied else "manifest only", 0, row.generation
+        )
+        if outcome.startswith("kubectl apply failed"):
+            rows.report_error(tx, row.name, outcome)
+        audit.append(
+            tx,
+            actor or audit.default_actor(),
+            "endpoint.manifest",
+            f"endpoint {row.name}",
+            {"path": str(path), "outcome": outcome, "generation": row.generation},
+        )
+        return rows.get(tx, row.name)
 
 
 def find(store: Store, name: str) -> EndpointRow | None:
@@ -172,7 +218,11 @@ def delete(store: Store, name: str, *, actor: str | None = None) -> None:
     with store.write() as tx:
         row = rows.mark_deleting(tx, name)
         audit.append(tx, actor or audit.default_actor(), "endpoint.delete", f"endpoint {name}")
-    if row.pid is not None and row.machine == machine_name():
+    if row.target == "kubernetes" and row.machine == "kubectl":
+        from gyre.endpoints import kubernetes
+
+        kubernetes.delete(manifest_path(store, name))
+    elif row.pid and row.machine == machine_name():
         _wait_for_exit(row.pid, DELETE_WAIT_S)
     with store.write() as tx:
         rows.remove(tx, name)
@@ -181,6 +231,13 @@ def delete(store: Store, name: str, *, actor: str | None = None) -> None:
 def log_path(store: Store, name: str) -> Any:
     """The serving process's log file (stdout and stderr, appended across restarts)."""
     return store.settings.local_dir / "serving" / name / "server.log"
+
+
+def manifest_path(store: Store, name: str) -> Any:
+    """The KServe manifest of an endpoint on the kubernetes target."""
+    from gyre.endpoints import kubernetes
+
+    return kubernetes.folder(store, name) / "inferenceservice.yaml"
 
 
 def _wait_for_exit(pid: int, timeout_s: float) -> None:

@@ -128,12 +128,18 @@ def start(
 
 
 def on_registered(store: Store, payload: dict[str, Any]) -> list[int]:
-    """The ``model.registered`` event: a release for each definition whose trigger matches."""
+    """The ``model.registered`` event: a release for each definition whose trigger matches
+    and that was applied before the version was registered (a definition applied later does
+    not release the versions registered before it: ``gyre release start`` does, on purpose).
+    """
     record = registry.get(store, f"{payload['model']}@{payload['version']}")
     with store.read() as tx:
         definitions = rows.latest_definitions(tx)
+        since = {d.name: rows.first_applied_at(tx, d.name) for d in definitions}
     started = []
     for definition in definitions:
+        if since[definition.name] > record.created_at:
+            continue
         if matches(ReleaseSpec.from_json(definition.spec), record):
             release, _new = start(
                 store, definition.name, record.ref, actor=f"trigger {definition.name}"

@@ -124,6 +124,13 @@ def get_definition(tx: Transaction, name: str, version: int | None = None) -> De
     return found
 
 
+def first_applied_at(tx: Transaction, name: str) -> float:
+    """When the definition's first version was applied."""
+    return float(
+        tx.scalar("SELECT MIN(created_at) FROM release_definitions WHERE name = ?", [name])
+    )
+
+
 def latest_definitions(tx: Transaction) -> list[DefinitionRow]:
     rows = tx.all(
         "SELECT d.* FROM release_definitions d JOIN (SELECT name, MAX(version) AS version "
