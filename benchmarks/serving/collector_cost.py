@@ -22,8 +22,7 @@ up, as ``run.py`` does. Reported per variant: median requests/s, p50 and p99; th
 CPU the server process used per request and its converter process per load (from
 ``/proc``; CPU time, which a busy machine inflates less than it deflates requests/s), and how
 often its micro-batcher switched between predicting on the event loop and on a thread (from
-``serve_probe.py``'s ``PROBE_BATCHER_MODE`` lines). ``--cpu-timed-batcher``: every variant
-with the ``PROBE_BATCHER_CPU_TIMED`` what-if (see ``serve_probe.py``). ``--busy N``: N spinning processes (nice 0) run during the
+``serve_probe.py``'s ``PROBE_BATCHER_MODE`` lines). ``--busy N``: N spinning processes (nice 0) run during the
 loads, standing in for the other sessions of a shared machine. ``--pin``: wrk on CPU 0, the
 servers on CPU 1 (their converters inherit it), so the converter competes with the server
 alone. Last line: one JSON object ``{"benchmark": "serving_collector", ...}``.
@@ -84,11 +83,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--busy", type=int, default=0, help="spinning processes during loads")
     parser.add_argument("--pin", action="store_true", help="wrk on CPU 0, servers on CPU 1")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
-    parser.add_argument(
-        "--cpu-timed-batcher",
-        action="store_true",
-        help="every variant with serve_probe's PROBE_BATCHER_CPU_TIMED what-if",
-    )
     return parser.parse_args(argv)
 
 
@@ -152,8 +146,6 @@ def main(argv: list[str]) -> int:
             tool.key = f"gyre-{name}"  # its log: logs/gyre-NAME-MODEL.log
             tool.prepare(workloads, work)
             probes = {"PROBE_NO_GC": "1", "PROBE_BATCHER_MODE": "1"}
-            if args.cpu_timed_batcher:
-                probes["PROBE_BATCHER_CPU_TIMED"] = "1"
             os.environ.update({**probes, **VARIANTS[name]})
             try:
                 server = tool.start(workload, work)
@@ -264,8 +256,7 @@ def report(
     print(
         f"\ncollector cost: {args.model}, {args.rows} row(s) per request, concurrency "
         f"{args.concurrency}, {args.seconds:g} s per load, median of {args.reps}; "
-        f"{args.busy} busy process(es){', pinned' if args.pin else ''}"
-        f"{', CPU-timed batcher' if args.cpu_timed_batcher else ''}; "
+        f"{args.busy} busy process(es){', pinned' if args.pin else ''}; "
         f"load average {os.getloadavg()[0]:.1f}; {seconds / 60:.1f} min\n"
     )
     print(

@@ -20,14 +20,9 @@ while the rest runs as shipped:
 - ``PROBE_WRITE_TIMES=1``: one ``PROBE`` line per journal write that took 1 ms or more.
 
 ``PROBE_NO_GC=1``: no garbage-collection probe (what-ifs compared without its cost).
-``PROBE_BATCHER_CPU_TIMED=1`` (a what-if for ``batching.py``): the micro-batcher chooses
-between the event loop and a worker thread from the CPU time of the predict call itself
-(``time.thread_time`` around ``predict``, in whichever thread runs it), not from the wall
-time of the call, which on a busy machine counts preemption and, on the thread path, the
-hand-off to the thread and back.
 ``PROBE_BATCHER_MODE=1``: one ``PROBE`` line each time a micro-batcher switches between
-predicting on the event loop and on a worker thread (it decides from a moving average of the
-wall time of its calls), with the batches made in the mode it leaves.
+predicting on the event loop and on a worker thread (``batching.PathChooser`` decides from the
+rows per second each achieves), with the batches made in the mode it leaves.
 """
 
 from __future__ import annotations
@@ -115,49 +110,25 @@ def _batcher_mode_probe() -> None:
     call = batching.MicroBatcher._call
     modes: dict[int, list[Any]] = {}  # batcher -> [mode, batches in it]
 
-    async def probed(self: batching.MicroBatcher, rows: Any) -> Any:
-        mode = "inline" if self.call_seconds < self.inline_limit_s else "thread"
-        state = modes.setdefault(id(self), [mode, 0])
-        if state[0] != mode:
+    async def probed(self: batching.MicroBatcher, rows: Any, path: str) -> Any:
+        state = modes.setdefault(id(self), [path, 0])
+        if state[0] != path:
             _emit(
                 {
                     "kind": "batcher_mode",
-                    "to": mode,
+                    "to": path,
                     "batches_before": state[1],
-                    "call_ms": round(self.call_seconds * 1000, 3),
+                    "call_ms": round((self.paths.call_seconds or 0.0) * 1000, 3),
                 }
             )
-            state[0], state[1] = mode, 0
+            state[0], state[1] = path, 0
         state[1] += 1
-        return await call(self, rows)
+        return await call(self, rows, path)
 
     batching.MicroBatcher._call = probed  # type: ignore[method-assign]
 
 
-def _cpu_timed_batcher() -> None:
-    import asyncio
-
-    from gyre.serving import batching
-
-    async def call(self: batching.MicroBatcher, rows: Any) -> Any:
-        def timed() -> tuple[Any, float]:
-            started = time.thread_time()
-            results = self.predict(rows)
-            return results, time.thread_time() - started
-
-        if self.call_seconds < self.inline_limit_s:
-            results, spent = timed()
-        else:
-            results, spent = await asyncio.get_running_loop().run_in_executor(None, timed)
-        self.call_seconds = spent if self.batches == 0 else 0.8 * self.call_seconds + 0.2 * spent
-        return results
-
-    batching.MicroBatcher._call = call  # type: ignore[method-assign]
-
-
 def main() -> None:
-    if os.environ.get("PROBE_BATCHER_CPU_TIMED"):
-        _cpu_timed_batcher()
     if os.environ.get("PROBE_BATCHER_MODE"):
         _batcher_mode_probe()
     if not os.environ.get("PROBE_NO_GC"):
