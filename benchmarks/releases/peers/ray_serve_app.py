@@ -56,7 +56,8 @@ def deploy(replicas: int, model_file: str, version: int) -> None:
 
 def main() -> int:
     port, replicas, model_file, version = sys.argv[1:5]
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # address="local": always a new instance of our own, never a cluster another process left
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     serve.start(http_options={"host": "127.0.0.1", "port": int(port)})
     deploy(int(replicas), model_file, int(version))
     print("ready", flush=True)
