@@ -328,6 +328,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--replicas", type=int, default=2, help="Ray Serve replicas")
     parser.add_argument("--only", choices=["gyre", "ray-serve"])
     args = parser.parse_args(argv)
+    # Ctrl-C or SIGTERM end the run through its clean-up (agent stopped, endpoints deleted, Ray
+    # shut down). Installing the handlers also undoes a SIGINT ignored by a shell that started
+    # us in the background, for us and for the agent we start (it stops on SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     mark = uuid.uuid4().hex
     os.environ[MARK] = mark  # inherited by the agent, the endpoints, Ray and its workers
     commit = subprocess.run(
