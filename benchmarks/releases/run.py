@@ -157,6 +157,10 @@ def gyre_figures(
     steady = record.p99_ms(registered - args.steady, registered)
     swaps = [record.p99_ms(at - SWAP_BEFORE_S, at + SWAP_AFTER_S) for at, _ in release.traffic]
     worst = max(swaps)
+    # the same window around a transition that changes no traffic (judging the 100 % step):
+    # what a transition's own work costs the clients, apart from any swap
+    judged = [float(e["at"]) for e in release.timeline if e["action"] == "release.canary_healthy"]
+    quiet = record.p99_ms(judged[0] - SWAP_BEFORE_S, judged[0] + SWAP_AFTER_S)
     reached_100 = next(at for at, percent in release.traffic if percent == 100)
     done = release.succeeded_at
     assert done is not None
@@ -169,6 +173,7 @@ def gyre_figures(
         **{f"p99_swap_{p}_ms": s for (_, p), s in zip(release.traffic, swaps, strict=True)},
         "p99_swap_ms": worst,
         "p99_swap_ratio": worst / steady,
+        "p99_no_swap_transition_ms": quiet,
         "p99_release_ms": record.p99_ms(registered, done),
         "release_s": done - registered,
         "release_overhead_s": done - registered - waited,
@@ -396,6 +401,9 @@ def report(
         gv = fmt.format(gyre[g]) if g in gyre else "-"
         rv = fmt.format(ray[r]) if r in ray else "-"
         print(f"{label:48} {gv:>10} {rv:>10}")
+    if "p99_no_swap_transition_ms" in gyre:
+        label = "gyre p99 around canary_healthy (no swap), ms"
+        print(f"{label:48} {gyre['p99_no_swap_transition_ms']:10.1f}")
     for p in (10, 50, 100):
         key = f"p99_swap_{p}_ms"
         if key in gyre:
