@@ -94,9 +94,9 @@ def test_split_shadow_and_live_changes_under_load_drop_no_request(
         split = Counter(load.versions[mark + 20 : mark + 220])
         endpoints.set_traffic(workspace, "web", {"2": "100"}, shadow="none")
         serving(workspace, "web")
-        mark = len(load.versions)
-        wait_for(lambda: len(load.versions) > mark + 100, what="requests after the swap")
-        after = Counter(load.versions[mark + 20 :])
+        swapped = time.time()  # requests sent from now on reach the new split
+        wait_for(lambda: len(load.versions_sent_after(swapped)) > 100, what="requests after it")
+        after = Counter(load.versions_sent_after(swapped))
     assert load.failures == []
     assert set(load.statuses) == {200}, load.statuses
     assert split[2] in range(10, 41) and split[1] + split[2] == 200, (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -17,7 +18,8 @@ class Load:
         self.url = url
         self.row = row or ROW
         self.statuses: Counter[int] = Counter()
-        self.versions: list[int] = []
+        self.versions: list[int] = []  # which version answered, in the order answers came
+        self.sent_at: list[float] = []  # when each of those requests was sent
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -36,6 +38,7 @@ class Load:
     def _run(self) -> None:
         with httpx.Client(timeout=30) as client:
             while not self._stop.is_set():
+                sent = time.time()
                 try:
                     answer = client.post(f"{self.url}/score", json=[self.row])
                 except httpx.HTTPError as exc:
@@ -46,6 +49,12 @@ class Load:
                     self.statuses[answer.status_code] += 1
                     if answer.status_code == 200:
                         self.versions.append(int(answer.headers["gyre-model-version"]))
+                        self.sent_at.append(sent)
+
+    def versions_sent_after(self, moment: float) -> list[int]:
+        """The versions that answered requests sent after ``moment`` (time.time())."""
+        with self._lock:
+            return [v for v, t in zip(self.versions, self.sent_at, strict=True) if t > moment]
 
     def answered(self) -> int:
         with self._lock:
