@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import math
 from typing import Any
@@ -162,7 +163,10 @@ class RecordsDecoder:
         if not records:
             return None
         astuple = msgspec.structs.astuple
-        return np.array([astuple(r) for r in records], dtype=np.float64), start == b"["
+        width = len(astuple(records[0]))
+        values = itertools.chain.from_iterable(map(astuple, records))  # None becomes NaN
+        array = np.fromiter(values, np.float64, count=len(records) * width)
+        return array.reshape(len(records), width), start == b"["
 
 
 def numeric_signature(signature: dict[str, Any] | None) -> bool:
