@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 import gyre
 from gyre import endpoints, releases
 from gyre.errors import Conflict, NotAnApprover
+from gyre.registry.catalog import alias_history
 from gyre.registry.models import alias_target
 from gyre.store import Store
 from gyre.workspace.audit_log import entries
@@ -270,6 +271,15 @@ def test_an_agent_killed_mid_rollout_is_continued_by_the_next_without_a_second_d
     creates = entries(workspace, subject="endpoint clf", action="endpoint.create")
     assert [e.subject for e in creates].count("endpoint clf") == 1
     assert endpoints.get(workspace, "clf").pid == production.pid  # never restarted
+
+    with pytest.raises(Conflict, match="first at clf: there is no earlier version"):
+        releases.rollback(workspace, release_of(workspace, first).id)
+    undone = releases.rollback(workspace, two.id)  # by hand, after it succeeded
+    assert undone.status == "rolled_back" and f"to version {first}" in (undone.error or "")
+    assert endpoints.get(workspace, "clf").traffic == {first: 100}
+    assert alias_target(workspace, "clf", "production") == first
+    moves = [(h["version"], h["previous"]) for h in alias_history(workspace, "clf")]
+    assert (second, first) in moves and (first, second) in moves
 
 
 def test_approvals_are_checked_and_a_failing_stage_leaves_production_alone(

@@ -177,6 +177,17 @@ def cancel(release_id: int) -> None:
     click.echo(f"Cancelled release {release_id}")
 
 
+@release.command("rollback")
+@click.argument("release_id", type=int)
+def rollback(release_id: int) -> None:
+    """Undo a succeeded release: production's endpoint back to the version it served before,
+    and the alias back to where it pointed (both live and audited)."""
+    from gyre import releases
+
+    row = releases.rollback(open_workspace(), release_id)
+    click.echo(f"Rolled back release {release_id}: {row.error}")
+
+
 @release.command("retry")
 @click.argument("release_id", type=int)
 def retry(release_id: int) -> None:

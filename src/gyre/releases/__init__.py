@@ -12,6 +12,7 @@ from gyre.releases.decisions import (
     list_releases,
     reject,
     retry,
+    rollback,
     spec_of,
 )
 from gyre.releases.engine import STEP_JOB, on_registered, run_transition, start
@@ -34,6 +35,7 @@ __all__ = [
     "parse",
     "reject",
     "retry",
+    "rollback",
     "run_transition",
     "spec_of",
     "start",

@@ -235,6 +235,73 @@ def retry(store: Store, release_id: int) -> ReleaseRow:
     return moved
 
 
+def rollback(store: Store, release_id: int, *, wait_s: float = 60.0) -> ReleaseRow:
+    """Undo a succeeded release: its production stage's endpoint goes back to the version it
+    served before (live, no request dropped) and the stage's alias back to where it pointed;
+    both moves are in the audit log and the alias history."""
+    release = get(store, release_id)
+    if release.status != "succeeded":
+        raise Conflict(
+            f"Release {release_id} is {release.status}; only a succeeded release can be rolled "
+            "back (a canary that breached its thresholds rolled back by itself)."
+        )
+    spec = spec_of(store, release)
+    stages = release.state.get("stages", {})
+    stage = next((s for s in reversed(spec.stages) if s.rollout is not None), spec.stages[-1])
+    mine = stages.get(stage.name, {})
+    before = mine.get("stable") or mine.get("alias_before")
+    if before is None:
+        raise Conflict(
+            f"Release {release_id} was {release.model}'s first at {stage.deploy.endpoint}: "
+            "there is no earlier version to roll back to."
+        )
+    user = current_user()
+    endpoint = endpoints.find(store, stage.deploy.endpoint)
+    if endpoint is not None and (endpoint.traffic != {before: 100} or endpoint.shadow):
+        changed = endpoints.set_traffic(
+            store,
+            stage.deploy.endpoint,
+            {str(before): "100"},
+            shadow="none",
+            keep_shadow=False,
+            actor=f"{user} (rollback of release {release_id})",
+        )
+        if endpoint.pid is not None and wait_s > 0:
+            endpoints.wait_applied(store, stage.deploy.endpoint, changed.generation, wait_s)
+    alias_before = mine.get("alias_before")
+    still_ours = stage.alias is not None and (
+        registry.alias_target(store, release.model, stage.alias) == release.version
+    )
+    if stage.alias and alias_before is not None and still_ours:
+        registry.set_alias(
+            store,
+            release.model,
+            stage.alias,
+            int(alias_before),
+            actor=f"{user} (rollback of release {release_id})",
+        )
+    with store.write() as tx:
+        moved = rows.advance(
+            tx,
+            release_id,
+            release.seq,
+            status="rolled_back",
+            stage=release.stage,
+            phase=release.phase,
+            step=release.step,
+            state=release.state,
+            error=f"rolled back by {user} to version {before}",
+        )
+        audit.append(
+            tx,
+            user,
+            "release.rolled_back",
+            f"release {release_id}",
+            {"stage": stage.name, "to": before, "from": release.version},
+        )
+    return moved
+
+
 def _restore_production(store: Store, release: ReleaseRow, spec: ReleaseSpec) -> None:
     stage = spec.stages[release.stage]
     stable = release.state.get("stages", {}).get(stage.name, {}).get("stable")

@@ -456,6 +456,8 @@ class _Transition:
                 )
             detail["alias"] = self.stage.alias
             detail["previous"] = previous
+            if previous != self.version:  # a retried promotion keeps the first answer
+                self.mine["alias_before"] = previous
         self.mine["promoted_at"] = time.time()
         following = self.release.stage + 1
         if following < len(self.spec.stages):
