@@ -19,6 +19,10 @@ from support.ray_cluster import LocalRayCluster
 
 RESOURCES = Path(__file__).parent / "resources"
 PG_ADMIN_URL = os.environ.get("GYRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+# The tests' Ray clusters run without token authentication. Say so explicitly: a token left in
+# ~/.ray/auth_token by another Ray on this machine otherwise makes every connection to them
+# fail (Ray 2.60: "Authentication token is missing or incorrect").
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 @pytest.fixture(autouse=True)
