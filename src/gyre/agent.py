@@ -31,6 +31,9 @@ RELEASE_STEP_JOB = "release.step"
 # What an agent claims: submitted runs, new model versions (they may start releases) and
 # release transitions.
 AGENT_KINDS = [RUN_JOB, REGISTERED_EVENT, RELEASE_STEP_JOB]
+# Run in the agent's own process (on a thread): they import no user code, and a fresh
+# interpreter per release transition cost ~0.5 s of CPU, taken from the endpoints it changes.
+IN_PROCESS_KINDS = (REGISTERED_EVENT, RELEASE_STEP_JOB)
 FOREGROUND_AFTER_S = 2.0
 
 
@@ -60,6 +63,34 @@ def run_one(
             last_beat = time.monotonic()
             jobs.heartbeat(store, job.id, owner, lease_s=LEASE_S)
     return jobs.finish(store, job.id, owner, process.returncode)
+
+
+def run_in_process(
+    store: Store, job: jobs.Job, owner: str, say: Callable[[str], None] = print
+) -> jobs.Job:
+    """Execute a claimed job of the agent's own (a release transition, a new version's
+    event) on a thread of this process, keeping its lease alive, and record how it ended: a
+    failure is retried with backoff, its error in the job's record."""
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["said"] = _EXECUTORS[job.kind](store, job)
+        except Exception as exc:  # recorded on the job, which is retried with backoff
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=work, name=f"job-{job.id}", daemon=True)
+    thread.start()
+    last_beat = time.monotonic()
+    while thread.is_alive():
+        thread.join(timeout=0.2)
+        if time.monotonic() - last_beat > LEASE_S / 4:
+            last_beat = time.monotonic()
+            jobs.heartbeat(store, job.id, owner, lease_s=LEASE_S)
+    if "error" in outcome:
+        return jobs.release(store, job.id, owner, str(outcome["error"]))
+    say(str(outcome.get("said", "")))
+    return jobs.finish(store, job.id, owner, 0)
 
 
 def serve(
@@ -112,7 +143,10 @@ def _claim_and_run(
             time.sleep(poll_s)
             continue
         say(f"job {job.id}: {job.kind} {_subject(job)} (attempt {job.attempts})")
-        ended = run_one(store, job, owner)
+        if job.kind in IN_PROCESS_KINDS:
+            ended = run_in_process(store, job, owner, say)
+        else:
+            ended = run_one(store, job, owner)
         handled += 1
         say(
             f"job {job.id}: {ended.status}" + (f" ({ended.last_error})" if ended.last_error else "")

@@ -150,6 +150,17 @@ def write_definition(project: Path, timeout: str = "10m", every_check: bool = Fa
     gyre.Dataset("holdout").add(project / "holdout.csv")
 
 
+def collected(store: Store, dataset: str) -> int:
+    """Rows of an endpoint's inference dataset converted so far."""
+    from gyre.data.append_only import list_partitions
+    from gyre.errors import NotFound
+
+    try:
+        return sum(p.rows for p in list_partitions(store, dataset))
+    except NotFound:
+        return 0
+
+
 def release_of(store: Store, version: int) -> releases.ReleaseRow:
     return wait_for(
         lambda: next((r for r in releases.list_releases(store) if r.version == version), None),
@@ -205,6 +216,7 @@ def test_versions_go_through_test_approval_and_canary_and_a_bad_canary_rolls_bac
 
     with Load(production.url, clients=3) as load:
         wait_for(lambda: load.answered() > 30, what="production traffic")
+        wait_for(lambda: collected(workspace, "clf-inference") > 0, 60, "traffic to replay")
         second = register_sklearn("2", c=0.5)
         two = waiting_for_approval(workspace, release_of(workspace, second).id)
         assert endpoints.get(workspace, "clf").traffic == {first: 100}  # untouched so far
