@@ -1,8 +1,10 @@
 """The agent: claims jobs from the workspace's job table and runs them.
 
-Several agents may serve one workspace, on any machines that reach it. Each job runs in a
-child process (so that published snapshots never share a module namespace); the agent keeps
-the job's lease alive while it runs. An agent that dies lets the lease run out, and another
+Several agents may serve one workspace, on any machines that reach it. A pipeline job runs
+in a child process (so that published snapshots never share a module namespace); release
+transitions and model.registered events, which import no user code, run on a thread of the
+agent itself. The agent keeps each job's lease alive while it runs, and keeps local
+endpoints' serving processes running meanwhile. An agent that dies lets the lease run out, and another
 agent claims the job again: a pipeline job then resumes its run, reusing what finished.
 """
 
