@@ -4,8 +4,9 @@ Several agents may serve one workspace, on any machines that reach it. A pipelin
 in a child process (so that published snapshots never share a module namespace); release
 transitions and model.registered events, which import no user code, run on a thread of the
 agent itself. The agent keeps each job's lease alive while it runs, and keeps local
-endpoints' serving processes running meanwhile. An agent that dies lets the lease run out, and another
-agent claims the job again: a pipeline job then resumes its run, reusing what finished.
+endpoints' serving processes running meanwhile. An agent that dies lets the lease run out,
+and another agent claims the job again: a pipeline job then resumes its run, reusing what
+finished.
 """
 
 from __future__ import annotations
