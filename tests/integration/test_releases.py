@@ -322,6 +322,18 @@ def test_approvals_are_checked_and_a_failing_stage_leaves_production_alone(
     assert endpoints.get(workspace, "clf").traffic == {first: 100}
     assert alias_target(workspace, "clf", "production") == first
 
+    fourth = register_sklearn("4", c=0.2)
+    four = waiting_for_approval(workspace, release_of(workspace, fourth).id)
+    assert releases.cancel(workspace, four.id).status == "cancelled"
+    wait_for(lambda: endpoints.get(workspace, "clf").shadow is None, 30, "the shadow's removal")
+    again = releases.retry(workspace, four.id)  # the production stage, from its deploy
+    assert again.status == "running" and again.phase == "deploy" and again.stage == 1
+    waiting_for_approval(workspace, four.id)
+    assert endpoints.get(workspace, "clf").shadow == fourth
+    assert endpoints.get(workspace, "clf").traffic == {first: 100}
+    actions = [e.action for e in entries(workspace, subject=f"release {four.id}")]
+    assert "release.cancelled" in actions and "release.retry" in actions
+
     untagged = gyre.register_model(
         "clf",
         LogisticRegression(C=0.3).fit(frame(0), (frame(0)["f 1"] > 0.5).astype(int)),

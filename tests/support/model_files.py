@@ -12,7 +12,10 @@ def spoil_model_files(store: Store, reference: str) -> None:
     from gyre.registry.models import get
     from gyre.store.folders import manifest
 
-    for digest, _size in manifest(store.blobs, get(store, reference).digest).values():
+    files = manifest(store.blobs, get(store, reference).digest)
+    # Only the model file itself: other files (the manifest, a signature) may be the very same
+    # blobs as another version's, which must stay intact.
+    for _name, (digest, _size) in ((n, f) for n, f in files.items() if n.startswith("model.")):
         path = store.blobs.path(digest)  # type: ignore[attr-defined]
         os.chmod(path.parent, 0o755)
         os.chmod(path, 0o644)

@@ -175,25 +175,13 @@ def cancel(store: Store, release_id: int) -> ReleaseRow:
     if release.status not in rows.ACTIVE:
         raise Conflict(f"Release {release_id} has ended ({release.status}); nothing to cancel.")
     spec = spec_of(store, release)
-    with store.write() as tx:
-        moved = rows.advance(
-            tx,
-            release_id,
-            release.seq,
-            status="cancelled",
-            stage=release.stage,
-            phase=release.phase,
-            step=release.step,
-            state=release.state,
-            error=f"cancelled by {current_user()}",
-        )
-        audit.append(
-            tx,
-            current_user(),
-            "release.cancelled",
-            f"release {release_id}",
-            {"stage": spec.stages[release.stage].name, "phase": release.phase},
-        )
+    moved = _end(
+        store,
+        release,
+        status="cancelled",
+        error=f"cancelled by {current_user()}",
+        detail={"stage": spec.stages[release.stage].name, "phase": release.phase},
+    )
     _restore_production(store, moved, spec)
     return moved
 
@@ -280,25 +268,34 @@ def rollback(store: Store, release_id: int, *, wait_s: float = 60.0) -> ReleaseR
             int(alias_before),
             actor=f"{user} (rollback of release {release_id})",
         )
+    moved = _end(
+        store,
+        release,
+        status="rolled_back",
+        error=f"rolled back by {user} to version {before}",
+        detail={"stage": stage.name, "to": before, "from": release.version},
+    )
+    return moved
+
+
+def _end(
+    store: Store, release: ReleaseRow, *, status: str, error: str, detail: dict[str, Any]
+) -> ReleaseRow:
+    """End an active or succeeded release where it stands, with the audit entry
+    ``release.STATUS``, in one transaction."""
     with store.write() as tx:
         moved = rows.advance(
             tx,
-            release_id,
+            release.id,
             release.seq,
-            status="rolled_back",
+            status=status,
             stage=release.stage,
             phase=release.phase,
             step=release.step,
             state=release.state,
-            error=f"rolled back by {user} to version {before}",
+            error=error,
         )
-        audit.append(
-            tx,
-            user,
-            "release.rolled_back",
-            f"release {release_id}",
-            {"stage": stage.name, "to": before, "from": release.version},
-        )
+        audit.append(tx, current_user(), f"release.{status}", f"release {release.id}", detail)
     return moved
 
 
