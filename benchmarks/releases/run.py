@@ -367,7 +367,10 @@ def main(argv: list[str]) -> int:
         if args.only != "gyre":
             # Ray starts its workers at nice 15 (RAY_worker_niceness); gyre's processes run at 0.
             # On a shared machine that would measure the scheduler, not the rollout.
-            env = {**os.environ, "RAY_worker_niceness": "0"}
+            # Without a token mode said, this Ray writes ~/.ray/auth_token, which then breaks
+            # connections to other local Ray clusters (gyre's tests' among them): off, as gyre's
+            # side has no authentication either.
+            env = {**os.environ, "RAY_worker_niceness": "0", "RAY_AUTH_MODE": "disabled"}
             ray = summarise(ray_serve_reps(args, data, scratch, env))
     time.sleep(1)
     left = leftovers(mark)
