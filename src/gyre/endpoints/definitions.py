@@ -70,12 +70,7 @@ def create(
         check_name(name, "endpoint")
         namespace = str(options.setdefault("namespace", "default"))
         host, port = f"{name}.{namespace}.svc.cluster.local", 80
-        if record.flavor not in kubernetes.FORMATS:
-            raise InvalidParameter(
-                f"{record.ref} is a {record.flavor} model; the kubernetes target serves "
-                f"{' and '.join(kubernetes.FORMATS)} models through KServe's own servers.",
-                field="model",
-            )
+        kubernetes.check_flavor(record.ref, record.flavor)
     with store.write() as tx:
         chosen = port if port is not None else _free_port(host, rows.used_ports(tx, host))
         row = rows.insert(
@@ -195,7 +190,10 @@ def wait_applied(store: Store, name: str, generation: int, timeout_s: float = 60
         row = get(store, name)
         if row.applied_generation is not None and row.applied_generation >= generation:
             return row
-        failed = row.pid is None or "not applied" in row.last_error if row.last_error else False
+        # An error counts once no process runs, or once the process says it cannot apply it;
+        # a process restarting meanwhile has an error recorded but a pid too.
+        error = row.last_error or ""
+        failed = bool(error) and (row.pid is None or "not applied" in error)
         if failed and row.generation == generation:
             raise Conflict(f"Endpoint {name!r} cannot serve change {generation}: {row.last_error}")
         if time.monotonic() > deadline:

@@ -66,6 +66,15 @@ def manifest(
     }
 
 
+def check_flavor(reference: str, flavor: str) -> None:
+    if flavor not in FORMATS:
+        raise InvalidParameter(
+            f"{reference} is a {flavor} model; the kubernetes target serves "
+            f"{' and '.join(FORMATS)} models through KServe's own servers.",
+            field="model",
+        )
+
+
 def check_split(traffic: dict[int, int], shadow: int | None) -> None:
     if shadow is not None:
         raise InvalidParameter(
@@ -90,12 +99,7 @@ def write(
     target.mkdir(parents=True, exist_ok=True)
     newest = max(traffic)
     record = registry.get(store, f"{model}@{newest}")
-    if record.flavor not in FORMATS:
-        raise InvalidParameter(
-            f"{record.ref} is a {record.flavor} model; the kubernetes target serves "
-            f"{' and '.join(FORMATS)} models through KServe's own servers.",
-            field="model",
-        )
+    check_flavor(record.ref, record.flavor)
     model_format, _file = FORMATS[record.flavor]
     for version in traffic:
         _model_folder(store, f"{model}@{version}", target / f"model-{version}")

@@ -54,6 +54,12 @@ class Candidate:
     production_endpoint: str | None = None  # what clients use (champion, replay source)
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` fall (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
 def run_check(check: Check, candidate: Candidate) -> CheckResult:
     started = time.perf_counter()
     from gyre.releases import comparisons
@@ -187,9 +193,7 @@ def _latency(settings: dict[str, Any], candidate: Candidate) -> CheckResult:
         thread.start()
     for thread in threads:
         thread.join()
-    ordered = sorted(latencies)
-    p50 = ordered[len(ordered) // 2]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     ok = failures == 0 and p99 <= budget
     detail = (
         f"p99 {p99:.1f} ms (budget {budget:g} ms), p50 {p50:.1f} ms over {requests} requests "

@@ -24,7 +24,8 @@ from gyre.data.append_only import window as inference_window
 from gyre.data.dataset import Dataset
 from gyre.errors import NotFound
 from gyre.registry import models as registry
-from gyre.releases.checks import VERSION_HEADER, Candidate, CheckResult
+from gyre.releases.checks import VERSION_HEADER, Candidate, CheckResult, percentile
+from gyre.releases.spec import parse_duration
 
 BATCH_ROWS = 100
 ROW_COLUMNS = ("request_id", "row", "model", "version", "timestamp", "latency_ms", "outputs")
@@ -128,14 +129,11 @@ def champion_challenger(settings: dict[str, Any], candidate: Candidate) -> Check
 
 
 def replay(settings: dict[str, Any], candidate: Candidate) -> CheckResult:
-    from gyre.releases.spec import DURATION, UNITS
-
     source = settings.get("from") or candidate.production_endpoint
     if not source:
         return CheckResult("", False, "replay: say which endpoint's traffic to replay (from:)")
     window = settings.get("window", "24h")
-    match = DURATION.match(str(window))
-    seconds = float(window) if match is None else float(match.group(1)) * UNITS[match.group(2)]
+    seconds = parse_duration(window) or 0.0  # release.yaml's checker accepted it
     limit = int(settings.get("rows", 1000))
     try:
         table = inference_window(candidate.store, f"{source}-inference", time.time() - seconds)
@@ -165,8 +163,7 @@ def replay(settings: dict[str, Any], candidate: Candidate) -> CheckResult:
         return CheckResult("", False, scored.refused)
     predictions, latencies = scored.predictions, scored.latencies
     agreement = sum(_same(p, a) for p, a in zip(predictions, answered, strict=True)) / len(records)
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    p99 = percentile(latencies, 0.99)
     wanted = float(settings.get("min_agreement", 0.0))
     budget = settings.get("p99_ms")
     ok = agreement >= wanted and (budget is None or p99 <= float(budget))

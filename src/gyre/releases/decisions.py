@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gyre import endpoints
 from gyre.errors import Conflict, InvalidRelease, NotAnApprover
 from gyre.registry import models as registry
-from gyre.releases.engine import enqueue_step
+from gyre.releases.engine import enqueue_step, phase_after_approval
 from gyre.releases.spec import ReleaseSpec, parse
 from gyre.store import audit
 from gyre.store import releases as rows
@@ -125,46 +125,30 @@ def _decide(store: Store, release_id: int, *, approve: bool, comment: str) -> Re
     state = dict(release.state)
     stages = state.setdefault("stages", {})
     stages.setdefault(stage.name, {})["approval"] = decision
-    with store.write() as tx:
-        if approve:
-            rollout = stage.rollout is not None and stages[stage.name].get("stable") is not None
-            moved = rows.advance(
-                tx,
-                release_id,
-                release.seq,
-                status="running",
-                stage=release.stage,
-                phase="rollout" if rollout else "promote",
-                step=0,
-                state=state,
-            )
-            enqueue_step(tx, release_id, moved.seq)
-        else:
-            moved = rows.advance(
-                tx,
-                release_id,
-                release.seq,
-                status="rejected",
-                stage=release.stage,
-                phase=release.phase,
-                step=release.step,
-                state=state,
-                error=f"rejected by {user}" + (f": {comment}" if comment else ""),
-            )
-        audit.append(
-            tx,
-            user,
-            f"release.{'approved' if approve else 'rejected'}",
-            f"release {release_id}",
-            {
-                "stage": stage.name,
-                "model": release.ref,
-                "digest": release.digest,
-                "comment": comment,
-            },
-        )
+    detail = {
+        "stage": stage.name,
+        "model": release.ref,
+        "digest": release.digest,
+        "comment": comment,
+    }
     if not approve:
+        reason = f"rejected by {user}" + (f": {comment}" if comment else "")
+        moved = _end(store, release, status="rejected", error=reason, detail=detail, state=state)
         _restore_production(store, moved, spec)
+        return moved
+    with store.write() as tx:
+        moved = rows.advance(
+            tx,
+            release_id,
+            release.seq,
+            status="running",
+            stage=release.stage,
+            phase=phase_after_approval(stage, stages[stage.name]),
+            step=0,
+            state=state,
+        )
+        enqueue_step(tx, release_id, moved.seq)
+        audit.append(tx, user, "release.approved", f"release {release_id}", detail)
     return moved
 
 
@@ -279,10 +263,16 @@ def rollback(store: Store, release_id: int, *, wait_s: float = 60.0) -> ReleaseR
 
 
 def _end(
-    store: Store, release: ReleaseRow, *, status: str, error: str, detail: dict[str, Any]
+    store: Store,
+    release: ReleaseRow,
+    *,
+    status: str,
+    error: str,
+    detail: dict[str, Any],
+    state: dict[str, Any] | None = None,
 ) -> ReleaseRow:
-    """End an active or succeeded release where it stands, with the audit entry
-    ``release.STATUS``, in one transaction."""
+    """End an active or succeeded release where it stands (with ``state``, when given), with
+    the audit entry ``release.STATUS``, in one transaction."""
     with store.write() as tx:
         moved = rows.advance(
             tx,
@@ -292,7 +282,7 @@ def _end(
             stage=release.stage,
             phase=release.phase,
             step=release.step,
-            state=release.state,
+            state=release.state if state is None else state,
             error=error,
         )
         audit.append(tx, current_user(), f"release.{status}", f"release {release.id}", detail)

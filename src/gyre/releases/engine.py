@@ -65,6 +65,16 @@ class Next:
         return self.status in rows.ACTIVE
 
 
+def phase_after_approval(stage: Stage, stage_state: dict[str, Any]) -> str:
+    """A canary rollout when the stage has one and the endpoint served another version before
+    (its ``stable``); else straight to promotion."""
+    return (
+        "rollout"
+        if stage.rollout is not None and stage_state.get("stable") is not None
+        else "promote"
+    )
+
+
 def production_endpoint(spec: ReleaseSpec) -> str:
     """The endpoint clients use: the last stage's with a rollout, else the last stage's."""
     rolled = [s for s in spec.stages if s.rollout is not None]
@@ -355,9 +365,7 @@ class _Transition:
         return self._after_approval("release.checks_passed", {"checks": summary})
 
     def _after_approval(self, action: str, detail: dict[str, Any]) -> Next:
-        if self.stage.rollout is not None and self.mine.get("stable") is not None:
-            return self._next("rollout", step=0, action=action, detail=detail)
-        return self._next("promote", action=action, detail=detail)
+        return self._next(phase_after_approval(self.stage, self.mine), action=action, detail=detail)
 
     def approval_timed_out(self) -> Next:
         assert self.stage.approval is not None

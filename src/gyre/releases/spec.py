@@ -102,6 +102,15 @@ class ReleaseSpec:
         return cls(data["name"], Trigger(**data["trigger"]), stages)
 
 
+def parse_duration(value: Any) -> float | None:
+    """Seconds in ``value`` (a number, or text such as ``5s``, ``10m``, ``24h``); None when it
+    is not a duration."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if value >= 0 else None
+    match = DURATION.match(value) if isinstance(value, str) else None
+    return float(match.group(1)) * UNITS[match.group(2)] if match else None
+
+
 class _Reader:
     """Python values from YAML nodes, remembering the line of each field's path."""
 
@@ -121,7 +130,7 @@ class _Reader:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        return yaml.safe_load(yaml.serialize(node))  # a scalar, typed as YAML types it
+        return yaml.SafeLoader("").construct_object(node)  # a scalar, typed as YAML types it
 
     def error(self, path: str, problem: str) -> InvalidRelease:
         line = self.lines.get(path)
@@ -188,12 +197,10 @@ class _Checker:
         return float(value)
 
     def duration(self, value: Any, path: str) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        match = DURATION.match(str(value)) if isinstance(value, str) else None
-        if match is None:
+        seconds = parse_duration(value)
+        if seconds is None:
             raise self.fail(path, f"must be a duration such as 5s, 10m or 24h; got {value!r}")
-        return float(match.group(1)) * UNITS[match.group(2)]
+        return seconds
 
     def release(self, data: dict[str, Any]) -> ReleaseSpec:
         self.mapping(data, "", ("name", "trigger", "stages"))
