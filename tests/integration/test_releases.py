@@ -37,7 +37,6 @@ COLUMNS = ["f 1", "f 2", "f 3"]
 OK_ROW = {"f 1": 0.1, "f 2": 0.5, "f 3": 0.5}
 
 EVERY_CHECK = """\
-      - metric: {name: accuracy, min: 0.8}
       - pytest: release_tests
       - latency: {p99_ms: 250, requests: 40, concurrency: 4, body: [OK]}
       - champion_challenger: {dataset: holdout@1, label: "y", margin: 0.05}
@@ -53,6 +52,7 @@ stages:
   - name: test
     deploy: {{endpoint: clf-test}}
     checks:
+      - metric: {{name: accuracy, min: 0.8}}
       - probe: {{path: /score, body: [{ok}], status: 200}}
 {more_checks}  - name: production
     deploy: {{endpoint: clf}}
@@ -104,11 +104,13 @@ def frame(seed: int, rows: int = 300) -> pd.DataFrame:
     return data
 
 
-def register_sklearn(build: str, c: float = 1.0) -> int:
+def register_sklearn(build: str, c: float = 1.0, accuracy: float | None = None) -> int:
+    """A version of ``clf``; ``accuracy``: the metric recorded (default: measured)."""
     data = frame(0)
     labels = (data["f 1"] > 0.5).astype(int)
     model = LogisticRegression(C=c).fit(data, labels)
-    accuracy = float((model.predict(data) == labels).mean())
+    if accuracy is None:
+        accuracy = float((model.predict(data) == labels).mean())
     record = gyre.register_model(
         "clf",
         model,
@@ -321,6 +323,14 @@ def test_approvals_are_checked_and_a_failing_stage_leaves_production_alone(
     assert three.stage == 0 and "deploy" in (three.error or ""), three.error
     assert endpoints.get(workspace, "clf").traffic == {first: 100}
     assert alias_target(workspace, "clf", "production") == first
+
+    weak = register_sklearn("5", c=0.15, accuracy=0.5)
+    failing = settles(workspace, release_of(workspace, weak).id, ("failed", "waiting"), 120)
+    assert failing.status == "failed" and failing.stage == 0
+    assert "check failed: metric accuracy: accuracy = 0.5, outside the gate (at least 0.8)" in (
+        failing.error or ""
+    )
+    assert endpoints.get(workspace, "clf").traffic == {first: 100}
 
     fourth = register_sklearn("4", c=0.2)
     four = waiting_for_approval(workspace, release_of(workspace, fourth).id)
