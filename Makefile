@@ -10,7 +10,7 @@ KSERVE_STAMP := .venv-kserve/.installed
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev,data,postgres,s3,serve,sklearn,torch,onnx,ray]'
+	$(PY) -m pip install -q -c requirements/lock.txt -e '.[dev,data,postgres,s3,serve,sklearn,torch,onnx,ray,monitor]'
 	$(PY) -m compileall -q src > /dev/null
 	touch $(STAMP)
 

@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineRun": "gyre.pipelines.run_types",
     "ScriptStep": "gyre.pipelines.dsl",
     "after": "gyre.pipelines.dsl",
+    "drift": "gyre.monitoring",
     "load_model": "gyre.registry.models",
     "log_artifact": "gyre.tracking.logging_api",
     "log_metric": "gyre.tracking.logging_api",
@@ -55,6 +56,7 @@ __all__ = [
     "PipelineRun",
     "ScriptStep",
     "after",
+    "drift",
     "load_model",
     "log_artifact",
     "log_metric",
@@ -74,6 +76,7 @@ __all__ = [
 if TYPE_CHECKING:
     from gyre.data.dataset import Dataset
     from gyre.errors import GyreError
+    from gyre.monitoring import drift
     from gyre.pipelines.dsl import Dir, File, Output, ScriptStep, after, pipeline, step
     from gyre.pipelines.run_types import PipelineRun
     from gyre.pipelines.step_process import output_dir
