@@ -31,12 +31,16 @@ EXIT_RETRY = 3
 RUN_JOB = "pipeline.run"
 REGISTERED_EVENT = "model.registered"
 RELEASE_STEP_JOB = "release.step"
-# What an agent claims: submitted runs, new model versions (they may start releases) and
-# release transitions.
-AGENT_KINDS = [RUN_JOB, REGISTERED_EVENT, RELEASE_STEP_JOB]
+MONITOR_WINDOW_JOB = "monitor.window"
+DRIFT_EVENT = "drift.detected"
+# What an agent claims: submitted runs, new model versions (they may start releases), release
+# transitions, monitors' windows and the actions of drifted ones.
+AGENT_KINDS = [RUN_JOB, REGISTERED_EVENT, RELEASE_STEP_JOB, MONITOR_WINDOW_JOB, DRIFT_EVENT]
 # Run in the agent's own process (on a thread): they import no user code, and a fresh
-# interpreter per release transition cost ~0.5 s of CPU, taken from the endpoints it changes.
-IN_PROCESS_KINDS = (REGISTERED_EVENT, RELEASE_STEP_JOB)
+# interpreter per release transition cost ~0.5 s of CPU, taken from the endpoints it changes;
+# a monitor keeps its prepared baseline between windows.
+IN_PROCESS_KINDS = (REGISTERED_EVENT, RELEASE_STEP_JOB, MONITOR_WINDOW_JOB, DRIFT_EVENT)
+SCHEDULE_EVERY_S = 5.0
 FOREGROUND_AFTER_S = 2.0
 
 
@@ -136,9 +140,13 @@ def _claim_and_run(
     before_claim: Callable[[], object] | None,
 ) -> int:
     handled = 0
+    scheduled_at = 0.0
     while True:
         if before_claim is not None:
             before_claim()
+        if time.monotonic() - scheduled_at >= SCHEDULE_EVERY_S:
+            scheduled_at = time.monotonic()
+            _schedule_monitors(store, say)
         job = jobs.claim(store, owner, kinds or AGENT_KINDS, lease_s=LEASE_S)
         if job is None:
             if once:
@@ -156,8 +164,22 @@ def _claim_and_run(
         )
 
 
+def _schedule_monitors(store: Store, say: Callable[[str], None]) -> None:
+    """Enqueue the monitors' windows that have ended; a failure is said, not fatal: the
+    next pass enqueues what this one missed."""
+    from gyre.errors import GyreError
+    from gyre.monitoring.monitors import schedule_due
+
+    try:
+        schedule_due(store)
+    except GyreError as exc:
+        say(f"monitor schedules: {exc}")
+
+
 def _subject(job: jobs.Job) -> str:
     payload = job.payload
+    if "monitor" in payload:
+        return f"monitor {payload['monitor']}"
     if "release" in payload:
         return f"release {payload['release']} transition {payload.get('seq')}"
     if "model" in payload:
@@ -243,10 +265,24 @@ def _release_step(store: Store, job: jobs.Job) -> str:
     )
 
 
+def _monitor_window(store: Store, job: jobs.Job) -> str:
+    from gyre.monitoring.monitors import window_job
+
+    return window_job(store, job.payload)
+
+
+def _drift_actions(store: Store, job: jobs.Job) -> str:
+    from gyre.monitoring.actions import take
+
+    return take(store, job.payload)
+
+
 _EXECUTORS: dict[str, Callable[[Store, jobs.Job], str]] = {
     RUN_JOB: _run_pipeline,
     REGISTERED_EVENT: _start_releases,
     RELEASE_STEP_JOB: _release_step,
+    MONITOR_WINDOW_JOB: _monitor_window,
+    DRIFT_EVENT: _drift_actions,
 }
 
 

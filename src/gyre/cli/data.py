@@ -501,3 +501,27 @@ def quarantine(name: str, as_json: bool) -> None:
         model = f"{q.model}@{q.version}" if q.model else ""
         table.add_row(_when(q.quarantined_at), q.request_id or "", model, str(q.rows), q.reason)
     print_table(table)
+
+
+@data.command("label")
+@click.argument("name")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="CSV, Parquet or JSON lines file of labels.",
+)
+@click.option("--key", default="request_id", show_default=True, help="The request id column.")
+@click.option("--column", help="The label column (default: 'label', or the only other one).")
+def label(name: str, source: Path, key: str, column: str | None) -> None:
+    """Add ground truth for collected rows of NAME (an inference dataset), joined by request
+    id: a new version of NAME-labels; the collected rows are not edited. Monitors of NAME
+    then report accuracy and F1 (or MAE) per window."""
+    from gyre.monitoring import labels
+
+    record, given, matched = labels.add(open_workspace(), name, source, key=key, column=column)
+    click.echo(
+        f"{record.ref}: {given} labels from {source.name}, {matched} match a collected "
+        f"request of {name}"
+    )

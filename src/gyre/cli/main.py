@@ -39,6 +39,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "gyre.cli.release:release",
         "Releases: test, checks, approval and canary rollout of new model versions.",
     ),
+    "monitor": (
+        "gyre.cli.monitor:monitor",
+        "Drift monitors: windows of inference data against a baseline; alert, retrain.",
+    ),
+    "drift": (
+        "gyre.cli.monitor:drift",
+        "Compare two datasets (versions, files, image folders) for drift.",
+    ),
     "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
     "serve": (
         "gyre.cli.serve:serve",

@@ -205,7 +205,7 @@ class Baseline:
         if missing:
             have = sorted(self.features.features)
             raise InvalidParameter(
-                f"The baseline has no feature {', '.join(repr(m) for m in missing)}"
+                f"The baseline has no feature {', '.join(repr(m) for m in missing)}."
                 f"{did_you_mean(missing[0], have)} Its features: {', '.join(have[:30])}"
                 f"{' ...' if len(have) > 30 else ''}. Choose features the baseline has, or "
                 "another baseline."
@@ -378,3 +378,37 @@ def with_features(settings: Settings, features: list[str] | None) -> Settings:
 
 
 __all__ = ["PREDICTION", "Baseline", "DriftReport", "FeatureDrift", "Settings", "compare"]
+
+
+def report_from_dict(data: dict[str, Any]) -> DriftReport:
+    """A report as :meth:`DriftReport.to_dict` wrote it (a stored window's)."""
+    settings = data.get("settings") or {}
+    return DriftReport(
+        bool(data["drifted"]),
+        float(data["share"]),
+        [
+            FeatureDrift(
+                f["name"],
+                f["kind"],
+                f["origin"],
+                bool(f["drifted"]),
+                list(f["breaches"]),
+                dict(f["statistics"]),
+                float(f.get("weight", 1.0)),
+                f.get("problem"),
+            )
+            for f in data.get("features", [])
+        ],
+        Settings.make(
+            thresholds=settings.get("thresholds"),
+            correction=settings.get("correction", "bonferroni"),
+            drift_share=settings.get("drift_share", 0.5),
+            weights=settings.get("weights"),
+            features=settings.get("features"),
+        ),
+        dict(data.get("correction") or {}),
+        int(data.get("baseline_rows", 0)),
+        int(data.get("current_rows", 0)),
+        dict(data.get("skipped") or {}),
+        dict(data.get("undecodable_images") or {}),
+    )

@@ -22,10 +22,10 @@ import httpx
 from gyre import endpoints
 from gyre.data.append_only import window as inference_window
 from gyre.data.dataset import Dataset
+from gyre.durations import parse_duration
 from gyre.errors import NotFound
 from gyre.registry import models as registry
 from gyre.releases.checks import VERSION_HEADER, Candidate, CheckResult, percentile
-from gyre.releases.spec import parse_duration
 
 BATCH_ROWS = 100
 ROW_COLUMNS = ("request_id", "row", "model", "version", "timestamp", "latency_ms", "outputs")

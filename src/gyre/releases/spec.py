@@ -18,10 +18,9 @@ from typing import Any
 
 import yaml
 
+from gyre.durations import parse_duration
 from gyre.errors import InvalidRelease
 
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 CHECK_KINDS = ("metric", "probe", "pytest", "latency", "champion_challenger", "replay")
 TARGETS = ("local",)
 
@@ -100,15 +99,6 @@ class ReleaseSpec:
                 )
             )
         return cls(data["name"], Trigger(**data["trigger"]), stages)
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds in ``value`` (a number, or text such as ``5s``, ``10m``, ``24h``); None when it
-    is not a duration."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) if value >= 0 else None
-    match = DURATION.match(value) if isinstance(value, str) else None
-    return float(match.group(1)) * UNITS[match.group(2)] if match else None
 
 
 class _Reader:

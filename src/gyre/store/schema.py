@@ -371,3 +371,61 @@ releases = Table(
     UniqueConstraint("definition", "model", "version", name="uq_releases_model_version"),
     Index("ix_releases_status", "status", "updated_at"),
 )
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("endpoint", String(200), nullable=True),  # the endpoint watched, if any
+    Column("dataset", String(200), nullable=False),  # the append-only dataset windows come from
+    Column("baseline", String(300), nullable=True),  # NAME@VERSION; None: from the lineage
+    Column("spec", Text, nullable=False),  # JSON: features, thresholds, correction, actions, ...
+    Column("window_s", Float, nullable=False),
+    Column("schedule", String(100), nullable=True),  # cron; None: run by hand only
+    Column("scheduled_until", Float, nullable=False),  # windows ending by then are enqueued
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor", String(200), primary_key=True),
+    Column("starts_at", Float, primary_key=True),
+    Column("ends_at", Float, primary_key=True),
+    Column("status", String(16), nullable=False),  # done | empty | waiting | failed
+    Column("drifted", Boolean, nullable=True),
+    Column("share", Float, nullable=True),
+    Column("rows", Integer, nullable=False),
+    Column("baseline", String(300), nullable=True),  # the version compared with
+    Column("message", Text, nullable=True),
+    Column("report", Text, nullable=True),  # JSON: the whole drift report
+    Column("quality", Text, nullable=True),  # JSON: accuracy, F1, MAE where labels arrived
+    Column("computed_at", Float, nullable=False),
+)
+
+monitor_features = Table(
+    "monitor_features",
+    metadata,
+    Column("monitor", String(200), primary_key=True),
+    Column("starts_at", Float, primary_key=True),
+    Column("ends_at", Float, primary_key=True),
+    Column("feature", String(300), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("drifted", Boolean, nullable=False),
+    Column("score", Float, nullable=True),  # the charted statistic (KS or Jensen-Shannon)
+    Column("statistics", Text, nullable=False),  # JSON
+)
+
+monitor_actions = Table(
+    "monitor_actions",
+    metadata,
+    Column("monitor", String(200), primary_key=True),
+    Column("starts_at", Float, primary_key=True),
+    Column("ends_at", Float, primary_key=True),
+    Column("kind", String(16), primary_key=True),  # log | webhook | retrain
+    Column("status", String(16), nullable=False),  # taken | skipped | failed | pending
+    Column("detail", Text, nullable=False),  # JSON
+    Column("at", Float, nullable=False),
+    Index("ix_monitor_actions_at", "monitor", "kind", "at"),
+)
