@@ -305,3 +305,44 @@ def test_release_transitions_are_guarded_by_their_number_on_both_backends(
     with any_store.read() as tx:
         assert releases.get_release(tx, first.id).phase == "checks"
         assert [d.name for d in releases.latest_definitions(tx)] == ["r"]
+
+
+def test_monitor_windows_and_actions_are_stored_once_on_both_backends(any_store: Store) -> None:
+    from gyre.store import monitors
+
+    with any_store.write() as tx:
+        row = monitors.insert(
+            tx,
+            name="m",
+            endpoint=None,
+            dataset="d-inference",
+            baseline="d@1",
+            spec={"actions": []},
+            window_s=3600.0,
+            schedule="0 * * * *",
+            created_by="alice",
+        )
+        seen = row.scheduled_until
+        assert monitors.advance_schedule(tx, "m", seen, seen + 3600)
+        assert not monitors.advance_schedule(tx, "m", seen, seen + 7200)  # moved by another
+        window = monitors.WindowRow(
+            "m", 0.0, 3600.0, "done", True, 0.5, 10, "d@1", "1 of 2", {"a": 1}, None, 1.0
+        )
+        feature = monitors.FeatureRow("m", 0.0, 3600.0, "x", "numeric", True, 0.3, {"k": 1})
+        assert monitors.save_window(tx, window, [feature])
+        assert not monitors.save_window(tx, window, [feature])  # computed once
+        action = monitors.ActionRow("m", 0.0, 3600.0, "retrain", "pending", {}, 5.0)
+        monitors.record_action(tx, action)
+        monitors.record_action(
+            tx, monitors.ActionRow("m", 0.0, 3600.0, "retrain", "taken", {"run_id": "r"}, 6.0)
+        )
+        monitors.lock(tx, "m")
+    with any_store.read() as tx:
+        stored = monitors.find_window(tx, "m", 0.0, 3600.0)
+        assert stored is not None and stored.drifted is True and stored.report == {"a": 1}
+        assert [f.feature for f in monitors.feature_history(tx, "m", 0.0)] == ["x"]
+        taken = monitors.actions(tx, "m", kind="retrain")
+        assert [(a.status, a.detail) for a in taken] == [("taken", {"run_id": "r"})]
+    with any_store.write() as tx:
+        monitors.delete(tx, "m")
+        assert monitors.find(tx, "m") is None
