@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KSERVE_STAMP := .venv-kserve/.installed
 
-.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases clean
+.PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases bench-monitoring clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ $(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases
+bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases bench-monitoring
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -64,3 +64,6 @@ bench-ci: $(STAMP)
 
 bench-releases: $(STAMP)
 	$(PY) benchmarks/releases/run.py
+
+bench-monitoring: $(STAMP)
+	$(PY) benchmarks/monitoring/run.py
