@@ -54,9 +54,9 @@ def publish(
     path, _ = split_reference(reference)
     path = path.resolve()
     root = project_root(path)
-    files = CodeFingerprinter(root).module_files(path)
+    files = {*CodeFingerprinter(root).module_files(path), *_beside(path, root)}
     manifest: dict[str, list[Any]] = {}
-    for rel in files:
+    for rel in sorted(files):
         digest, size = store.blobs.put_file(root / rel, sync=False)
         manifest[rel] = [digest, size]
     snapshot = json.dumps({"files": manifest}, sort_keys=True, separators=(",", ":")).encode()
@@ -81,6 +81,22 @@ def publish(
             {"entrypoint": entry, "git_commit": git_commit},
         )
         return definition
+
+
+SIDE_FILE_LIMIT = 1 << 20
+
+
+def _beside(path: Path, root: Path) -> list[str]:
+    """The files next to the pipeline file that a step may read rather than import (a
+    score.py packaged with the model, a config): the folder's own files, not its subfolders,
+    hidden files or files over 1 MiB."""
+    found = []
+    for item in sorted(path.parent.iterdir()):
+        if item.name.startswith(".") or not item.is_file():
+            continue
+        if item.stat().st_size <= SIDE_FILE_LIMIT:
+            found.append(item.relative_to(root).as_posix())
+    return found
 
 
 def submit(
