@@ -18,6 +18,7 @@ windows.
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,7 +38,10 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
     "new_share": 0.01,
 }
 CORRECTIONS = ("bonferroni", "fdr_bh", "none")
-WORKERS = 4
+# Columns computed side by side: one per core (sorting and merging release the GIL); more
+# threads only add memory. Small data is computed in the calling thread.
+WORKERS = min(4, os.cpu_count() or 1)
+PARALLEL_FROM_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -246,8 +250,11 @@ class Baseline:
         for name in now.features:
             if name not in base and not settings.features:
                 skipped[name] = "only in the current data"
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            computed = list(pool.map(lambda p: _statistics(p[1], p[2]), pairs))
+        if now.rows < PARALLEL_FROM_ROWS:
+            computed = [_statistics(b, c) for _, b, c in pairs]
+        else:
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                computed = list(pool.map(lambda p: _statistics(p[1], p[2]), pairs))
         return _judge(
             pairs,
             computed,

@@ -19,6 +19,7 @@ model was trained on needs no ground truth.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,10 @@ PREDICTION_SCORE = "prediction_score"
 CLASS_FIELDS = ("class", "label", "prediction", "predicted_class")
 SCORE_FIELDS = ("scores", "probabilities", "probs", "score")
 IMAGE_SAMPLE_ROWS = 64  # the values looked at to decide whether a text column holds images
-WORKERS = 4
+# Columns computed side by side: one per core (sorting and merging release the GIL); more
+# threads only add memory. Small data is computed in the calling thread.
+WORKERS = min(4, os.cpu_count() or 1)
+PARALLEL_FROM_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -202,14 +206,17 @@ def _build(columns: dict[str, tuple[Any, str]], rows: int, skipped: dict[str, st
     and counting release the GIL)."""
     features: dict[str, Feature] = {}
     undecodable = 0
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        built = dict(
-            zip(
-                columns,
-                pool.map(lambda item: _feature(item[0], *item[1]), columns.items()),
-                strict=True,
+    if rows < PARALLEL_FROM_ROWS:
+        built = {name: _feature(name, *item) for name, item in columns.items()}
+    else:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            built = dict(
+                zip(
+                    columns,
+                    pool.map(lambda item: _feature(item[0], *item[1]), columns.items()),
+                    strict=True,
+                )
             )
-        )
     for name, outcome in built.items():
         if isinstance(outcome, str):
             skipped[name] = outcome

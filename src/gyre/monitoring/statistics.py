@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,9 +61,23 @@ class NumericSample:
         return int(self.values.shape[0])
 
     def std(self) -> float:
+        return self._std
+
+    @cached_property
+    def _std(self) -> float:
         return float(np.std(self.values)) if self.size else float("nan")
 
+    @cached_property
+    def mean(self) -> float | None:
+        return _rounded(float(np.mean(self.values))) if self.size else None
+
     def decile_edges(self) -> Any:
+        """The interior edges of ten equal-frequency bins (fewer where values repeat); computed
+        once per sample (a monitor's baseline serves every window)."""
+        return self._edges
+
+    @cached_property
+    def _edges(self) -> Any:
         """The interior edges of ten equal-frequency bins (fewer where values repeat)."""
         if not self.size:
             return np.empty(0)
@@ -156,8 +171,8 @@ def numeric(base: NumericSample, current: NumericSample) -> dict[str, Any]:
         "baseline_rows": base.size,
         "current_rows": current.size,
         "current_missing": current.missing,
-        "baseline_mean": _rounded(float(np.mean(base.values))) if base.size else None,
-        "current_mean": _rounded(float(np.mean(current.values))) if current.size else None,
+        "baseline_mean": base.mean,
+        "current_mean": current.mean,
     }
     if not base.size or not current.size:
         return {
