@@ -392,16 +392,20 @@ def show(name: str, count: int, as_json: bool) -> None:
         click.echo("No window computed yet: 'gyre monitor run' computes one now.")
         return
     latest = found[-1]
-    click.echo(
-        f"\nLatest window {_when(latest.starts_at)} .. {_when(latest.ends_at)}: {latest.status}, "
-        f"{latest.rows} rows, baseline {latest.baseline or '-'}: {latest.message}"
-    )
-    if latest.quality:
-        click.echo("quality: " + ", ".join(f"{k} {_fmt(v)}" for k, v in latest.quality.items()))
-    if latest.report:
+    click.echo("\nLatest window: ", nl=False)
+    _say_window(latest)
+    compared = [w for w in found if w.report]
+    if compared:
+        shown = compared[-1]
+        if shown is not latest:
+            click.echo("Latest window with rows: ", nl=False)
+            _say_window(shown)
+        click.echo(f"baseline {shown.baseline}")
+        if shown.quality:
+            click.echo("quality: " + ", ".join(f"{k} {_fmt(v)}" for k, v in shown.quality.items()))
         from gyre.monitoring.comparison import report_from_dict
 
-        print_report(report_from_dict(latest.report))
+        print_report(report_from_dict(shown.report or {}))
     series: dict[str, list[tuple[float, float | None, bool]]] = {}
     for h in history:
         series.setdefault(h.feature, []).append((h.starts_at, h.score, h.drifted))

@@ -115,21 +115,21 @@ def ks_and_wasserstein(base: NumericSample, current: NumericSample) -> tuple[flo
     n1, n2 = a.shape[0], b.shape[0]
     both = np.concatenate((a, b))
     order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them
-    merged = both[order]
-    distinct_next = merged[1:] != merged[:-1]
-    if distinct_next.all():  # no ties: every point ends its run
-        ends: Any = np.arange(n1 + n2)
-        at = order
+    merged = both.take(order)
+    # How many values of b are at or before each merged position (int32: a bool cumsum to
+    # int64 is ten times slower); those of a are the rest.
+    count_b = np.cumsum(order >= n1, dtype=np.int64 if n1 + n2 >= 2**31 else np.int32)
+    gaps = np.diff(merged)
+    if gaps.all():  # no ties: every point ends its run
+        count_a = np.arange(1, n1 + n2 + 1, dtype=count_b.dtype) - count_b
     else:
-        ends = np.flatnonzero(np.append(distinct_next, True))
-        at = order[ends]
-    # How many values of a are <= the value at merged position k: a value of a at k is the
-    # (order+1)-th of a; a value of b at k has the k+1 - (its rank in b + 1) values of a before.
-    count_a = np.where(at < n1, at + 1, ends - at + n1)
-    cdf_diff = count_a / n1 - (ends + 1 - count_a) / n2
+        ends = np.flatnonzero(np.append(gaps, 1.0))
+        count_b = count_b.take(ends)
+        count_a = ends + 1 - count_b
+        gaps = np.diff(merged.take(ends))
+    cdf_diff = count_a / n1 - count_b / n2
     statistic = max(float(np.clip(-cdf_diff.min(), 0, 1)), float(cdf_diff.max()))
     # W1 = sum over consecutive distinct values of |F_a - F_b| times the gap to the next one.
-    gaps = np.diff(merged[ends])
     wasserstein = float(np.sum(np.abs(cdf_diff[:-1]) * gaps))
     return statistic, wasserstein
 
@@ -141,8 +141,39 @@ def ks_pvalue(statistic: float, n1: int, n2: int, base: Any, current: Any) -> fl
     if max(n1, n2) <= SCIPY_EXACT_KS_MAX_N:
         return float(stats.ks_2samp(base, current).pvalue)
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    effective = m * n / (m + n)
-    return float(np.clip(stats.kstwo.sf(statistic, np.round(effective)), 0, 1))
+    effective = int(np.round(m * n / (m + n)))
+    if _smirnov_regime(effective, statistic):
+        return float(np.clip(2 * smirnov(effective, statistic), 0, 1))
+    return float(np.clip(stats.kstwo.sf(statistic, effective), 0, 1))
+
+
+def _smirnov_regime(n: int, x: float) -> bool:
+    """Where ``scipy.stats.kstwo.sf(x, n)`` is ``2 * scipy.special.smirnov(n, x)`` (scipy's
+    ``_kolmogn`` with ``cdf=False``): the regime where scipy sums all n terms one by one."""
+    t = n * x
+    return n > 140 and 1.0 < t < n - 1 and x < 0.5 and 2.2 <= t * x < 370.0
+
+
+def smirnov(n: int, x: float) -> float:
+    """``scipy.special.smirnov(n, x)`` (the exact one-sided Smirnov tail, Birnbaum and
+    Tingey's sum) with the terms summed as a vector in log space: the same value to about
+    1e-9 relative (the log-gamma's precision) and, at n = 500,000, 12 times faster than
+    scipy's term-by-term loop, which was a third of a 1M-row comparison."""
+    from scipy.special import gammaln
+
+    last = int(np.floor(n * (1 - x)))
+    j = np.arange(0, last + 1, dtype=np.float64)
+    t = x + j / n
+    with np.errstate(divide="ignore"):
+        logs = (
+            gammaln(n + 1.0)
+            - gammaln(j + 1)
+            - gammaln(n - j + 1)
+            + (j - 1) * np.log(t)
+            + (n - j) * np.log1p(-t)
+        )
+    peak = float(logs.max())
+    return float(x * math.exp(peak) * np.sum(np.exp(logs - peak)))
 
 
 def psi(expected: Any, actual: Any) -> float:
