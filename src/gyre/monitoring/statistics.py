@@ -118,10 +118,10 @@ def ks_and_wasserstein(base: NumericSample, current: NumericSample) -> tuple[flo
     merged = both.take(order)
     # How many values of b are at or before each merged position (int32: a bool cumsum to
     # int64 is ten times slower); those of a are the rest.
-    count_b = np.cumsum(order >= n1, dtype=np.int64 if n1 + n2 >= 2**31 else np.int32)
+    count_b: Any = np.cumsum(order >= n1, dtype=np.int64 if n1 + n2 >= 2**31 else np.int32)
     gaps = np.diff(merged)
     if gaps.all():  # no ties: every point ends its run
-        count_a = np.arange(1, n1 + n2 + 1, dtype=count_b.dtype) - count_b
+        count_a: Any = np.arange(1, n1 + n2 + 1, dtype=count_b.dtype) - count_b
     else:
         ends = np.flatnonzero(np.append(gaps, 1.0))
         count_b = count_b.take(ends)
