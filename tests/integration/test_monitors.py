@@ -349,3 +349,50 @@ def _action_status(workspace: Store) -> str | None:
     with workspace.read() as tx:
         found = monitor_rows.find_action(tx, "shop-drift", T0, T0 + HOUR, "retrain")
     return found.status if found else None
+
+
+def test_labels_that_arrive_later_give_each_window_its_quality_and_a_poor_one_acts(
+    workspace: Store, project: Path
+) -> None:
+    import pyarrow.csv as pa_csv
+
+    baseline = add_training(workspace, project)
+    make_monitor(workspace, baseline, quality={"accuracy": 0.9})
+    collect(workspace, T0, 200)
+    collected = append_only.window(workspace, "shop-inference")
+    answered = collected.column("outputs").to_pylist()
+    truth = [a if i < 100 else ("b" if a == "a" else "a") for i, a in enumerate(answered)]
+    pa_csv.write_csv(
+        pa.table({"request": collected.column("request_id"), "label": truth}),
+        project / "labels.csv",
+    )
+    refused = run_gyre("data", "label", "shop-inference", "--from", "labels.csv", ok=False)
+    assert "no 'request_id' column" in refused.stderr and "--key" in refused.stderr
+    added = json.loads(
+        run_gyre(
+            "data", "label", "shop-inference", "--from", "labels.csv", "--key", "request", "--json"
+        ).stdout
+    )
+    assert added == {"version": "shop-inference-labels@1", "labels": 200, "matched": 200}
+    window = monitors.run_window(workspace, "shop-drift", T0, T0 + HOUR).window
+    assert window.quality is not None
+    assert window.quality["labelled"] == 200 and window.quality["accuracy"] == 0.5
+    assert 0 < window.quality["f1_macro"] <= 0.5
+    assert window.drifted and "quality: accuracy 0.5 < 0.9" in (window.message or "")
+    with workspace.read() as tx:
+        assert len(job_rows.list_jobs(tx, kind="drift.detected")) == 1
+    # corrections arrive: a new version in which the newest label of a request wins
+    pa_csv.write_csv(
+        pa.table({"request_id": collected.column("request_id")[100:], "label": answered[100:]}),
+        project / "fixed.csv",
+    )
+    run_gyre("data", "label", "shop-inference", "--from", "fixed.csv")
+    latest = versions.to_arrow(workspace, versions.get(workspace, "shop-inference-labels"))
+    assert latest.num_rows == 200
+    assert monitors.run_window(workspace, "shop-drift", T0, T0 + 2 * HOUR).window.quality == {
+        "labelled": 200,
+        "accuracy": 1.0,
+        "f1_macro": 1.0,
+    }
+    with pytest.raises(InvalidParameter, match="Unknown quality metric 'precision'"):
+        make_monitor(workspace, baseline, name="other", quality={"precision": 0.5})

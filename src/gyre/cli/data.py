@@ -514,13 +514,17 @@ def quarantine(name: str, as_json: bool) -> None:
 )
 @click.option("--key", default="request_id", show_default=True, help="The request id column.")
 @click.option("--column", help="The label column (default: 'label', or the only other one).")
-def label(name: str, source: Path, key: str, column: str | None) -> None:
+@json_option
+def label(name: str, source: Path, key: str, column: str | None, as_json: bool) -> None:
     """Add ground truth for collected rows of NAME (an inference dataset), joined by request
     id: a new version of NAME-labels; the collected rows are not edited. Monitors of NAME
     then report accuracy and F1 (or MAE) per window."""
     from gyre.monitoring import labels
 
     record, given, matched = labels.add(open_workspace(), name, source, key=key, column=column)
+    if as_json:
+        print_json({"version": record.ref, "labels": given, "matched": matched})
+        return
     click.echo(
         f"{record.ref}: {given} labels from {source.name}, {matched} match a collected "
         f"request of {name}"

@@ -32,15 +32,15 @@ def _thresholds(pairs: tuple[str, ...]) -> dict[str, float | None]:
     return out
 
 
-def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
+def _weights(
+    pairs: tuple[str, ...], option: str = "--weight", example: str = "image.brightness=2"
+) -> dict[str, float]:
     out = {}
-    for key, value in parse_pairs(pairs, "--weight", "image.brightness=2").items():
+    for key, value in parse_pairs(pairs, option, example).items():
         try:
             out[key] = float(value)
         except ValueError:
-            raise click.BadParameter(
-                f"{key}={value}: a weight is a number.", param_hint="--weight"
-            ) from None
+            raise click.BadParameter(f"{key}={value}: give a number.", param_hint=option) from None
     return out
 
 
@@ -216,6 +216,15 @@ def monitor() -> None:
 @click.option("--max-retrains", type=int, default=3, show_default=True, help="Per --period.")
 @click.option("--period", default="1d", show_default=True, help="Period of --max-retrains.")
 @click.option("--no-log", is_flag=True, help="Do not log drifted windows to the audit log.")
+@click.option(
+    "--min-quality",
+    "min_quality",
+    multiple=True,
+    metavar="METRIC=V",
+    help="Where labels arrived (gyre data label): accuracy=0.9, f1_macro=0.8 at least, or "
+    "mae=0.5, rmse=1 at most; a window below counts as drifted. Repeatable.",
+)
+@json_option
 def create(
     name: str,
     endpoint: str | None,
@@ -238,6 +247,8 @@ def create(
     max_retrains: int,
     period: str,
     no_log: bool,
+    min_quality: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Define monitor NAME. Parameters of --retrain may name the newest version of a dataset
     when the retrain starts: --retrain-param data={latest:products}."""
@@ -273,7 +284,11 @@ def create(
         target=target,
         actions=actions,
         grace=grace,
+        quality=_weights(min_quality, "--min-quality", "accuracy=0.9"),
     )
+    if as_json:
+        print_json(_as_dict(row))
+        return
     click.echo(f"Monitor {row.name}: {_describe(row)}")
 
 

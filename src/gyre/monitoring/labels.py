@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 SUFFIX = "-labels"
 LABEL = "label"
+AT_LEAST = ("accuracy", "f1_macro")
+AT_MOST = ("mae", "rmse")
 
 
 def labels_dataset(dataset: str) -> str:
@@ -110,6 +112,37 @@ def _newest_wins(earlier: Any, fresh: Any) -> Any:
         raise InvalidParameter(
             f"The new labels do not have the type of the earlier ones: {exc}."
         ) from None
+
+
+def check_limits(limits: dict[str, float]) -> dict[str, float]:
+    """Quality limits, checked: the metric names and numbers."""
+    checked = {}
+    for name, value in limits.items():
+        if name not in AT_LEAST + AT_MOST:
+            raise InvalidParameter(
+                f"Unknown quality metric {name!r}: limits can be set on "
+                f"{', '.join(AT_LEAST)} (at least) and {', '.join(AT_MOST)} (at most)."
+            )
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise InvalidParameter(f"The {name} limit must be a number >= 0, not {value!r}.")
+        checked[name] = float(value)
+    return checked
+
+
+def breaches(quality: dict[str, Any] | None, limits: dict[str, float]) -> list[str]:
+    """Which limits a window's quality breaks, as text (none without labelled rows)."""
+    if not quality or not quality.get("labelled"):
+        return []
+    found = []
+    for name, limit in limits.items():
+        value = quality.get(name)
+        if value is None:
+            continue
+        if name in AT_LEAST and value < limit:
+            found.append(f"{name} {value:.3g} < {limit:.3g}")
+        if name in AT_MOST and value > limit:
+            found.append(f"{name} {value:.3g} > {limit:.3g}")
+    return found
 
 
 def window_quality(store: Store, dataset: str, window: Any) -> dict[str, Any] | None:

@@ -81,13 +81,16 @@ def create(
     target: str | None = None,
     actions: list[dict[str, Any]] | None = None,
     grace: str | float = DEFAULT_GRACE_S,
+    quality: dict[str, float] | None = None,
     actor: str | None = None,
 ) -> MonitorRow:
     """Define a monitor on an endpoint's inference dataset (or any append-only dataset).
 
     Everything is checked before anything is stored: the names, the window, the cron
     expression, the thresholds, the actions, and, when one is given, that the baseline
-    exists and has the selected features."""
+    exists and has the selected features. ``quality``: limits on the model's quality where
+    labels arrived (``accuracy``, ``f1_macro``: at least; ``mae``, ``rmse``: at most); a window
+    below them counts as drifted."""
     names.check_name(name)
     if (endpoint is None) == (dataset is None):
         raise InvalidParameter(
@@ -113,6 +116,9 @@ def create(
         features=features,
     )
     checked_actions = monitor_actions.check(store, actions or [{"kind": "log"}])
+    from gyre.monitoring import labels
+
+    checked_quality = labels.check_limits(quality or {})
     if baseline is not None:
         Baseline(_baseline_features(store, baseline, target), settings)  # has the features?
     spec = {
@@ -120,6 +126,7 @@ def create(
         "target": target,
         "actions": checked_actions,
         "grace_s": grace_s,
+        "quality": checked_quality,
     }
     with store.write() as tx:
         row = rows.insert(
@@ -289,10 +296,12 @@ def _compute(
     from gyre.monitoring import labels
 
     quality = labels.window_quality(store, monitor.dataset, table)
+    poor = labels.breaches(quality, monitor.spec.get("quality") or {})
+    summary = _summary(report) + (f"; quality: {', '.join(poor)}" if poor else "")
     window = result(
         "done",
-        _summary(report),
-        drifted=report.drifted,
+        summary,
+        drifted=report.drifted or bool(poor),
         share=report.share,
         rows=table.num_rows,
         baseline=reference,
