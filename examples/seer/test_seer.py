@@ -188,6 +188,7 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
         retrained = load_model("seer@2", store).record  # on the newest photos
         assert retrained.datasets == ["products@2"]
     finally:
+        endpoints.delete(store, "seer")  # its serving process outlives the agent otherwise
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=60)
 
