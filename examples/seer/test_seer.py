@@ -165,6 +165,8 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
         assert first.drifted, first.message
         assert first.baseline == "products@1"  # the photos seer@1 learned from
         assert any(f.startswith("image.") for f in (first.report or {})["drifted_features"])
+        # top scores have no training counterpart: compared with seer@1's first hour served
+        assert "prediction_score" in {f["name"] for f in (first.report or {})["features"]}
         retrain = wait_for(lambda: _pipeline_runs(store), 60, "the retrain")
         assert len(retrain) == 1 and retrain[0].payload["tags"]["monitor"] == "seer-drift"
         # the next hour drifts too: its retrain waits for the cool-down

@@ -24,7 +24,7 @@ from gyre.errors import GyreError, InvalidParameter, NotFound
 from gyre.monitoring import actions as monitor_actions
 from gyre.monitoring import schedules, sources
 from gyre.monitoring.comparison import Baseline, DriftReport, Settings
-from gyre.monitoring.features import PREDICTION, FeatureSet
+from gyre.monitoring.features import PREDICTION, PREDICTION_SCORE, FeatureSet
 from gyre.store import audit, names
 from gyre.store import datasets as dataset_rows
 from gyre.store import jobs as job_rows
@@ -385,7 +385,56 @@ def resolve_baseline(store: Store, monitor: MonitorRow) -> tuple[str, Baseline]:
     chosen, features = max(candidates, key=lambda c: len(c[1].features))
     if PREDICTION not in features.features and "label" in features.features:
         features = _labels_as_predictions(features)
+    if PREDICTION_SCORE not in features.features:
+        features = _with_reference_scores(store, monitor, serving, features)
     return chosen, Baseline(features)
+
+
+_references: dict[tuple[str, int, float], Any] = {}
+
+
+def _with_reference_scores(
+    store: Store, monitor: MonitorRow, version: int, features: FeatureSet
+) -> FeatureSet:
+    """Training data has no scores: a classifier's top scores are compared with those of its
+    first window in production (the first ``window`` of rows this version answered)."""
+    import dataclasses
+
+    key = (monitor.dataset, version, monitor.window_s)
+    with _baselines_lock:
+        reference = _references.get(key)
+    if reference is None:
+        reference = _first_answers(store, monitor.dataset, version, monitor.window_s)
+        if reference is None:
+            return features
+        with _baselines_lock:
+            _references[key] = reference
+    found = {**features.features, PREDICTION_SCORE: reference}
+    return dataclasses.replace(features, features=found)
+
+
+def _first_answers(store: Store, dataset: str, version: int, window_s: float) -> Any:
+    """The prediction_score feature of the first ``window_s`` of rows ``version`` answered."""
+    import pyarrow.compute as pc
+
+    from gyre.data import append_only
+    from gyre.monitoring.features import from_table
+
+    with store.read() as tx:
+        if not dataset_rows.dataset_exists(tx, dataset):
+            return None
+    for part in append_only.list_partitions(store, dataset):
+        rows = append_only.window(store, dataset, part.starts_at, part.ends_at)
+        if "version" not in rows.column_names or "timestamp" not in rows.column_names:
+            return None
+        mine = rows.filter(pc.equal(rows.column("version"), version))
+        if mine.num_rows == 0:
+            continue
+        first = float(pc.min(mine.column("timestamp")).as_py())
+        window = sources.window(store, dataset, first, first + window_s)
+        window = window.filter(pc.equal(window.column("version"), version))
+        return from_table(window).features.get(PREDICTION_SCORE)
+    return None
 
 
 def _labels_as_predictions(features: FeatureSet) -> FeatureSet:
