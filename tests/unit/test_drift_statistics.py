@@ -102,6 +102,17 @@ def test_the_ks_pvalue_is_scipys_asymptotic_one_above_ten_thousand_values(n1: in
     assert close(got["wasserstein"], stats.wasserstein_distance(a, b))
 
 
+@pytest.mark.parametrize("shift", [0.03, 0.06, 0.1, 0.2])
+def test_a_small_asymptotic_ks_pvalue_is_scipys_to_1e9_relative(shift: float) -> None:
+    # An absolute 1e-9 says nothing about p = 1e-30; the relative error does.
+    rng = np.random.default_rng(21)
+    a, b = rng.normal(size=20_000), rng.normal(shift, size=15_000)
+    got = statistics.numeric(NumericSample.of(a), NumericSample.of(b))
+    expected = stats.ks_2samp(a, b)
+    assert 0 < expected.pvalue < 0.05
+    assert got["ks_pvalue"] == pytest.approx(expected.pvalue, rel=1e-9, abs=0)
+
+
 finite_floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 any_floats = st.one_of(
     finite_floats,
