@@ -155,12 +155,6 @@ def test_a_pandas_frame_is_typed_like_its_arrow_table() -> None:
     assert counts_of(found, "species") == {"setosa": 2, "virginica": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._feature casts a dictionary column to its value type before typing it, so "
-    "a pandas Categorical of integers (ticket class 1/2/3, a rating) is compared as numbers, "
-    "though the module says dictionaries are categorical",
-)
 def test_a_dictionary_of_integers_is_categorical() -> None:
     frame = pd.DataFrame({"pclass": pd.Categorical([1, 2, 3, 3, 1])})
     found = sources.feature_set(frame)
@@ -218,12 +212,6 @@ def test_white_is_brightness_one_black_zero_and_a_solid_image_has_no_contrast() 
         assert images.statistics(png(black, mode=mode)) == (16, 16, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="images.statistics takes the std of float luma values, which for a solid image is "
-    "rounding noise that grows with brightness (grey 30: 1.4e-17, grey 200: 2.2e-16) instead of "
-    "0; KS ranks that noise, so a brighter set of solid images is flagged on image.contrast too",
-)
 def test_solid_images_of_any_grey_have_no_contrast_and_no_contrast_drift() -> None:
     for grey in (30, 77, 200):
         assert (images.statistics(png((grey, grey, grey))) or ())[3] == 0.0
@@ -256,23 +244,12 @@ def test_images_that_cannot_be_decoded_are_counted_and_left_out() -> None:
     assert report.undecodable_images == {"baseline": 0, "current": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._image_features maps a null image to None and images.columns counts it "
-    "as undecodable; a request without an image is missing data, not a broken image",
-)
 def test_a_missing_image_is_counted_as_missing_not_as_undecodable() -> None:
     found = features.from_table(pa.table({"photo": [png((10, 10, 10)), None, png((9, 9, 9))]}))
     assert found.undecodable_images == 0
     assert found.features["photo.brightness"].sample.missing == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._holds_images needs every one of the first 8 values to be an image: one "
-    "empty or broken value among them turns the whole column into a categorical feature of "
-    "base64 strings, so image.* disappear from the window (skipped as 'only in the baseline')",
-)
 def test_one_broken_image_among_the_first_values_does_not_hide_the_image_column() -> None:
     column = ["", *[b64(png((g, g, g))) for g in range(0, 200, 20)]]
     found = features.from_table(pa.table({"photo": column}))
@@ -318,11 +295,6 @@ def test_a_path_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
         sources.image_folder(tmp_path / "missing")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features.from_image_folder builds 'label' from every file under a label folder, so "
-    "a stray notes.txt counts as one more 'daisy' (and as an undecodable image)",
-)
 def test_a_file_that_is_not_an_image_does_not_count_as_a_labeled_image(tmp_path: Path) -> None:
     root = write_folder(tmp_path / "flowers", {"daisy": [png((1, 2, 3))] * 2})
     (root / "daisy" / "notes.txt").write_text("picked in May")
@@ -409,12 +381,6 @@ def test_a_request_that_was_not_a_record_is_skipped_with_the_reason() -> None:
     assert found.skipped["inputs"].startswith("the request was not a record")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._prediction_columns reads struct fields with StructArray.field, which "
-    "ignores the struct's own nulls: a request whose outputs are null (a failed call) is "
-    "counted as predicted class '' with top score 0.0",
-)
 def test_a_request_without_outputs_is_a_missing_prediction() -> None:
     cat = {"class": "cat", "scores": {"cat": 0.9, "dog": 0.1}}
     dog = {"class": "dog", "scores": {"cat": 0.2, "dog": 0.8}}
@@ -425,11 +391,6 @@ def test_a_request_without_outputs_is_a_missing_prediction() -> None:
     assert values_of(found, "prediction_score") == [0.8, 0.9]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._top_score gives up when any row has no scores (a null list has length "
-    "0), so one failed request in a window drops prediction and prediction_score for all rows",
-)
 def test_one_request_without_scores_does_not_drop_every_prediction() -> None:
     outputs = pa.array([[0.1, 0.9], None, [0.7, 0.3]], pa.list_(pa.float64()))
     found = features.from_table(inference_rows(outputs, 3))
@@ -453,12 +414,6 @@ def test_predicted_classes_are_compared_with_the_baselines_target() -> None:
     assert not report.feature("x").drifted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features._feature makes a numeric label column categorical (origin 'label'), but a "
-    "float output is a numeric prediction: for every regressor, prediction is reported as "
-    "drifted with 'its type changed: double (categorical) in the baseline, double (numeric) now'",
-)
 def test_a_regressors_predictions_are_compared_with_a_numeric_target() -> None:
     rng = np.random.default_rng(10)
     training = pd.DataFrame({"x": rng.normal(size=200), "price": rng.normal(100, 10, size=200)})

@@ -162,11 +162,6 @@ def test_nan_and_infinities_are_left_out_and_counted() -> None:
     assert close(got["ks_pvalue"], stats.ks_2samp(base, [1.0, 2.0, 3.0, 4.0]).pvalue)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="statistics.numeric reports current_missing but not the infinite values that "
-    "NumericSample.of left out: a window of +inf values reads as fewer rows, silently",
-)
 def test_the_report_says_how_many_infinite_values_were_left_out() -> None:
     base = NumericSample.of([1.0, 2.0, 3.0])
     current = NumericSample.of([1.0, math.inf, math.inf, -math.inf])
@@ -249,13 +244,6 @@ def test_the_psi_floor_keeps_an_emptied_bin_finite() -> None:
     assert apart["ks_statistic"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NumericSample.decile_edges interpolates as v[lo]*(1-f) + v[hi]*f, which is not v "
-    "when v[lo] == v[hi] == v (e.g. -3.6 with f = 0.4 gives -3.6000000000000005): the run of "
-    "equal values falls into the bin above its decile. numpy's lerp v[lo] + (v[hi]-v[lo])*f is "
-    "exact for ties",
-)
 def test_a_decile_inside_a_run_of_equal_values_is_that_value() -> None:
     base = NumericSample.of([-3.6, -3.6] + [-2.6] * 6)
     edges = base.decile_edges()

@@ -18,14 +18,17 @@ windows.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from gyre.errors import InvalidParameter, NotFound, did_you_mean
 from gyre.monitoring import statistics
-from gyre.monitoring.features import PREDICTION, Feature, FeatureSet
+from gyre.monitoring.features import MISSING, PREDICTION, Feature, FeatureSet
 
 PVALUES = {"numeric": "ks_pvalue", "categorical": "chi2_pvalue"}
 DISTANCES = ("wasserstein_normed", "psi", "jensen_shannon", "new_share")
@@ -42,6 +45,16 @@ CORRECTIONS = ("bonferroni", "fdr_bh", "none")
 # threads only add memory. Small data is computed in the calling thread.
 WORKERS = min(4, os.cpu_count() or 1)
 PARALLEL_FROM_ROWS = 50_000
+
+
+def _non_negative(value: object) -> bool:
+    """A finite number >= 0 (numpy's too: feature importances are np.float32), not a bool."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(float(value))
+        and float(value) >= 0
+    )
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,7 @@ class Settings:
                     f"{did_you_mean(name, DEFAULT_THRESHOLDS)} Thresholds can be set for: "
                     f"{', '.join(DEFAULT_THRESHOLDS)}."
                 )
-            if value is not None and not (
-                isinstance(value, int | float) and math.isfinite(value) and value >= 0
-            ):
+            if value is not None and not _non_negative(value):
                 raise InvalidParameter(
                     f"The threshold of {name} must be a number >= 0 (or off), not {value!r}."
                 )
@@ -89,13 +100,13 @@ class Settings:
                 f"Unknown multiple-testing correction {correction!r}: use one of "
                 f"{', '.join(CORRECTIONS)}."
             )
-        if not 0 < drift_share <= 1:
+        if not _non_negative(drift_share) or not 0 < drift_share <= 1:
             raise InvalidParameter(
                 f"drift_share is the share of drifted features that makes the data drifted: "
                 f"a number in (0, 1], not {drift_share}."
             )
         for name, weight in (weights or {}).items():
-            if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+            if not _non_negative(weight):
                 raise InvalidParameter(
                     f"The weight of feature {name!r} must be a number >= 0, not {weight!r}."
                 )
@@ -103,7 +114,7 @@ class Settings:
             merged,
             correction,
             float(drift_share),
-            {k: float(v) for k, v in (weights or {}).items()},
+            {str(k): float(v) for k, v in (weights or {}).items()},
             tuple(features) if features else None,
         )
 
@@ -189,6 +200,11 @@ class Baseline:
     """A baseline's features, prepared once, to compare windows of current data with."""
 
     def __init__(self, features: FeatureSet, settings: Settings | None = None) -> None:
+        if features.rows == 0:
+            raise InvalidParameter(
+                "The baseline has no rows: there is nothing to compare with. Choose a dataset "
+                "version (or table, or image folder) that holds the data the model learned from."
+            )
         self.features = features
         self.settings = settings or Settings()
         if self.settings.features:
@@ -244,12 +260,26 @@ class Baseline:
         for name in names:
             found = now.features.get(name)
             if found is None and not settings.features:
-                skipped[name] = "only in the baseline"
+                skipped.setdefault(name, "only in the baseline")
                 continue
             pairs.append((name, base[name], found))
         for name in now.features:
             if name not in base and not settings.features:
                 skipped[name] = "only in the current data"
+        if not pairs:
+            raise InvalidParameter(
+                "The baseline and the current data have no feature in common: the baseline has "
+                f"{_listed(base)}; the current data has {_listed(now.features)}. Compare data "
+                "of the same kind (an inference dataset's in_<field> columns are compared as "
+                "<field>), or choose another baseline."
+            )
+        unknown = sorted(set(settings.weights) - {name for name, _, _ in pairs})
+        if unknown:
+            compared = [name for name, _, _ in pairs]
+            raise InvalidParameter(
+                f"A weight is given for {', '.join(repr(u) for u in unknown)}, which is not "
+                f"compared.{did_you_mean(unknown[0], compared)} Compared: {_listed(compared)}."
+            )
         if now.rows < PARALLEL_FROM_ROWS:
             computed = [_statistics(b, c) for _, b, c in pairs]
         else:
@@ -266,6 +296,11 @@ class Baseline:
         )
 
 
+def _listed(names: Any) -> str:
+    shown = sorted(names)
+    return ", ".join(shown[:20]) + (" ..." if len(shown) > 20 else "") if shown else "none"
+
+
 def compare(
     baseline: Any, current: Any, settings: Settings | None = None, *, target: str | None = None
 ) -> DriftReport:
@@ -277,6 +312,10 @@ def _statistics(base: Feature, now: Feature | None) -> tuple[dict[str, Any], str
     itself drift: a feature that vanished, changed type or is now all missing)."""
     if now is None:
         return {}, "the current data does not have this feature", True
+    if base.kind == MISSING:
+        return {}, "the baseline has no value for it (all missing): not judged", False
+    if now.kind == MISSING:
+        return {}, "the current data has no value for it (all missing)", True
     if base.kind != now.kind:
         return (
             {},
@@ -311,7 +350,7 @@ def _judge(
     thresholds = settings.thresholds
     tests: list[tuple[int, float, float]] = []  # (feature index, p-value, its alpha)
     for i, (_, base, _) in enumerate(pairs):
-        key = PVALUES[base.kind]
+        key = PVALUES.get(base.kind, "")
         alpha, pvalue = thresholds.get(key), computed[i][0].get(key)
         if alpha is not None and pvalue is not None:
             tests.append((i, float(pvalue), alpha))

@@ -34,6 +34,7 @@ INFERENCE_COLUMNS = frozenset(
 INPUT_PREFIX = "in_"
 PREDICTION = "prediction"
 PREDICTION_SCORE = "prediction_score"
+MISSING = "missing"  # the kind of a column whose values are all null
 CLASS_FIELDS = ("class", "label", "prediction", "predicted_class")
 SCORE_FIELDS = ("scores", "probabilities", "probs", "score")
 IMAGE_SAMPLE_ROWS = 64  # the values looked at to decide whether a text column holds images
@@ -46,7 +47,7 @@ PARALLEL_FROM_ROWS = 50_000
 @dataclass(frozen=True)
 class Feature:
     name: str
-    kind: str  # numeric | categorical
+    kind: str  # numeric | categorical | missing (all null: Arrow's null type)
     origin: str  # column | image | prediction | label
     data_type: str  # the Arrow type it came from (image statistics: the image column's)
     sample: NumericSample | CategoricalSample
@@ -121,14 +122,15 @@ def _prediction_columns(column: Any, skipped: dict[str, str]) -> dict[str, tuple
     found: dict[str, tuple[Any, str]] = {}
     if pa.types.is_struct(kind):
         names = [kind.field(i).name for i in range(kind.num_fields)]
-        flat = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        combined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        fields = dict(zip(names, combined.flatten(), strict=True))  # with the struct's nulls
         for candidate in CLASS_FIELDS:
             if candidate in names:
-                found[PREDICTION] = (pa.chunked_array([flat.field(candidate)]), "prediction")
+                found[PREDICTION] = (pa.chunked_array([fields[candidate]]), "prediction")
                 break
         for candidate in SCORE_FIELDS:
             if candidate in names:
-                scores = flat.field(candidate)
+                scores = fields[candidate]
                 top = _top_score(scores)
                 if top is not None:
                     found[PREDICTION_SCORE] = (pa.chunked_array([top]), "prediction")
@@ -152,29 +154,28 @@ def _prediction_columns(column: Any, skipped: dict[str, str]) -> dict[str, tuple
 
 
 def _top_score(scores: Any) -> Any:
-    """The largest score per row, of a struct of numbers (one per class) or a list of numbers."""
+    """The largest score per row (null where a row has none), of a struct of numbers (one per
+    class) or a list of numbers; None when these are not scores."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = scores.type
     if pa.types.is_struct(kind):
-        children = [scores.field(i) for i in range(kind.num_fields)]
+        children = scores.flatten()  # with the struct's own nulls
         if not children or not all(_is_number(c.type) for c in children):
             return None
         return pc.max_element_wise(*[pc.cast(c, pa.float64()) for c in children])
     if (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and _is_number(kind.value_type):
-        import numpy as np
-
-        offsets = scores.offsets.to_numpy()
-        values = pc.cast(scores.flatten(), pa.float64()).to_numpy(zero_copy_only=False)
-        lengths = np.diff(offsets)
-        if len(values) == 0 or (lengths == 0).any():
-            return None
-        return pa.array(np.maximum.reduceat(values, offsets[:-1] - offsets[0]))
+        return _per_list(scores, np_function="max")
     return None
 
 
 def _argmax(scores: Any) -> Any:
+    """The index of the largest score per row, as text (a class number)."""
+    return _per_list(scores, np_function="argmax")
+
+
+def _per_list(scores: Any, np_function: str) -> Any:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -182,11 +183,19 @@ def _argmax(scores: Any) -> Any:
     offsets = scores.offsets.to_numpy()
     values = pc.cast(scores.flatten(), pa.float64()).to_numpy(zero_copy_only=False)
     starts = offsets[:-1] - offsets[0]
+    lengths = np.diff(offsets)
+    lengths[~scores.is_valid().to_numpy(zero_copy_only=False)] = 0
+    present = lengths > 0
+    if np_function == "max":
+        top = np.zeros(len(lengths))
+        if values.size and present.any():
+            top[present] = np.maximum.reduceat(values, starts[present])
+        return pa.array(top, mask=~present)
     best = [
-        str(int(np.argmax(values[s:e])))
-        for s, e in zip(starts, offsets[1:] - offsets[0], strict=True)
+        str(int(np.argmax(values[s : s + n]))) if n else None
+        for s, n in zip(starts, lengths, strict=True)
     ]
-    return pa.array(best)
+    return pa.array(best, pa.string())
 
 
 def _is_number(kind: Any) -> bool:
@@ -231,10 +240,14 @@ def _feature(name: str, column: Any, origin: str) -> tuple[list[Feature], int] |
     import pyarrow as pa
 
     kind = column.type
-    if pa.types.is_dictionary(kind):
-        column = column.cast(kind.value_type)
-        kind = kind.value_type
-    if _is_number(kind) and origin != "label":
+    if pa.types.is_null(kind):  # every value missing: no type to compare by
+        return [Feature(name, MISSING, origin, str(kind), CategoricalSample({}, len(column)))], 0
+    if pa.types.is_dictionary(kind):  # categories, whatever their values' type
+        text = column.cast(kind.value_type).cast(pa.string())
+        return [Feature(name, "categorical", origin, str(kind.value_type), _categorical(text))], 0
+    # A label column is what the predictions are compared with: floats are a regressor's
+    # values, other numbers are classes (as integer predictions are).
+    if _is_number(kind) and (origin != "label" or pa.types.is_floating(kind)):
         return [Feature(name, "numeric", origin, str(kind), _numeric(column))], 0
     if _is_text(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         if _holds_images(column):
@@ -270,20 +283,24 @@ def _categorical(column: Any) -> CategoricalSample:
 
 
 def _holds_images(column: Any) -> bool:
-    sample = column.slice(0, IMAGE_SAMPLE_ROWS).drop_null().to_pylist()
-    return bool(sample) and all(images.looks_like_image(v) for v in sample[:8])
+    """Whether most of the first non-empty values are images (a broken one among them does
+    not hide the column: it is counted as undecodable)."""
+    sample = [v for v in column.slice(0, IMAGE_SAMPLE_ROWS).drop_null().to_pylist() if v]
+    return bool(sample) and sum(images.looks_like_image(v) for v in sample) * 2 > len(sample)
 
 
 def _image_features(name: str, column: Any, data_type: str) -> tuple[list[Feature], int]:
-    decoded = [images.decode(v) if v is not None else None for v in column.to_pylist()]
+    decoded = [
+        None if v is None else (images.decode(v) or b"")  # b"": there, but not an image
+        for v in column.to_pylist()
+    ]
     stats, failed = _image_columns(decoded)
-    prefix = name
     return [
-        Feature(f"{prefix}.{stat}", "numeric", "image", data_type, sample)
+        Feature(f"{name}.{stat}", "numeric", "image", data_type, sample)
         for stat, sample in stats.items()
     ], failed
 
 
 def _image_columns(contents: list[bytes | None]) -> tuple[dict[str, NumericSample], int]:
-    values, failed = images.columns(contents)
-    return {name: NumericSample.of(array) for name, array in values.items()}, failed
+    values, failed, missing = images.columns(contents)
+    return {name: NumericSample.of(a, missing=missing) for name, a in values.items()}, failed

@@ -23,7 +23,8 @@ STATISTICS = ("width", "height", "brightness", "contrast", "red", "green", "blue
 MAX_SIDE = 256
 # The first bytes of the formats Pillow reads that scoring requests carry.
 MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = np.array([299, 587, 114], dtype=np.int64)  # ITU-R 601, in thousandths
+SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
 def decode(value: Any) -> bytes | None:
@@ -58,42 +59,51 @@ def statistics(data: bytes) -> tuple[float, ...] | None:
             rgb = image.convert("RGB")
             if factor > 1 and max(rgb.size) > MAX_SIDE:
                 rgb = rgb.reduce(max(1, max(rgb.size) // MAX_SIDE))
-            pixels = np.asarray(rgb, dtype=np.float64).reshape(-1, 3) / 255.0
+            pixels = np.asarray(rgb, dtype=np.int64).reshape(-1, 3)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
-    channels = pixels.mean(axis=0)
-    luma = pixels @ LUMA
+    # In integers until the end, so that a solid image has a contrast of exactly 0 and white
+    # a brightness of exactly 1 (float luma gave rounding noise that KS then ranked).
+    count = pixels.shape[0]
+    channels = pixels.sum(axis=0)
+    luma = pixels @ LUMA  # 0 .. 255,000
+    mean = int(luma.sum()) / count
+    spread = float(np.sqrt(max(0.0, float(np.mean((luma - mean) ** 2)))))
     return (
         float(width),
         float(height),
-        float(luma.mean()),
-        float(luma.std()),
-        float(channels[0]),
-        float(channels[1]),
-        float(channels[2]),
+        mean / 255_000,
+        spread / 255_000,
+        int(channels[0]) / (255 * count),
+        int(channels[1]) / (255 * count),
+        int(channels[2]) / (255 * count),
     )
 
 
-def columns(images: Iterable[bytes | None]) -> tuple[dict[str, Any], int]:
-    """({statistic: float64 array}, how many images could not be decoded)."""
+def columns(images: Iterable[bytes | None]) -> tuple[dict[str, Any], int, int]:
+    """({statistic: float64 array}, how many images could not be decoded, how many were
+    missing: None, a request without its image)."""
     rows: list[tuple[float, ...]] = []
-    failed = 0
+    failed = missing = 0
     for data in images:
-        values = statistics(data) if data is not None else None
+        if data is None:
+            missing += 1
+            continue
+        values = statistics(data)
         if values is None:
             failed += 1
         else:
             rows.append(values)
     matrix = np.array(rows, dtype=np.float64).reshape(-1, len(STATISTICS))
-    return {name: matrix[:, i] for i, name in enumerate(STATISTICS)}, failed
+    return {name: matrix[:, i] for i, name in enumerate(STATISTICS)}, failed, missing
 
 
 def folder_files(root: Path, relative_paths: Iterable[str]) -> tuple[list[Path], list[str]]:
     """(image paths, their labels) of a labeled image folder's ``<label>/<file>`` entries."""
     paths, labels = [], []
     for rel in sorted(relative_paths):
-        if "/" not in rel:
-            continue
+        if "/" not in rel or Path(rel).suffix.lower() not in SUFFIXES:
+            continue  # a notes.txt beside the photos is not a labeled image
         paths.append(root / rel)
         labels.append(rel.split("/", 1)[0])
     return paths, labels

@@ -3,7 +3,8 @@
 Numeric features: the two-sample Kolmogorov-Smirnov test (statistic and p-value), the
 Wasserstein-1 distance (also divided by the baseline's standard deviation), the population
 stability index on the baseline's decile bins and the Jensen-Shannon distance on the same bins.
-Categorical features: Pearson's chi-squared test on the 2 x k contingency table, the
+Categorical features: the chi-squared test on the 2 x k contingency table (scipy's, with
+Yates' continuity correction when there are two categories), the
 Jensen-Shannon distance and the PSI of the category shares, and the categories that are new or
 gone.
 
@@ -85,7 +86,8 @@ class NumericSample:
         low = np.floor(positions).astype(np.int64)
         high = np.minimum(low + 1, self.size - 1)
         fraction = positions - low
-        edges = self.values[low] * (1 - fraction) + self.values[high] * fraction
+        lower = self.values[low]
+        edges = lower + (self.values[high] - lower) * fraction  # exact inside a run of ties
         return np.unique(edges)
 
     def bin_counts(self, edges: Any) -> Any:
@@ -202,6 +204,8 @@ def numeric(base: NumericSample, current: NumericSample) -> dict[str, Any]:
         "baseline_rows": base.size,
         "current_rows": current.size,
         "current_missing": current.missing,
+        "current_infinite": current.infinite,
+        "baseline_missing": base.missing,
         "baseline_mean": base.mean,
         "current_mean": current.mean,
     }
@@ -214,15 +218,19 @@ def numeric(base: NumericSample, current: NumericSample) -> dict[str, Any]:
     std = base.std()
     edges = base.decile_edges()
     expected, actual = base.bin_counts(edges), current.bin_counts(edges)
-    return {
-        **result,
-        "ks_statistic": statistic,
-        "ks_pvalue": ks_pvalue(statistic, base.size, current.size, base.values, current.values),
-        "wasserstein": wasserstein,
-        "wasserstein_normed": wasserstein / std if std > 0 else (0.0 if wasserstein == 0 else None),
-        "psi": psi(expected, actual),
-        "jensen_shannon": jensen_shannon(expected, actual),
-    }
+    return _finite_values(
+        {
+            **result,
+            "ks_statistic": statistic,
+            "ks_pvalue": ks_pvalue(statistic, base.size, current.size, base.values, current.values),
+            "wasserstein": wasserstein,
+            "wasserstein_normed": wasserstein / std
+            if std > 0
+            else (0.0 if wasserstein == 0 else None),
+            "psi": psi(expected, actual),
+            "jensen_shannon": jensen_shannon(expected, actual),
+        }
+    )
 
 
 def categorical(base: CategoricalSample, current: CategoricalSample) -> dict[str, Any]:
@@ -259,5 +267,13 @@ def categorical(base: CategoricalSample, current: CategoricalSample) -> dict[str
     }
 
 
-def _rounded(value: float) -> float:
-    return float(f"{value:.6g}")
+def _rounded(value: float) -> float | None:
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _finite_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Statistics as JSON can hold them: a value that overflowed (samples near the float
+    limit make scipy's Wasserstein NaN too) is None, not NaN."""
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()
+    }
