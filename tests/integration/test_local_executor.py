@@ -249,3 +249,54 @@ def test_ctrl_c_on_a_foreground_run_cancels_its_steps(project: Path) -> None:
     assert "failed" not in out and "reuse is off" not in out, out
     assert not _alive(step_pid)
     store.close()
+
+
+TORCH_STEP = """
+from gyre import pipeline, step
+
+
+@step
+def work() -> float:
+    import torch
+
+    x = torch.randn(512, 512, requires_grad=True)
+    for _ in range(3):
+        (x @ x).sum().backward()
+    return float(x.grad.abs().sum() > 0)
+
+
+@pipeline
+def torchy():
+    return work()
+"""
+
+USES_TORCH_THEN_RUNS = """
+import torch
+
+a = torch.randn(2000, 2000)
+(a @ a).sum()  # the process's OpenMP team is running now, as in a notebook
+import gyre
+from gyre.pipelines.loader import load_pipeline
+
+run = gyre.run(load_pipeline("torchy.py:torchy"), workspace=".gyre", quiet=True)
+print(run.status)
+"""
+
+
+def test_a_torch_step_forked_from_a_process_that_used_torch_does_not_hang(
+    workspace: Store, project: Path
+) -> None:
+    """GNU OpenMP is not fork-safe: a step forked after the parent ran torch in parallel waited
+    forever in its first parallel op (found by the Seer drift test in the full suite)."""
+    (project / "torchy.py").write_text(TORCH_STEP)
+    (project / "go.py").write_text(USES_TORCH_THEN_RUNS)
+    done = subprocess.run(
+        [sys.executable, "go.py"], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("finished")
+    with workspace.read() as tx:
+        step = run_rows.latest_step_run(tx, "torchy", "work")
+    assert step is not None
+    log = workspace.blobs.read_bytes(step.log_digest or "").decode()
+    assert "torch runs on one thread" in log

@@ -61,6 +61,32 @@ def _address_space() -> int:
         return 0
 
 
+def _native_threads() -> int:
+    """Threads of this process, native ones included (an OpenMP team that a library started
+    is invisible to ``threading``)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def _single_threaded_torch() -> None:
+    """In a child forked from a process whose OpenMP team was running (a notebook or test
+    that used torch before ``gyre.run``), torch's first parallel region waits forever for
+    threads that the fork did not copy. One thread needs no team: the step runs, on one core,
+    and says why."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    torch.set_num_threads(1)
+    print(
+        "gyre: torch was in use in the run's process before this step was forked; the step's "
+        "torch runs on one thread (start the run from a fresh process, e.g. 'gyre run', for "
+        "all cores)",
+        file=sys.stderr,
+    )
+
+
 def _die_with_parent() -> None:
     """Linux: SIGKILL this step process when the run's process dies (no orphaned steps)."""
     if not sys.platform.startswith("linux"):
@@ -120,10 +146,11 @@ class LocalExecutor:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        threaded = _native_threads() > 1
         pid = os.fork()
         if pid == 0:  # child
             os.close(read_fd)
-            self._child(task, write_fd, gpus)
+            self._child(task, write_fd, gpus, threaded)
         os.close(write_fd)
         attempt.pid = pid
         attempt.started = time.monotonic()
@@ -140,7 +167,7 @@ class LocalExecutor:
         self.running[pid] = attempt
         return attempt
 
-    def _child(self, task: StepTask, write_fd: int, gpus: list[str]) -> None:
+    def _child(self, task: StepTask, write_fd: int, gpus: list[str], threaded: bool) -> None:
         code = 1
         try:
             os.setpgid(0, 0)
@@ -163,6 +190,8 @@ class LocalExecutor:
                 limit = _address_space() + memory
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             self.store.after_fork()
+            if threaded:
+                _single_threaded_torch()
             code = run_task(task, self.store)
         except BaseException:
             import traceback
