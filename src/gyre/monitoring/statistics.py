@@ -52,10 +52,14 @@ class NumericSample:
     @classmethod
     def of(cls, values: Any, missing: int = 0) -> NumericSample:
         data = np.asarray(values, dtype=np.float64)
-        finite = np.isfinite(data)
-        nan = int(np.isnan(data).sum())
-        kept = data[finite] if not finite.all() else data
-        return cls(np.sort(kept), missing + nan, int(len(data) - finite.sum() - nan))
+        ordered = np.sort(data)  # NaN sort last, -inf first and +inf last: finite ones between
+        if ordered.size == 0 or (np.isfinite(ordered[0]) and np.isfinite(ordered[-1])):
+            return cls(ordered, missing, 0)  # the common case: one pass, no copy
+        nan = int(np.isnan(ordered).sum())
+        low = int(np.searchsorted(ordered, -np.inf, side="right"))
+        high = int(np.searchsorted(ordered[: ordered.size - nan], np.inf, side="left"))
+        infinite = low + (ordered.size - nan - high)
+        return cls(ordered[low:high], missing + nan, infinite)
 
     @property
     def size(self) -> int:
@@ -123,13 +127,15 @@ def ks_and_wasserstein(base: NumericSample, current: NumericSample) -> tuple[flo
     count_b: Any = np.cumsum(order >= n1, dtype=np.int64 if n1 + n2 >= 2**31 else np.int32)
     gaps = np.diff(merged)
     if gaps.all():  # no ties: every point ends its run
-        count_a: Any = np.arange(1, n1 + n2 + 1, dtype=count_b.dtype) - count_b
+        # count_a / n1 - count_b / n2 with count_a = k + 1 - count_b, in two passes
+        cdf_diff = np.arange(1, n1 + n2 + 1, dtype=np.float64)
+        cdf_diff /= n1
+        cdf_diff -= count_b * (1.0 / n1 + 1.0 / n2)
     else:
         ends = np.flatnonzero(np.append(gaps, 1.0))
         count_b = count_b.take(ends)
-        count_a = ends + 1 - count_b
+        cdf_diff = (ends + 1 - count_b) / n1 - count_b / n2
         gaps = np.diff(merged.take(ends))
-    cdf_diff = count_a / n1 - count_b / n2
     statistic = max(float(np.clip(-cdf_diff.min(), 0, 1)), float(cdf_diff.max()))
     # W1 = sum over consecutive distinct values of |F_a - F_b| times the gap to the next one.
     wasserstein = float(np.sum(np.abs(cdf_diff[:-1]) * gaps))
