@@ -111,7 +111,7 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
 
     import httpx
 
-    from gyre import endpoints, jobs
+    from gyre import endpoints, jobs, releases
     from gyre.monitoring import monitors
     from gyre.pipelines.submission import publish
 
@@ -121,6 +121,7 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
     )
     assert run.status == "finished", run.error
     publish(store, "seer/pipeline.py:seer", name="seer")
+    releases.apply(store, project / "seer" / "release.yaml")  # versions tagged build=* release
     endpoints.create(store, "seer", "seer@1")
     versions.add(store, "products", str(project / "data" / "v2"))  # newer photos, not yet used
     monitors.create(
@@ -131,7 +132,13 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
         schedule="0 * * * *",
         actions=[
             {"kind": "log"},
-            {"kind": "retrain", "pipeline": "seer", "params": {"epochs": 1}, "cooldown": "6h"},
+            {
+                "kind": "retrain",
+                "pipeline": "seer",
+                "params": {"epochs": 1},
+                "tags": {"build": "drift"},
+                "cooldown": "6h",
+            },
         ],
     )
     log = project / "agent.log"
@@ -189,8 +196,15 @@ def test_changed_photos_make_the_hourly_monitor_retrain_once_within_the_cool_dow
         assert jobs.get(store, retrain[0].id).status == "done"
         retrained = load_model("seer@2", store).record  # on the newest photos
         assert retrained.datasets == ["products@2"]
+        # and the loop closes with no glue: seer@2 carries the build tag, so it is released
+        release = wait_for(
+            lambda: [r for r in releases.list_releases(store) if r.version == 2], 60, "release"
+        )
+        assert release[0].definition == "seer" and retrained.tags["build"] == "drift"
     finally:
-        endpoints.delete(store, "seer")  # its serving process outlives the agent otherwise
+        for name in ("seer", "seer-test"):  # serving processes outlive the agent otherwise
+            if endpoints.find(store, name) is not None:
+                endpoints.delete(store, name)
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=60)
 

@@ -212,6 +212,14 @@ def monitor() -> None:
 @click.option("--webhook-secret", help="Name of a gyre secret: the HMAC-SHA256 key.")
 @click.option("--retrain", "retrain", help="Submit this published pipeline on drift.")
 @click.option("--retrain-param", "retrain_params", multiple=True, metavar="K=V")
+@click.option(
+    "--retrain-tag",
+    "retrain_tags",
+    multiple=True,
+    metavar="K=V",
+    help="Tags of the retrain's run and of the version it registers (a release trigger may "
+    "ask for one, e.g. build=drift).",
+)
 @click.option("--cooldown", default="6h", show_default=True, help="Between two retrains.")
 @click.option("--max-retrains", type=int, default=3, show_default=True, help="Per --period.")
 @click.option("--period", default="1d", show_default=True, help="Period of --max-retrains.")
@@ -243,6 +251,7 @@ def create(
     webhook_secret: str | None,
     retrain: str | None,
     retrain_params: tuple[str, ...],
+    retrain_tags: tuple[str, ...],
     cooldown: str,
     max_retrains: int,
     period: str,
@@ -263,6 +272,7 @@ def create(
                 "kind": "retrain",
                 "pipeline": retrain,
                 "params": parse_pairs(retrain_params, "--retrain-param", "epochs=20"),
+                "tags": parse_pairs(retrain_tags, "--retrain-tag", "build=drift"),
                 "cooldown": cooldown,
                 "max_retrains": max_retrains,
                 "period": period,

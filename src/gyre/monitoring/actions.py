@@ -95,6 +95,13 @@ def _check_retrain(store: Store, action: dict[str, Any], where: str) -> dict[str
     if not isinstance(params, dict):
         raise InvalidParameter(f"{where}: params must be a mapping of name to value.")
     out["params"] = params
+    tags = action.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise InvalidParameter(
+            f"{where}: tags must be a mapping of name to text, e.g. build=drift (a release "
+            "definition's trigger may ask for a tag)."
+        )
+    out["tags"] = {str(k): v for k, v in tags.items()}
     return out
 
 
@@ -241,7 +248,12 @@ def _retrain(store: Store, action: dict[str, Any], name: str, window: rows.Windo
         store,
         action["pipeline"],
         params=params,
-        tags={"trigger": "drift", "monitor": name, "window_end": f"{end:.0f}"},
+        tags={
+            **action.get("tags", {}),
+            "trigger": "drift",
+            "monitor": name,
+            "window_end": f"{end:.0f}",
+        },
         idempotency_key=f"monitor-retrain:{name}:{start!r}:{end!r}",
     )
     detail = {
