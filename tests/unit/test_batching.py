@@ -150,3 +150,57 @@ def test_a_model_that_raises_fails_every_request_of_its_batch_and_the_batcher_go
         return results
 
     assert asyncio.run(go()) == [[1.0, 1.0], "bad rows", [1.0, 1.0]]
+
+
+def test_versions_sharing_a_batcher_are_predicted_in_one_batch_each_by_its_own_model() -> None:
+    """A traffic split's versions (and a shadow) share their model's batcher through lanes:
+    rows that arrive together make one batch, each version's rows go to its own predict, each
+    journal gets its lines in one write, and one version's error reaches only its requests."""
+    from gyre.serving.batching import Lane
+
+    calls: list[tuple[str, int]] = []
+
+    def model(name: str, fails: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+        def predict(rows: np.ndarray) -> np.ndarray:
+            calls.append((name, len(rows)))
+            if fails:
+                raise ValueError(f"{name} failed")
+            return np.full(len(rows), float(name[1:]))
+
+        return predict
+
+    written: dict[str, list[tuple[int, int]]] = {"live": [], "shadow": []}
+    batcher = MicroBatcher(model("v0"), max_batch=64, max_wait_s=0.005)
+    seven, eight, nine = (
+        Lane(batcher, model("v7")),
+        Lane(batcher, model("v8")),
+        Lane(batcher, model("v9", fails=True)),
+    )
+    seven.write_lines = eight.write_lines = lambda lines, rows: written["live"].append(
+        (len(lines), rows)
+    )
+    nine.write_lines = lambda lines, rows: written["shadow"].append((len(lines), rows))
+
+    async def go() -> list[object]:
+        def line(predictions: np.ndarray) -> bytes:
+            return b"%d\n" % len(predictions)
+
+        requests = [
+            seven.submit_journaled(np.zeros((2, 3)), line),
+            eight.submit_journaled(np.zeros((1, 3)), line),
+            seven.submit_journaled(np.zeros((1, 3)), line),
+            nine.submit_journaled(np.zeros((1, 3)), line),
+        ]
+        answers = await asyncio.gather(*requests, return_exceptions=True)
+        for lane in (seven, eight, nine):
+            await lane.close()
+        return list(answers)
+
+    answers = asyncio.run(go())
+    # The cold first call goes to a thread; then one batch: v7's 3 rows, v8's, v9's.
+    assert calls == [("v7", 3), ("v8", 1), ("v9", 1)]
+    assert [a[0].tolist() for a in answers[:3]] == [[7.0, 7.0], [8.0], [7.0]]  # type: ignore[index]
+    assert isinstance(answers[3], ValueError) and "v9 failed" in str(answers[3])
+    assert written == {"live": [(3, 4)], "shadow": []}  # one write for the split's three lines
+    assert (seven.batches, eight.batches, nine.batches) == (1, 1, 0)
+    assert batcher.batches == 1 and batcher.closed  # closed with its last lane

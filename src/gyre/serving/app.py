@@ -27,7 +27,7 @@ from fastapi import FastAPI
 
 from gyre.errors import NotFound
 from gyre.serving import info_routes, openapi
-from gyre.serving.batching import MicroBatcher
+from gyre.serving.batching import Lane, MicroBatcher
 from gyre.serving.journal import Journal
 from gyre.serving.metrics import ServingMetrics
 from gyre.serving.payloads import RequestError
@@ -143,18 +143,24 @@ class ScoringApp:
         self.collections: list[tuple[Journal, Any]] = []  # (journal, its converter or None)
         self.started = False
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        # One batcher per model name, shared by its versions (split and shadow) through lanes.
+        self._batchers: dict[str, MicroBatcher] = {}
 
     def attach(self, served: ServedModel, *, shadow: bool = False) -> None:
-        """Give a held version its micro-batcher (once), journaling to the dataset of its role
-        (the endpoint's, or its shadow's)."""
+        """Give a held version its lane (once) onto its model's micro-batcher, journaling to
+        the dataset of its role (the endpoint's, or its shadow's)."""
         if served.flavor == "python":
             return
         if served.batcher is None:
-            served.batcher = MicroBatcher(
-                served.loaded.predict,
-                max_batch=self.options.max_batch,
-                max_wait_s=self.options.max_wait_ms / 1000,
-            )
+            shared = self._batchers.get(served.name)
+            if shared is None or shared.closed:
+                shared = MicroBatcher(
+                    served.loaded.predict,
+                    max_batch=self.options.max_batch,
+                    max_wait_s=self.options.max_wait_ms / 1000,
+                )
+                self._batchers[served.name] = shared
+            served.batcher = Lane(shared, served.loaded.predict)
         scorer = self.shadow_scorer if shadow else self.scorer
         served.batcher.write_lines = scorer.write_lines if scorer.journal is not None else None
 

@@ -21,6 +21,13 @@ keeps the better one, and tries the other now and then (less often while it keep
 A request may hand in, with its rows, a function that makes its journal line from its
 predictions (:meth:`MicroBatcher.submit_journaled`): the batch's lines are then written with
 one call to ``write_lines`` before any of its requests is answered.
+
+The versions of one model that a server holds (a traffic split, a shadow) share one batcher
+through a :class:`Lane` each: a batch then takes the rows of every version that arrived
+together, predicts each version's rows with its own model and writes each journal's lines
+once, so that splitting the traffic between two versions does not double the batches, the
+journal writes and the event loop's turns (a release's canary steps cost 1.6 to 1.8 times the
+steady p99 with a batcher per version).
 """
 
 from __future__ import annotations
@@ -48,7 +55,9 @@ THREAD = "thread"
 _PROBE = "probe"
 _CONFIRM = "confirm"
 log = logging.getLogger("gyre.serving")
-_Entry = tuple[Any, "asyncio.Future[tuple[Any, bool]]", "Callable[[Any], bytes | None] | None"]
+_Entry = tuple[
+    Any, "asyncio.Future[tuple[Any, bool]]", "Callable[[Any], bytes | None] | None", "Lane | None"
+]
 
 
 def _join(parts: list[Any]) -> Any:
@@ -197,6 +206,8 @@ class MicroBatcher:
         self.batches = 0
         self.batches_by_path = {INLINE: 0, THREAD: 0}
         self.expected = 0  # requests admitted whose rows are not queued yet
+        self.lanes = 0  # the lanes open onto it: the last one to close closes it
+        self.closed = False
 
     def _ensure_started(self) -> asyncio.Queue[_Entry]:
         if self._queue is None:
@@ -230,12 +241,13 @@ class MicroBatcher:
         rows: Any,
         admission: Admission | None,
         line_for: Callable[[Any], bytes | None] | None,
+        lane: Lane | None = None,
     ) -> asyncio.Future[tuple[Any, bool]]:
         queue = self._ensure_started()
         if admission is not None:
             admission.withdraw()
         future: asyncio.Future[tuple[Any, bool]] = asyncio.get_running_loop().create_future()
-        queue.put_nowait((rows, future, line_for))
+        queue.put_nowait((rows, future, line_for, lane))
         return future
 
     def _drain(self, pending: list[_Entry], size: int) -> int:
@@ -271,23 +283,17 @@ class MicroBatcher:
             size += len(item[0])
         return pending
 
-    async def _call(self, rows: Any, path: str) -> Any:
+    async def _call(self, rows: Any, path: str, predict: Callable[[Any], Any]) -> Any:
         if path == INLINE:
             started = time.perf_counter()
-            results = self.predict(rows)
+            results = predict(rows)
             spent = time.perf_counter() - started
         else:
             loop = asyncio.get_running_loop()
-            results, spent = await loop.run_in_executor(None, self._timed, rows)
+            results, spent = await loop.run_in_executor(None, _timed, predict, rows)
         self.paths.record(path, spent)
         self.batches_by_path[path] += 1
         return results
-
-    def _timed(self, rows: Any) -> tuple[Any, float]:
-        """On the worker thread: the predictions and the thread's CPU time for them."""
-        started = time.thread_time()
-        results = self.predict(rows)
-        return results, time.thread_time() - started
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -301,40 +307,111 @@ class MicroBatcher:
             else:
                 first = self._queue.get_nowait()
             pending = await self._gather(first)
-            rows = _join([part for part, _, _ in pending])
-            path = self.paths.choose(loop.time(), len(rows))
-            try:
-                results = await self._call(rows, path)
-            except Exception as exc:  # every request of the batch gets the model's error
-                for _, future, _ in pending:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
+            path = self.paths.choose(loop.time(), sum(len(entry[0]) for entry in pending))
+            parts = await self._predict_lanes(pending, path)
             self.batches += 1
             answers: list[tuple[asyncio.Future[tuple[Any, bool]], Any, bool]] = []
-            lines: list[bytes] = []
-            journaled_rows = start = 0
-            for rows, future, line_for in pending:
-                part = results[start : start + len(rows)]
-                start += len(rows)
+            journals: dict[int, tuple[Callable[[list[bytes], int], None], list[bytes], list[int]]]
+            journals = {}
+            for (_, future, line_for, lane), part in zip(pending, parts, strict=True):
+                if part is None:  # its model failed: the future has the error
+                    continue
+                writer = lane.write_lines if lane is not None else self.write_lines
                 line = line_for(part) if line_for is not None else None
-                if line is not None:
+                if line is not None and writer is not None:
+                    _, lines, counted = journals.setdefault(id(writer), (writer, [], [0]))
                     lines.append(line)
-                    journaled_rows += len(part)
-                answers.append((future, part, line is not None))
-            if lines and self.write_lines is not None:
-                self.write_lines(lines, journaled_rows)  # before anyone is answered
+                    counted[0] += len(part)
+                answers.append((future, part, line is not None and writer is not None))
+            for writer, lines, counted in journals.values():
+                writer(lines, counted[0])  # before anyone is answered
             for future, part, journaled in answers:
                 if not future.done():
-                    future.set_result((part, journaled and self.write_lines is not None))
+                    future.set_result((part, journaled))
             # Let the answers go out and the requests that came meanwhile be read before the
             # next batch: with a backlog of full batches and no thread hand-off, the loop
             # would otherwise predict batch after batch while the answers wait to be sent.
             await asyncio.sleep(0)
 
+    async def _predict_lanes(self, pending: list[_Entry], path: str) -> list[Any]:
+        """Each entry's predictions: one call per lane (version) in the batch, in the order
+        the lanes first appear; None for the entries whose call raised (their futures hold
+        the model's error)."""
+        by_lane: dict[int, list[int]] = {}
+        for index, entry in enumerate(pending):
+            by_lane.setdefault(id(entry[3]), []).append(index)
+        parts: list[Any] = [None] * len(pending)
+        for indexes in by_lane.values():
+            lane = pending[indexes[0]][3]
+            predict = lane.predict if lane is not None else self.predict
+            try:
+                results = await self._call(_join([pending[i][0] for i in indexes]), path, predict)
+            except Exception as exc:  # every request of this version gets the model's error
+                for i in indexes:
+                    if not pending[i][1].done():
+                        pending[i][1].set_exception(exc)
+                continue
+            if lane is not None:
+                lane.batches += 1
+            start = 0
+            for i in indexes:
+                size = len(pending[i][0])
+                parts[i] = results[start : start + size]
+                start += size
+        return parts
+
     async def close(self) -> None:
+        self.closed = True
         if self._worker is not None:
             self._worker.cancel()
+
+
+def _timed(predict: Callable[[Any], Any], rows: Any) -> tuple[Any, float]:
+    """On the worker thread: the predictions and the thread's CPU time for them."""
+    started = time.thread_time()
+    results = predict(rows)
+    return results, time.thread_time() - started
+
+
+class Lane:
+    """One model version's way into a batcher it may share with the other versions of its
+    model: its own predict function, its own journal (an endpoint's or its shadow's) and its
+    own count of model calls. The batcher closes with its last lane."""
+
+    def __init__(self, batcher: MicroBatcher, predict: Callable[[Any], Any]) -> None:
+        self.batcher = batcher
+        self.predict = predict
+        self.write_lines: Callable[[list[bytes], int], None] | None = None
+        self.batches = 0
+        self._open = True
+        batcher.lanes += 1
+
+    @property
+    def paths(self) -> PathChooser:
+        return self.batcher.paths
+
+    def admit(self) -> Admission:
+        return self.batcher.admit()
+
+    async def submit(self, rows: Any, admission: Admission | None = None) -> Any:
+        predictions, _ = await self.batcher._enqueue(rows, admission, None, self)
+        return predictions
+
+    async def submit_journaled(
+        self,
+        rows: Any,
+        line_for: Callable[[Any], bytes | None],
+        admission: Admission | None = None,
+    ) -> tuple[Any, bool]:
+        return await self.batcher._enqueue(rows, admission, line_for, self)
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self.batcher.lanes -= 1
+        if self.batcher.lanes <= 0:
+            await self.batcher.close()
 
 
 class Admission:

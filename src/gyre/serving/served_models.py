@@ -11,7 +11,7 @@ import numpy as np
 from gyre.errors import NotFound
 from gyre.registry.models import LoadedModel
 from gyre.serving import tensor_codec
-from gyre.serving.batching import MicroBatcher
+from gyre.serving.batching import Lane
 from gyre.serving.payloads import RecordsDecoder, numeric_signature
 from gyre.serving.traffic import TrafficSplit
 
@@ -21,7 +21,7 @@ BATCHING_FLAVORS = ("sklearn", "torch", "onnx")
 @dataclass
 class ServedModel:
     loaded: LoadedModel
-    batcher: MicroBatcher | None = None
+    batcher: Lane | None = None  # its way into its model's micro-batcher
     in_flight: int = 0  # requests routed to it that have not been predicted yet
 
     @property
