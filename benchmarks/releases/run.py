@@ -171,6 +171,11 @@ def gyre_figures(
         "steady_rps": record.rate(registered - args.steady, registered),
         "p99_steady_ms": steady,
         **{f"p99_swap_{p}_ms": s for (_, p), s in zip(release.traffic, swaps, strict=True)},
+        # each swap window in its two parts: the second before the step, the two after it
+        **{
+            f"p99_before_{p}_ms": record.p99_ms(at - SWAP_BEFORE_S, at) for at, p in release.traffic
+        },
+        **{f"p99_after_{p}_ms": record.p99_ms(at, at + SWAP_AFTER_S) for at, p in release.traffic},
         "p99_swap_ms": worst,
         "p99_swap_ratio": worst / steady,
         "p99_no_swap_transition_ms": quiet,
@@ -297,6 +302,8 @@ def one_line(figures: dict[str, float]) -> str:
         "p99_change_ms",
         "p99_swap_ratio",
         "release_overhead_s",
+        "p99_before_10_ms",
+        "p99_after_10_ms",
     )
     return ", ".join(f"{k} {figures[k]:.4g}" for k in keys if k in figures)
 

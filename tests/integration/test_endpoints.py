@@ -90,7 +90,7 @@ def test_split_shadow_and_live_changes_under_load_drop_no_request(
         endpoints.set_traffic(workspace, "web", {"1": "90", "2": "10"}, shadow="3")
         serving(workspace, "web")
         mark = len(load.versions)
-        wait_for(lambda: len(load.versions) > mark + 200, what="requests on the 90/10 split")
+        wait_for(lambda: len(load.versions) >= mark + 220, what="requests on the 90/10 split")
         split = Counter(load.versions[mark + 20 : mark + 220])
         endpoints.set_traffic(workspace, "web", {"2": "100"}, shadow="none")
         serving(workspace, "web")

@@ -40,6 +40,12 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 # Which version answered (every scoring response); in a request, the version to answer with.
 VERSION_HEADER = b"gyre-model-version"
 SHADOW_IN_FLIGHT = 64  # copies a shadow version scores at once; more are skipped and counted
+# Copies a shadow scores per second at most (a burst of SHADOW_BURST): under light traffic every
+# request is copied; under heavy traffic a sample, so that a release's shadow phase does not
+# double the work of the endpoint that clients are waiting on (a copy is a whole second
+# scoring: parsing, validation, prediction, journal). Skipped copies are counted.
+SHADOW_PER_S = 250.0
+SHADOW_BURST = 50.0
 
 
 @dataclass
@@ -143,6 +149,7 @@ class ScoringApp:
         self.collections: list[tuple[Journal, Any]] = []  # (journal, its converter or None)
         self.started = False
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._shadow_budget = TokenBucket(SHADOW_PER_S, SHADOW_BURST)
         # One batcher per model name, shared by its versions (split and shadow) through lanes.
         self._batchers: dict[str, MicroBatcher] = {}
 
@@ -273,13 +280,14 @@ class ScoringApp:
     def _shadow(self, exchange: Exchange, route: tuple[str, str | None, str | None]) -> None:
         """Score a copy of an answered request with the shadow version, off the request path:
         its answer is journaled to the shadow's dataset and never returned. At most
-        ``SHADOW_IN_FLIGHT`` copies are scored at once: a slower shadow sees a sample of the
-        traffic (the rest counted as ``skipped`` errors) instead of a backlog that grows."""
+        ``SHADOW_IN_FLIGHT`` copies are scored at once and ``SHADOW_PER_S`` a second: a slower
+        shadow, or heavy traffic, gives a sample of the traffic (the rest counted as
+        ``shadow_skipped`` errors) instead of a backlog that grows."""
         served = exchange.model
         shadow = self.models.shadows.get(served.name) if served is not None else None
         if shadow is None or shadow is served or exchange.body is None:
             return
-        if len(self._shadow_tasks) >= SHADOW_IN_FLIGHT:
+        if len(self._shadow_tasks) >= SHADOW_IN_FLIGHT or not self._shadow_budget.take():
             self.metrics.error(shadow.name, shadow.version, "shadow_skipped")
             return
         task = asyncio.get_running_loop().create_task(self._score_shadow(exchange, route, shadow))
@@ -402,3 +410,22 @@ class ScoringApp:
                 exchange.status,
                 elapsed,
             )
+
+
+class TokenBucket:
+    """``rate`` takes a second, ``burst`` at once (time from the monotonic clock)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True

@@ -117,6 +117,10 @@ def _end_on_end_of_input(stop: threading.Event) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # Below the server from the first instruction: importing the collector's stack (pyarrow,
+    # the store) takes a core for most of a second, and a shadow's converter starts while
+    # the endpoint serves at full load.
+    os.nice(NICENESS)
     stop = threading.Event()
     # The server says when to end by closing our input (see the module's docstring). A SIGTERM
     # sent to every process at once (a service manager) must not end us before the server has
@@ -133,7 +137,6 @@ def main(argv: list[str]) -> int:
 
     spec = json.loads(argv[0])
     parent = os.getppid()
-    os.nice(NICENESS)
     # Values nest as deep as the server accepts (orjson: 1024 levels) and turning one into
     # JSON text recurses once or twice per level.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
