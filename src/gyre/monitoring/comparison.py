@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -417,10 +417,6 @@ def _correct(
         if tests[i][0] <= rank / m * tests[i][1]:
             cutoff = rank
     return {i: cutoff / m * tests[i][1] for i in order[:cutoff]}, described
-
-
-def with_features(settings: Settings, features: list[str] | None) -> Settings:
-    return replace(settings, features=tuple(features) if features else None)
 
 
 __all__ = ["PREDICTION", "Baseline", "DriftReport", "FeatureDrift", "Settings", "compare"]

@@ -75,7 +75,7 @@ def from_table(table: Any, *, target: str | None = None) -> FeatureSet:
         column = table.column(name)
         if inference:
             if name == "outputs":
-                columns.update(_prediction_columns(column, skipped))
+                columns.update(prediction_columns(column, skipped))
                 continue
             if name in INFERENCE_COLUMNS:
                 continue
@@ -114,7 +114,10 @@ def from_image_folder(root: Path, relative_paths: list[str]) -> FeatureSet:
     return FeatureSet(features, len(paths), undecodable_images=failed)
 
 
-def _prediction_columns(column: Any, skipped: dict[str, str]) -> dict[str, tuple[Any, str]]:
+def prediction_columns(column: Any, skipped: dict[str, str]) -> dict[str, tuple[Any, str]]:
+    """``prediction`` (the class or value answered, one per row) and ``prediction_score`` (a
+    classifier's top score) of an inference dataset's ``outputs``, as far as they hold them;
+    why not otherwise, in ``skipped``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

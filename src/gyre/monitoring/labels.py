@@ -195,21 +195,11 @@ def quality(window: Any, labels: Any) -> dict[str, Any] | None:
 
 
 def _predictions(window: Any) -> Any:
-    """One prediction per row: the class (or value) the model answered."""
-    import pyarrow as pa
+    """One prediction per row: the class (or value) the model answered; None if unknown."""
+    from gyre.monitoring.features import PREDICTION, prediction_columns
 
-    from gyre.monitoring.features import CLASS_FIELDS
-
-    outputs = window.column("outputs").combine_chunks()
-    if pa.types.is_struct(outputs.type):
-        fields = {outputs.type.field(i).name for i in range(outputs.type.num_fields)}
-        for candidate in CLASS_FIELDS:
-            if candidate in fields:
-                return outputs.field(candidate)
-        return None
-    if pa.types.is_floating(outputs.type):
-        return outputs
-    return outputs.cast(pa.string())
+    found = prediction_columns(window.column("outputs"), {}).get(PREDICTION)
+    return found[0] if found is not None else None
 
 
 def _f1_macro(truth: list[str], guess: list[str]) -> float:

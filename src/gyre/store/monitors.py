@@ -226,17 +226,6 @@ def windows(
     return [_window(r, with_report=with_report) for r in reversed(rows)]
 
 
-def computed_windows(
-    tx: Transaction, monitor: str, start: float, end: float
-) -> set[tuple[float, float]]:
-    rows = tx.all(
-        "SELECT starts_at, ends_at FROM monitor_windows WHERE monitor = ? AND starts_at >= ? "
-        "AND ends_at <= ?",
-        [monitor, start, end],
-    )
-    return {(float(r["starts_at"]), float(r["ends_at"])) for r in rows}
-
-
 def feature_history(tx: Transaction, monitor: str, since: float) -> list[FeatureRow]:
     rows = tx.all(
         "SELECT * FROM monitor_features WHERE monitor = ? AND ends_at >= ? "
