@@ -35,18 +35,30 @@ def endpoint() -> None:
     "--target",
     default="local",
     show_default=True,
-    help="Where it runs: local (serving processes on this machine, supervised by the agent) "
-    "or kubernetes (a KServe InferenceService, applied with kubectl when a kubeconfig is set).",
+    help="Where it runs: local (serving processes on this machine, supervised by the agent), "
+    "kubernetes (a KServe InferenceService, applied with kubectl when a kubeconfig is set) "
+    "or ray (a Ray Serve application on an existing Ray cluster).",
 )
 @click.option(
     "--option",
     "extra",
     multiple=True,
     metavar="KEY=VALUE",
-    help="kubernetes: namespace=NS, storage_uri=s3://bucket/prefix (where KServe reads models).",
+    help="kubernetes: namespace=NS, storage_uri=s3://bucket/prefix (where KServe reads models). "
+    "ray: address=HOST:PORT (default: RAY_ADDRESS, else the cluster on this machine), "
+    "replicas=N, num_cpus=N, num_gpus=N, memory=2GiB (each replica's), start_timeout_s=S.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, help="A stable port (default: a free one, kept for good).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (ray: the Serve proxy's, when Serve is not running yet).",
+)
+@click.option(
+    "--port",
+    type=int,
+    help="A stable port (default: a free one, kept for good; ray: the Serve proxy's, 8000).",
+)
 @click.option("--max-batch", type=int, default=512, show_default=True)
 @click.option("--max-wait-ms", type=float, default=5.0, show_default=True)
 @click.option("--no-collect", is_flag=True, help="Do not collect inputs and predictions.")
@@ -66,7 +78,8 @@ def create(
     extra: tuple[str, ...],
 ) -> None:
     """Create an endpoint; 'gyre agent' starts its serving process and keeps it running
-    (--target kubernetes: writes, and applies, its KServe manifest instead)."""
+    (--target kubernetes: writes, and applies, its KServe manifest instead; --target ray:
+    deploys a Ray Serve application, which Ray Serve keeps running)."""
     from gyre import endpoints
 
     store = open_workspace()
@@ -83,8 +96,10 @@ def create(
         print_json(_as_dict(row))
         return
     version = next(iter(row.traffic))
-    click.echo(f"Created endpoint {name}: {row.model}@{version} at {row.url}")
-    if row.target == "kubernetes":
+    click.echo(f"Created endpoint {name}: {row.model}@{version} at {endpoints.url(row)}")
+    if row.target == "ray":
+        click.echo(f"Ray Serve application gyre-{name} on {row.options['address']} ({_ray(row)})")
+    elif row.target == "kubernetes":
         click.echo(f"KServe manifest: {endpoints.manifest_path(store, name)} ({_state(row)})")
     elif row.pid is None:
         click.echo("'gyre agent' starts it and keeps it running.")
@@ -148,7 +163,7 @@ def list_endpoints(as_json: bool) -> None:
             row.model,
             shares,
             str(row.shadow or ""),
-            row.url,
+            endpoints.url(row),
             _state(row),
         )
     print_table(table)
@@ -165,7 +180,7 @@ def show(name: str, as_json: bool) -> None:
     if as_json:
         print_json(_as_dict(row))
         return
-    click.echo(f"{row.name}: {row.model} on {row.target} at {row.url} ({_state(row)})")
+    click.echo(f"{row.name}: {row.model} on {row.target} at {endpoints.url(row)} ({_state(row)})")
     for version, percent in row.traffic.items():
         click.echo(f"  version {version}: {percent}%")
     if row.shadow is not None:
@@ -175,7 +190,10 @@ def show(name: str, as_json: bool) -> None:
         if row.options.get("collect", True)
         else "  collects nothing (--no-collect)"
     )
-    if row.pid is not None:
+    if row.target == "ray":
+        click.echo(f"  Ray Serve application gyre-{row.name} on {row.options['address']}")
+        click.echo(f"  {_ray(row)}; Ray Serve restarts a replica that fails")
+    elif row.pid is not None:
         click.echo(f"  process: pid {row.pid} on {row.machine}, restarts: {row.restarts}")
     if row.supervisor:
         click.echo(f"  supervised by agent {row.supervisor}")
@@ -192,7 +210,14 @@ def logs(name: str, lines: int) -> None:
     from gyre import endpoints
 
     store = open_workspace()
-    endpoints.get(store, name)
+    row = endpoints.get(store, name)
+    if row.target == "ray":
+        click.echo(
+            f"Endpoint {name}'s replicas log on the Ray cluster ({row.options['address']}): "
+            f"the dashboard's Serve page, or logs/serve/ in each node's session folder "
+            "(/tmp/ray/session_latest)."
+        )
+        return
     path = endpoints.log_path(store, name)
     if not path.exists():
         click.echo(f"Endpoint {name} has no log yet: it has not been started ('gyre agent').")
@@ -213,7 +238,7 @@ def delete(name: str, yes: bool) -> None:
     store = open_workspace()
     row = endpoints.get(store, name)
     if not yes:
-        click.confirm(f"Delete endpoint {name} ({row.url})?", abort=True)
+        click.confirm(f"Delete endpoint {name} ({endpoints.url(row)})?", abort=True)
     endpoints.delete(store, name)
     click.echo(f"Deleted endpoint {name}; its inference dataset {name}-inference stays.")
 
@@ -224,6 +249,8 @@ def _state(row: EndpointRow) -> str:
     if row.target == "kubernetes":
         applied = row.applied_generation == row.generation and row.machine == "kubectl"
         return "applied" if applied else "manifest written, not applied"
+    if row.target == "ray" and row.applied_generation is None:
+        return "error" if row.last_error else "deployed"
     if row.pid is None:
         return "error" if row.last_error else "not running"
     if row.applied_generation is None:
@@ -233,10 +260,20 @@ def _state(row: EndpointRow) -> str:
     return "serving"
 
 
+def _ray(row: EndpointRow) -> str:
+    """A ray endpoint's replicas and what each asks the cluster for."""
+    asks = [f"num_cpus={row.options['num_cpus']:g}", f"num_gpus={row.options['num_gpus']:g}"]
+    if row.options.get("memory"):
+        asks.append(f"memory={row.options['memory'] / 1024**2:.0f}MiB")
+    return f"{row.options['replicas']} replica(s), each {', '.join(asks)}"
+
+
 def _as_dict(row: EndpointRow) -> dict[str, Any]:
+    from gyre import endpoints
+
     data = dict(row.__dict__)
     data["traffic"] = {str(k): v for k, v in row.traffic.items()}
-    data["url"] = row.url
+    data["url"] = endpoints.url(row)
     data["status"] = _state(row)
     for key in ("created_at", "updated_at", "ready_at"):
         if data.get(key):

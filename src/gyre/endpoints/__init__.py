@@ -10,6 +10,7 @@ from gyre.endpoints.definitions import (
     log_path,
     manifest_path,
     set_traffic,
+    url,
     wait_applied,
 )
 from gyre.store.endpoints import EndpointRow
@@ -24,5 +25,6 @@ __all__ = [
     "log_path",
     "manifest_path",
     "set_traffic",
+    "url",
     "wait_applied",
 ]

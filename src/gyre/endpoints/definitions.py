@@ -3,7 +3,9 @@
 An endpoint is a stable name and port serving versions of one registered model. What it
 should serve is a row in the store (``traffic``: version -> percent, ``shadow``); the serving
 process applies each change without a restart (:mod:`gyre.endpoints.process`), and a
-supervisor keeps that process alive (:mod:`gyre.endpoints.supervisor`).
+supervisor keeps that process alive (:mod:`gyre.endpoints.supervisor`). On the ``ray`` target
+the replicas of a Ray Serve application apply it (:mod:`gyre.endpoints.ray_serve`), and Ray
+Serve keeps them alive; on ``kubernetes`` each change is written as a KServe manifest.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from gyre.errors import Conflict, InvalidParameter, NotFound
+from gyre.errors import Conflict, GyreError, InvalidParameter, NotFound
 from gyre.registry import models as registry
 from gyre.store import audit
 from gyre.store import endpoints as rows
@@ -25,8 +27,8 @@ from gyre.tracking.liveness import process_exists
 if TYPE_CHECKING:
     from gyre.store import Store
 
-TARGETS = ("local", "kubernetes")
-PLANNED_TARGETS = ("ray",)
+TARGETS = ("local", "kubernetes", "ray")
+PLANNED_TARGETS: tuple[str, ...] = ()
 DELETE_WAIT_S = 40.0
 
 
@@ -51,7 +53,8 @@ def create(
         raise InvalidParameter(
             f"Target {target!r}{planned}; endpoints run on: {', '.join(TARGETS)} "
             "(--target local: serving processes on this machine, supervised by 'gyre agent'; "
-            "--target kubernetes: a KServe InferenceService).",
+            "--target kubernetes: a KServe InferenceService; --target ray: a Ray Serve "
+            "application on an existing Ray cluster).",
             field="target",
         )
     if "@" not in model:
@@ -64,6 +67,8 @@ def create(
     if port is not None and not 0 < port < 65536:
         raise InvalidParameter(f"--port {port} is not a TCP port (1-65535).", field="port")
     options = dict(options or {})
+    if target == "ray":
+        return _create_on_ray(store, name, record, host, port, options, actor)
     if target == "kubernetes":
         from gyre.endpoints import kubernetes
 
@@ -93,6 +98,74 @@ def create(
     if target == "kubernetes":
         return _publish_manifest(store, row, actor)
     return row
+
+
+def _create_on_ray(
+    store: Store,
+    name: str,
+    record: Any,
+    host: str,
+    port: int | None,
+    options: dict[str, Any],
+    actor: str | None,
+) -> EndpointRow:
+    """Deploy the endpoint's Ray Serve application; the endpoint exists once it serves (a
+    deployment that fails leaves nothing behind)."""
+    from gyre.endpoints import ray_serve
+
+    check_name(name, "endpoint")
+    options = ray_serve.check_options(options)
+    if find(store, name) is not None:
+        get(store, name)  # what exists is named before the cluster is asked anything
+        raise Conflict(
+            f"Endpoint {name!r} exists. 'gyre endpoint traffic {name} ...' changes what it "
+            f"serves; 'gyre endpoint delete {name}' removes it."
+        )
+    with ray_serve.connected(str(options["address"])) as address:
+        ray_serve.check_workspace(store)
+        options["address"] = address
+        host, port = ray_serve.start_proxy(host, port)
+        with store.read() as tx:
+            holder = next((r for r in rows.list_all(tx) if (r.host, r.port) == (host, port)), None)
+        if holder is not None:
+            raise Conflict(
+                f"Endpoint {holder.name!r} already serves through the Ray Serve proxy at "
+                f"http://{host}:{port}, and a workspace holds one endpoint per address for now. "
+                f"Serve {name!r} on another cluster, or give {holder.name!r}'s model versions "
+                f"a place in its traffic split instead."
+            )
+        with store.write() as tx:
+            row = rows.insert(
+                tx,
+                name,
+                model=record.name,
+                target="ray",
+                host=host,
+                port=port,
+                traffic={record.version: 100},
+                options=options,
+            )
+            audit.append(
+                tx,
+                actor or audit.default_actor(),
+                "endpoint.create",
+                f"endpoint {name}",
+                {"model": record.name, "version": record.version, "target": "ray", "port": port},
+            )
+        try:
+            ray_serve.deploy(store, row)
+        except GyreError as exc:
+            with store.write() as tx:
+                rows.remove(tx, name)
+                audit.append(
+                    tx,
+                    actor or audit.default_actor(),
+                    "endpoint.delete",
+                    f"endpoint {name}",
+                    {"reason": str(exc)},
+                )
+            raise
+    return get(store, name)
 
 
 def get(store: Store, name: str) -> EndpointRow:
@@ -212,18 +285,42 @@ def wait_applied(store: Store, name: str, generation: int, timeout_s: float = 60
 
 def delete(store: Store, name: str, *, actor: str | None = None) -> None:
     """Stop the endpoint's serving process (it finishes the requests it has and converts what
-    it collected) and remove the endpoint; its inference dataset stays."""
+    it collected) and remove the endpoint; its inference dataset stays. On the ray target the
+    Ray Serve application is deleted (its replicas stop the same way)."""
     with store.write() as tx:
         row = rows.mark_deleting(tx, name)
         audit.append(tx, actor or audit.default_actor(), "endpoint.delete", f"endpoint {name}")
+    undeployed = None
     if row.target == "kubernetes" and row.machine == "kubectl":
         from gyre.endpoints import kubernetes
 
         kubernetes.delete(manifest_path(store, name))
+    elif row.target == "ray":
+        from gyre.endpoints import ray_serve
+
+        undeployed = ray_serve.undeploy(row)
     elif row.pid and row.machine == machine_name():
         _wait_for_exit(row.pid, DELETE_WAIT_S)
     with store.write() as tx:
         rows.remove(tx, name)
+        if undeployed is not None:
+            audit.append(
+                tx,
+                actor or audit.default_actor(),
+                "endpoint.undeploy",
+                f"endpoint {name}",
+                {"outcome": undeployed},
+            )
+
+
+def url(row: EndpointRow) -> str:
+    """Where clients reach the endpoint (on the ray target, under its route prefix on the
+    cluster's Serve proxy)."""
+    if row.target == "ray":
+        from gyre.endpoints import ray_serve
+
+        return ray_serve.url(row)
+    return row.url
 
 
 def log_path(store: Store, name: str) -> Any:

@@ -44,12 +44,28 @@ def server_options(row: EndpointRow) -> ServerOptions:
 
 
 class EndpointServer:
-    """The serving side of one endpoint: what it holds now, and how it changes."""
+    """The serving side of one endpoint: what it holds now, and how it changes.
 
-    def __init__(self, store: Store, row: EndpointRow) -> None:
+    ``source``: this server's name among several serving the endpoint at once (a replica of
+    a Ray Serve application): it journals what it collects apart from the others. ``machine``
+    and ``pid``: what it reports as serving the endpoint.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        row: EndpointRow,
+        *,
+        source: str = "",
+        machine: str | None = None,
+        pid: int | None = None,
+    ) -> None:
         self.store = store
         self.name = row.name
         self.model = row.model
+        self.source = source
+        self.machine = machine or machine_name()
+        self.pid = os.getpid() if pid is None else pid
         self.generation = 0
         self.failed_generation = 0
         self.loaded: dict[int, ServedModel] = {}
@@ -62,7 +78,7 @@ class EndpointServer:
         options = server_options(row)
         journal = converter = None
         if options.collect:
-            journal, converter = collection(store, row.name)
+            journal, converter = collection(store, row.name, source=source)
         self.app: ScoringApp = create_app(
             self.models, options, journal=journal, converter=converter
         )
@@ -74,7 +90,9 @@ class EndpointServer:
 
     def _collect_shadow(self) -> None:
         if self.app.options.collect and self.app.shadow_scorer.journal is None:
-            self.app.collect_shadow(*collection(self.store, f"{self.name}-shadow"))
+            self.app.collect_shadow(
+                *collection(self.store, f"{self.name}-shadow", source=self.source)
+            )
 
     def _apply_now(
         self, row: EndpointRow, new: dict[int, ServedModel], *, attach: bool = True
@@ -126,7 +144,8 @@ class EndpointServer:
         )
 
     async def watch(self, server: Any) -> None:
-        """Follow the store until the endpoint is deleted (then stop the server)."""
+        """Follow the store until the endpoint is deleted (then stop the server): ``server``
+        has ``started`` and ``should_exit``, as uvicorn's."""
         loop = asyncio.get_running_loop()
         while not server.started:
             await asyncio.sleep(0.05)
@@ -160,7 +179,7 @@ class EndpointServer:
 
     def _report_ready(self) -> None:
         with self.store.write() as tx:
-            rows.report_ready(tx, self.name, machine_name(), os.getpid(), self.generation)
+            rows.report_ready(tx, self.name, self.machine, self.pid, self.generation)
 
     def _report_error(self, message: str) -> None:
         with self.store.write() as tx:

@@ -63,10 +63,15 @@ class Converter:
     and this converter's counts: rows converted and quarantined, failed passes) lives in
     ``converted.json`` beside the segments, with the converter's process id."""
 
-    def __init__(self, store: Store, journal: JournalReader, dataset: str) -> None:
+    def __init__(
+        self, store: Store, journal: JournalReader, dataset: str, *, source: str = ""
+    ) -> None:
         self.store = store
         self.journal = journal
         self.dataset = dataset
+        # Several journals feed one dataset when an endpoint has replicas: each names its
+        # partitions after its source, or two replicas' first lines would claim one key.
+        self.source = source
         self.state_file = journal.folder / "converted.json"
         self.rows_converted = 0
         self.rows_quarantined = 0
@@ -125,6 +130,8 @@ class Converter:
         """Seal the records' rows; quarantine the records that cannot be written. Returns the
         rows sealed."""
         stretch = f"s{segment:08d}-{start}-{end}"
+        if self.source:
+            stretch = f"{self.source}-{stretch}"
         try:
             table = records_table(records)
             parts = _partitions(table, stretch)

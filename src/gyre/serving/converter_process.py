@@ -34,11 +34,15 @@ NICENESS = 10
 STOP_TIMEOUT_S = 60.0
 
 
-def command(journal: Path, dataset: str, settings: Any, interval: float) -> list[str]:
-    """The argv that starts a converter for ``journal`` writing ``dataset``."""
+def command(
+    journal: Path, dataset: str, settings: Any, interval: float, source: str = ""
+) -> list[str]:
+    """The argv that starts a converter for ``journal`` writing ``dataset`` (``source``: the
+    journal's name among several writing the dataset, see :class:`Converter`)."""
     spec = {
         "journal": str(journal),
         "dataset": dataset,
+        "source": source,
         "interval": interval,
         "settings": {
             "db_url": settings.db_url,
@@ -151,7 +155,9 @@ def main(argv: list[str]) -> int:
     lock = open(folder / "converter.lock", "a")  # noqa: SIM115 - held for the process's life
     fcntl.flock(lock, fcntl.LOCK_EX)
     store = open_store(settings)
-    converter = Converter(store, JournalReader(folder), spec["dataset"])
+    converter = Converter(
+        store, JournalReader(folder), spec["dataset"], source=spec.get("source", "")
+    )
     import numpy  # noqa: F401 - loaded now, while the server starts, not in the first pass
     import pyarrow.json
     import pyarrow.parquet  # noqa: F401

@@ -48,13 +48,18 @@ def build(store: Store, config: ServeConfig):  # type: ignore[no-untyped-def]
 
 
 def collection(
-    store: Store, endpoint: str, limit_bytes: int = 1 << 30
+    store: Store, endpoint: str, limit_bytes: int = 1 << 30, *, source: str = ""
 ) -> tuple[Journal, ConverterProcess]:
     """The journal ``endpoint``'s answers go to, and the converter (not started yet) that
-    turns it into the dataset ``ENDPOINT-inference``."""
-    folder = journal_folder(store, endpoint)
+    turns it into the dataset ``ENDPOINT-inference``. ``source``: one of several servers
+    collecting for ``endpoint`` at once (the replicas of a Ray Serve application), each with
+    a journal of its own."""
+    if source:
+        folder = store.local_path("serving", endpoint, "sources", source, "journal")
+    else:
+        folder = journal_folder(store, endpoint)
     journal = Journal(folder, limit_bytes=limit_bytes)
-    argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S)
+    argv = command(folder, f"{endpoint}-inference", store.settings, CONVERT_INTERVAL_S, source)
     return journal, ConverterProcess(argv, folder / "converted.json")
 
 
