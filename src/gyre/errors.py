@@ -24,7 +24,10 @@ The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
     ├── InsecureSecrets         the secrets file can be read by other users
     ├── NoActiveRun             a gyre.log_* call with no run to log to
     ├── InvalidRelease          a release definition (release.yaml) that cannot be used
-    ├── NotAnApprover           an approval or rejection by someone the stage does not name
+    ├── Unauthenticated         a request to the server without a valid token (missing, wrong,
+    │                           expired or revoked)
+    ├── Forbidden               a known caller without the role an operation needs
+    │   └── NotAnApprover       an approval or rejection by someone the stage does not name
     └── MissingExtra            an optional dependency is not installed
 """
 
@@ -123,7 +126,16 @@ class InvalidRelease(GyreError):
     """A release definition cannot be used; the message names the file and line."""
 
 
-class NotAnApprover(GyreError):
+class Unauthenticated(GyreError):
+    """A request to the team server carried no token, or one that is wrong, expired or
+    revoked."""
+
+
+class Forbidden(GyreError):
+    """The caller is known but lacks the role the operation needs."""
+
+
+class NotAnApprover(Forbidden):
     """Someone approved or rejected a release stage that does not list them as an approver."""
 
 

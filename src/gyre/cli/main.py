@@ -48,6 +48,12 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Compare two datasets (versions, files, image folders) for drift.",
     ),
     "compute": ("gyre.cli.compute:compute", "Compute targets: local processes or a Ray cluster."),
+    "server": (
+        "gyre.cli.server:server",
+        "Serve the workspace to a team: REST API, MLflow endpoint, tokens, roles.",
+    ),
+    "user": ("gyre.cli.access:user", "Users of the team server, their roles and grants."),
+    "token": ("gyre.cli.access:token", "Tokens for the team server: create, list, revoke."),
     "serve": (
         "gyre.cli.serve:serve",
         "Serve a model version over HTTP: gyre serve seer@production.",

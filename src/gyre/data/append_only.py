@@ -12,6 +12,7 @@ import io
 import json
 from typing import Any
 
+from gyre import actors
 from gyre.data import profiles, tables
 from gyre.errors import InvalidParameter
 from gyre.store import Store, names
@@ -101,7 +102,6 @@ def _check_span(name: str, starts_at: float, ends_at: float) -> None:
 
 def snapshot(store: Store, name: str, description: str | None = None) -> VersionRecord:
     """A version holding every partition sealed so far (the same set gives the same version)."""
-    import getpass
 
     with store.read() as tx:
         rows.get_dataset(tx, name)
@@ -144,7 +144,7 @@ def snapshot(store: Store, name: str, description: str | None = None) -> Version
             schema=schema,
             profile_digest=profile_digest,
             description=description,
-            created_by=getpass.getuser(),
+            created_by=actors.user_name(),
             run_id=None,
         )
 

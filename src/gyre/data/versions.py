@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gyre import actors
 from gyre.data import file_sets, filesystems, profiles, tables
 from gyre.data.datastores import check_location
 from gyre.errors import Conflict, CorruptBlob, GyreError, InvalidParameter
@@ -192,7 +192,7 @@ def _register(
             schema=schema,
             profile_digest=profile_digest,
             description=description,
-            created_by=getpass.getuser(),
+            created_by=actors.user_name(),
             run_id=run_id,
         )
         if run_id:

@@ -8,7 +8,6 @@ to the files since.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gyre import actors
 from gyre.errors import Conflict, NotFound
 from gyre.pipelines.code_fingerprint import CodeFingerprinter, project_root
 from gyre.pipelines.loader import load_pipeline, split_reference
@@ -70,7 +70,7 @@ def publish(
             entrypoint=entry,
             snapshot_digest=snapshot_digest,
             description=description,
-            created_by=getpass.getuser(),
+            created_by=actors.user_name(),
             git_commit=git_commit,
         )
         audit.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import shutil
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gyre import actors
 from gyre.errors import CorruptBlob, GyreError, InvalidParameter, ModelLoadFailed, NotFound
 from gyre.refs import parse_ref
 from gyre.registry import signature as signatures
@@ -254,7 +254,7 @@ def _record_version(
             signature=signature,
             metrics=metrics,
             description=description,
-            created_by=getpass.getuser(),
+            created_by=actors.user_name(),
             **lineage,
         ).version
         _tag_and_link(tx, name, version, tags, run_id)
@@ -391,9 +391,14 @@ def set_alias(
     store: Store, name: str, alias: str, version: int, *, actor: str | None = None
 ) -> int | None:
     """Point ``NAME@ALIAS`` at ``version``; returns the version it pointed at before. Recorded
-    in the alias history and the audit log (``actor``: who moves it, e.g. a release)."""
+    in the alias history and the audit log (``actor``: who moves it, e.g. a release).
+
+    Through the team server, a protected alias (``production``) moves only for an approver
+    of the model (:data:`gyre.actors.PROTECTED_ALIASES`)."""
+    if alias in actors.PROTECTED_ALIASES:
+        actors.require("approver", f"model {name}", doing=f"move {name}@{alias}")
     with store.write() as tx:
-        previous = rows.set_alias(tx, name, alias, version, actor or getpass.getuser())
+        previous = rows.set_alias(tx, name, alias, version, actor or actors.user_name())
         audit.append(
             tx,
             actor or audit.default_actor(),

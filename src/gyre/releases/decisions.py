@@ -8,14 +8,12 @@ take it from the caller's token); only the stage's approvers may approve or reje
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gyre import endpoints
+from gyre import actors, endpoints
 from gyre.errors import Conflict, InvalidRelease, NotAnApprover
 from gyre.registry import models as registry
 from gyre.releases.engine import enqueue_step, phase_after_approval
@@ -29,7 +27,17 @@ if TYPE_CHECKING:
 
 
 def current_user() -> str:
-    return os.environ.get("GYRE_USER") or getpass.getuser()
+    return actors.user_name()
+
+
+def _is_approver(approvers: list[str], resource: str) -> bool:
+    """Named in ``approvers``, or holding a role listed there (``role:approver``) everywhere
+    or on ``resource``; with nobody authenticated, a role entry admits the workspace's user."""
+    if actors.user_name() in approvers:
+        return True
+    actor = actors.current()
+    roles = [a.removeprefix("role:") for a in approvers if a.startswith("role:")]
+    return any(actor is None or actor.may(role, resource) for role in roles)
 
 
 def apply(store: Store, path: Path) -> tuple[DefinitionRow, bool]:
@@ -103,7 +111,7 @@ def _decide(store: Store, release_id: int, *, approve: bool, comment: str) -> Re
             f"Release {release_id} is not waiting for an approval (it is {release.status}, "
             f"at {stage.name}: {release.phase}); there is nothing to {verb}."
         )
-    if user not in stage.approval.approvers:
+    if not _is_approver(stage.approval.approvers, f"release {spec.name}"):
         raise NotAnApprover(
             f"{user} may not {verb} release {release_id} at stage {stage.name}: its approvers "
             f"are {', '.join(stage.approval.approvers)} (release definition {spec.name})."

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from gyre import actors
 from gyre.durations import parse_duration
 from gyre.errors import InvalidRelease
 
@@ -338,7 +339,17 @@ class _Checker:
             or not approvers
             or not all(isinstance(a, str) and a.strip() for a in approvers)
         ):
-            raise self.fail(f"{path}.approvers", "must list who may approve (e.g. [alice, bob])")
+            raise self.fail(
+                f"{path}.approvers",
+                "must list who may approve: user names or roles (e.g. [alice, role:approver])",
+            )
+        for entry in approvers:
+            if entry.startswith("role:") and entry.removeprefix("role:") not in actors.ROLES:
+                raise self.fail(
+                    f"{path}.approvers",
+                    f"{entry!r} names no role; roles are "
+                    + ", ".join(f"role:{r}" for r in actors.ROLES),
+                )
         return Approval(
             list(approvers), self.duration(data.get("timeout", "24h"), f"{path}.timeout")
         )

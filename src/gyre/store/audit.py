@@ -12,11 +12,11 @@ from gyre.store.database import Transaction
 
 
 def default_actor() -> str:
-    """Who is acting when nobody says: the user name and the host."""
-    import getpass
-    import socket
+    """Who is acting when nobody says: the server's authenticated caller (with token and
+    address), else the user name and the host."""
+    from gyre import actors
 
-    return f"{getpass.getuser()}@{socket.gethostname()}"
+    return actors.audit_label()
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,25 @@ def entries(
     *,
     subject: str | None = None,
     action: str | None = None,
+    since: float | None = None,
+    actor: str | None = None,
     limit: int = 100,
 ) -> list[Entry]:
     """Newest first; ``subject`` matches a prefix (``model seer`` finds every version)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if subject:
         where.append("subject LIKE ? ESCAPE '\\'")
         params.append(subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     if action:
         where.append("action = ?")
         params.append(action)
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    if actor:
+        where.append("actor LIKE ? ESCAPE '\\'")
+        params.append(actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     clause = f"WHERE {' AND '.join(where)} " if where else ""
     rows = tx.all(
         f"SELECT id, at, actor, action, subject, detail FROM audit {clause}"

@@ -429,3 +429,38 @@ monitor_actions = Table(
     Column("at", Float, nullable=False),
     Index("ix_monitor_actions_at", "monitor", "kind", "at"),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # person | service
+    Column("role", String(16), nullable=False),  # reader | contributor | approver | admin
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("disabled_at", Float, nullable=True),  # a disabled user's tokens authenticate nobody
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public: t_3f2a9c1e, shown in the audit log
+    Column("user_name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the secret; the secret is not kept
+    Column("description", String(300), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_tokens_user", "user_name"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("resource", String(300), primary_key=True),  # model seer, release seer
+    Column("role", String(16), nullable=False),
+    Column("granted_at", Float, nullable=False),
+    Column("granted_by", String(200), nullable=False),
+)

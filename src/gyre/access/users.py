@@ -1,0 +1,106 @@
+"""People and services (a CI job) who hold tokens, with a role each and grants on resources."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gyre import actors
+from gyre.errors import InvalidParameter
+from gyre.store import audit
+from gyre.store import identity as rows
+from gyre.store.identity import GrantRow, UserRow
+from gyre.store.names import check_name
+
+if TYPE_CHECKING:
+    from gyre.store import Store
+
+KINDS = ("person", "service")
+RESOURCE_KINDS = ("model", "release", "endpoint", "dataset", "pipeline", "monitor")
+
+
+def _check_resource(resource: str) -> str:
+    kind, _, name = resource.partition(" ")
+    if kind not in RESOURCE_KINDS or not name.strip():
+        raise InvalidParameter(
+            f"Resource {resource!r} is not 'KIND NAME'; KIND is one of "
+            f"{', '.join(RESOURCE_KINDS)} (e.g. 'model seer', 'release seer').",
+            field="resource",
+        )
+    return f"{kind} {name.strip()}"
+
+
+def create(store: Store, name: str, *, role: str, kind: str = "person") -> UserRow:
+    """A new user; an admin's operation (anyone's on a workspace opened directly)."""
+    check_name(name, "user")
+    actors.rank(role)
+    if kind not in KINDS:
+        raise InvalidParameter(
+            f"User kind {kind!r} is unknown; use person or service (a CI job).", field="kind"
+        )
+    actors.require("admin", doing=f"create the user {name}")
+    with store.write() as tx:
+        user = rows.add_user(tx, name, kind, role, actors.user_name())
+        audit.append(tx, audit.default_actor(), "user.create", f"user {name}", {"role": role})
+    return user
+
+
+def get(store: Store, name: str) -> UserRow:
+    with store.read() as tx:
+        return rows.get_user(tx, name)
+
+
+def list_users(store: Store) -> list[UserRow]:
+    with store.read() as tx:
+        return rows.users(tx)
+
+
+def set_role(store: Store, name: str, role: str) -> None:
+    actors.rank(role)
+    actors.require("admin", doing=f"change the role of {name}")
+    with store.write() as tx:
+        before = rows.get_user(tx, name).role
+        rows.set_role(tx, name, role)
+        audit.append(
+            tx, audit.default_actor(), "user.role", f"user {name}", {"role": role, "was": before}
+        )
+
+
+def disable(store: Store, name: str) -> None:
+    """The user's tokens stop authenticating at once; the user and its history stay."""
+    actors.require("admin", doing=f"disable the user {name}")
+    with store.write() as tx:
+        rows.disable_user(tx, name)
+        audit.append(tx, audit.default_actor(), "user.disable", f"user {name}")
+
+
+def grant(store: Store, name: str, role: str, resource: str) -> None:
+    """``name`` holds ``role`` on ``resource`` (``model seer``) beyond its own role."""
+    actors.rank(role)
+    resource = _check_resource(resource)
+    actors.require("admin", doing=f"grant {role} on {resource} to {name}")
+    with store.write() as tx:
+        rows.grant(tx, name, resource, role, actors.user_name())
+        audit.append(
+            tx,
+            audit.default_actor(),
+            "user.grant",
+            f"user {name}",
+            {"role": role, "resource": resource},
+        )
+
+
+def revoke_grant(store: Store, name: str, resource: str) -> bool:
+    resource = _check_resource(resource)
+    actors.require("admin", doing=f"revoke {name}'s grant on {resource}")
+    with store.write() as tx:
+        removed = rows.revoke_grant(tx, name, resource)
+        if removed:
+            audit.append(
+                tx, audit.default_actor(), "user.ungrant", f"user {name}", {"resource": resource}
+            )
+    return removed
+
+
+def grants(store: Store, name: str | None = None) -> list[GrantRow]:
+    with store.read() as tx:
+        return rows.grants(tx, name)

@@ -1,0 +1,50 @@
+"""Endpoints: list, show, change the traffic split (live)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from gyre import endpoints
+from gyre.server.access import Workspace, requires
+from gyre.server.api.responses import ERRORS, JSON
+
+router = APIRouter(
+    prefix="/endpoints", tags=["endpoints"], default_response_class=JSON, responses=ERRORS
+)
+reader = [Depends(requires("reader"))]
+contributor = [Depends(requires("contributor"))]
+
+
+class Traffic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[
+        Annotated[str, Field(min_length=1, max_length=100)],
+        Annotated[int, Field(ge=0, le=100)],
+    ]
+    shadow: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    keep_shadow: bool = True
+
+
+@router.get("", dependencies=reader, summary="Every endpoint")
+def list_endpoints(store: Workspace) -> list[dict[str, Any]]:
+    return [e.__dict__ for e in endpoints.list_endpoints(store)]
+
+
+@router.get("/{name}", dependencies=reader, summary="One endpoint")
+def show(store: Workspace, name: str) -> dict[str, Any]:
+    return endpoints.get(store, name).__dict__
+
+
+@router.put("/{name}/traffic", dependencies=contributor, summary="Change the split (live)")
+def traffic(store: Workspace, name: str, body: Traffic) -> dict[str, Any]:
+    row = endpoints.set_traffic(
+        store,
+        name,
+        {k: str(v) for k, v in body.weights.items()},
+        shadow=body.shadow,
+        keep_shadow=body.keep_shadow,
+    )
+    return row.__dict__
