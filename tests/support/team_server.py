@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
+from support.ports import free_port
 
 
 @dataclass

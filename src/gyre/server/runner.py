@@ -71,11 +71,10 @@ def first_admin_token(store: Store) -> str | None:
 
 def app_from_environment() -> Any:
     """The app for one uvicorn worker (``--workers N``): the workspace from the environment."""
-    from gyre.config import resolve
     from gyre.server.app import create_app
-    from gyre.store import open_store
+    from gyre.tracking.current_store import current_store
 
-    return create_app(open_store(resolve()), auth=os.environ.get(AUTH_ENV, "1") == "1")
+    return create_app(current_store(), auth=os.environ.get(AUTH_ENV, "1") == "1")
 
 
 def serve(store: Store, config: ServerConfig) -> None:
