@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KSERVE_STAMP := .venv-kserve/.installed
+MLFLOW_STAMP := .venv-mlflow/.installed
 
 .PHONY: demo demo-quickstart test lint unit bench bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases bench-monitoring clean
 
@@ -27,7 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_import_time.py
 
-test: lint $(KSERVE_STAMP)
+test: lint $(KSERVE_STAMP) $(MLFLOW_STAMP)
 	bash scripts/run_tests.sh
 
 # KServe's REST client for the protocol tests, in a venv of its own (it pins pandas < 3).
@@ -35,6 +36,12 @@ $(KSERVE_STAMP): requirements/kserve-client.txt requirements/kserve-client.lock
 	$(PYTHON) -m venv .venv-kserve
 	.venv-kserve/bin/python -m pip install -q -c requirements/kserve-client.lock -r requirements/kserve-client.txt
 	touch $(KSERVE_STAMP)
+
+# MLflow's client (mlflow-skinny) for the MLflow endpoint test, in a venv of its own.
+$(MLFLOW_STAMP): requirements/mlflow-client.txt requirements/mlflow-client.lock
+	$(PYTHON) -m venv .venv-mlflow
+	.venv-mlflow/bin/python -m pip install -q -c requirements/mlflow-client.lock -r requirements/mlflow-client.txt
+	touch $(MLFLOW_STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
@@ -48,7 +55,7 @@ bench-data: $(STAMP)
 	$(PY) benchmarks/data/run.py
 
 clean:
-	rm -rf $(VENV) .venv-kserve .demo .bench-cache
+	rm -rf $(VENV) .venv-kserve .venv-mlflow .demo .bench-cache
 
 bench-compute: $(STAMP)
 	$(PY) benchmarks/compute/run.py
