@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -50,22 +50,32 @@ def _mlflow_env(server: TeamServer, token: str | None) -> dict[str, str]:
 
 
 def _token(server: TeamServer, user: str, role: str) -> str:
-    admin = server.client(server.admin_token)
-    assert admin.post(
-        "/users", json={"name": user, "role": role, "kind": "service"}
-    ).status_code in (
-        201,
-        409,
-    )
+    with server.client(server.admin_token) as admin:
+        return _made_token(admin, user, role)
+
+
+def _made_token(admin: httpx.Client, user: str, role: str) -> str:
+    made = admin.post("/users", json={"name": user, "role": role, "kind": "service"})
+    assert made.status_code in (201, 409), made.text
     answer = admin.post("/tokens", json={"user": user})
     assert answer.status_code == 201, answer.text
     token: str = answer.json()["token"]
     return token
 
 
-def _mlflow(server: TeamServer, token: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=f"{server.url}/mlflow", headers=headers, timeout=30)
+@pytest.fixture
+def mlflow_http(server: TeamServer) -> Iterator[Callable[[str | None], httpx.Client]]:
+    """HTTP clients of the server's MLflow routes with a token (or none), closed after."""
+    made: list[httpx.Client] = []
+
+    def client(token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        made.append(httpx.Client(base_url=f"{server.url}/mlflow", headers=headers, timeout=30))
+        return made[-1]
+
+    yield client
+    for each in made:
+        each.close()
 
 
 def test_an_unchanged_mlflow_training_script_logs_its_run_to_gyre(
@@ -150,9 +160,9 @@ def test_a_token_without_the_contributor_role_gets_mlflows_permission_error_and_
 
 
 def test_without_a_token_every_mlflow_route_answers_401_in_mlflows_envelope(
-    server: TeamServer, workspace: Store
+    server: TeamServer, workspace: Store, mlflow_http: Callable[[str | None], httpx.Client]
 ) -> None:
-    anonymous = _mlflow(server, None)
+    anonymous = mlflow_http(None)
     for method, path in [
         ("POST", "/api/2.0/mlflow/runs/create"),
         ("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=x"),
@@ -162,15 +172,15 @@ def test_without_a_token_every_mlflow_route_answers_401_in_mlflows_envelope(
         answer = anonymous.request(method, path, json={})
         assert answer.status_code == 401, answer.text
         assert answer.json()["error_code"] == "UNAUTHENTICATED"
-    wrong = _mlflow(server, "gyre_t_0000000000_" + "x" * 43)
+    wrong = mlflow_http("gyre_t_0000000000_" + "x" * 43)
     assert wrong.post("/api/2.0/mlflow/runs/create", json={}).status_code == 401
     assert run_query.find_runs(workspace) == []
 
 
 def test_bad_mlflow_requests_get_mlflows_error_codes_with_a_reason_and_never_a_5xx(
-    server: TeamServer, workspace: Store
+    server: TeamServer, workspace: Store, mlflow_http: Callable[[str | None], httpx.Client]
 ) -> None:
-    client = _mlflow(server, server.admin_token)
+    client = mlflow_http(server.admin_token)
     api = "/api/2.0/mlflow"
     made = client.post(f"{api}/runs/create", json={"experiment_id": "0", "run_name": "r"})
     assert made.status_code == 200, made.text
@@ -506,3 +516,106 @@ def test_bad_mlflow_requests_get_mlflows_error_codes_with_a_reason_and_never_a_5
         assert answer.status_code == 200, answer.text
     assert run_details.metric_histories(workspace, run_id) == {"m": [(3, 1.5, 1.0)]}
     assert run_query.find_runs(workspace)[0].tags["t"] == "v"
+
+
+MLFLOW_ROUTES = [
+    ("POST", "/api/2.0/mlflow/experiments/create"),
+    ("GET", "/api/2.0/mlflow/experiments/get"),
+    ("GET", "/api/2.0/mlflow/experiments/get-by-name"),
+    ("POST", "/api/2.0/mlflow/experiments/search"),
+    ("POST", "/api/2.0/mlflow/runs/create"),
+    ("GET", "/api/2.0/mlflow/runs/get"),
+    ("POST", "/api/2.0/mlflow/runs/update"),
+    ("POST", "/api/2.0/mlflow/runs/delete"),
+    ("POST", "/api/2.0/mlflow/runs/search"),
+    ("POST", "/api/2.0/mlflow/runs/log-metric"),
+    ("POST", "/api/2.0/mlflow/runs/log-parameter"),
+    ("POST", "/api/2.0/mlflow/runs/set-tag"),
+    ("POST", "/api/2.0/mlflow/runs/log-batch"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history"),
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
+]
+
+
+def test_random_input_on_every_mlflow_route_never_gets_a_5xx(
+    server: TeamServer, workspace: Store, mlflow_http: Callable[[str | None], httpx.Client]
+) -> None:
+    """Hypothesis over the field values MLflow's messages use, as an admin (every role)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = mlflow_http(server.admin_token)
+    made = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"})
+    run_id = made.json()["run"]["info"]["run_id"]
+    texts = st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            [
+                run_id,
+                run_id[:4],
+                "0",
+                "6161",
+                "",
+                "metrics.a > 1",
+                "FINISHED",
+                "name LIKE '%'",
+                "0/" + run_id + "/artifacts",
+                "`",
+                "'",
+            ]
+        ),
+    )
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**64), 2**64), st.floats(), texts)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+        max_leaves=8,
+    )
+    fields = st.sampled_from(
+        [
+            "run_id",
+            "run_uuid",
+            "experiment_id",
+            "experiment_name",
+            "name",
+            "key",
+            "value",
+            "step",
+            "timestamp",
+            "status",
+            "end_time",
+            "start_time",
+            "run_name",
+            "metrics",
+            "params",
+            "tags",
+            "filter",
+            "order_by",
+            "max_results",
+            "page_token",
+            "experiment_ids",
+            "run_view_type",
+            "metric_key",
+            "path",
+            "artifact_location",
+        ]
+    )
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(route=st.sampled_from(MLFLOW_ROUTES), body=st.dictionaries(fields, values))
+    def check(route: tuple[str, str], body: dict[str, object]) -> None:
+        method, path = route
+        if method == "GET":
+            query = {k: v for k, v in body.items() if isinstance(v, str | int | float)}
+            answer = client.get(path, params=query)
+        else:
+            answer = client.request(
+                method,
+                path,
+                content=json.dumps(body),  # NaN and Infinity as Python writes them
+                headers={"content-type": "application/json"},
+            )
+        assert answer.status_code < 500 or answer.status_code == 501, (route, body, answer.text)
+        assert "error_code" in answer.json() or answer.status_code == 200
+
+    check()
