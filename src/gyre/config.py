@@ -61,6 +61,12 @@ def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> Workspace
             / hashlib.sha256(url.encode()).hexdigest()[:16]
         )
         return WorkspaceSettings(db_url=url, artifacts_url=artifacts, local_dir=cache)
+    if is_server_url(uri):
+        raise WorkspaceError(
+            f"{origin} names a gyre server ({uri}). Through a server, gyre.start_run and "
+            "gyre.log_* work today; this operation needs the workspace itself: run it on the "
+            "server's machine, or with GYRE_URI set to the workspace (postgresql://...)."
+        )
     if "://" in uri and not uri.startswith("file://"):
         raise WorkspaceError(
             f"{origin} is {uri!r}, which is neither a folder nor a postgresql:// URL. "
@@ -71,6 +77,29 @@ def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> Workspace
     if artifacts:
         settings = WorkspaceSettings(settings.db_url, artifacts, settings.local_dir)
     return settings
+
+
+def is_server_url(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def server_url(start: Path | None = None) -> str | None:
+    """The team server this process speaks to (``GYRE_URI`` or ``workspace:`` in gyre.yaml
+    being an ``http(s)://`` URL), or None when it uses a workspace directly."""
+    uri = os.environ.get("GYRE_URI")
+    if uri is None:
+        config_file = _find_upwards((start or Path.cwd()).resolve(), CONFIG_FILE)
+        if config_file is not None:
+            import yaml
+
+            try:
+                data = yaml.safe_load(config_file.read_text()) or {}
+            except (OSError, yaml.YAMLError):
+                return None  # resolve() reports the file's problem
+            uri = data.get("workspace") if isinstance(data, dict) else None
+    if isinstance(uri, str) and is_server_url(uri):
+        return uri.rstrip("/")
+    return None
 
 
 def _redact(url: str) -> str:

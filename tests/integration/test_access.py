@@ -3,6 +3,7 @@ the rules live in the capability functions, so every face gets them."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -86,3 +87,39 @@ def test_grants_name_a_resource_and_a_role(any_store: Store) -> None:
         users.grant(any_store, "alice", "approver", "seer")
     assert users.revoke_grant(any_store, "alice", "model seer") is True
     assert users.grants(any_store, "alice") == []
+
+
+def test_alias_moves_from_many_threads_at_once_never_fail_and_each_is_in_the_history(
+    any_store: Store,
+) -> None:
+    import threading
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from gyre.registry import catalog
+    from gyre.registry.models import register_model, set_alias
+
+    x = np.random.RandomState(0).rand(40, 2)
+    for c in (1.0, 0.5, 0.25):
+        model = LogisticRegression(C=c).fit(x, (x[:, 0] > 0.5).astype(int))
+        register_model("clf", model, input_example=x[:2], store=any_store)
+    problems: list[BaseException] = []
+
+    def mover(version: int) -> None:
+        try:
+            for _ in range(10):
+                set_alias(any_store, "clf", "production", version)
+        except BaseException as exc:
+            problems.append(exc)
+
+    threads = [threading.Thread(target=mover, args=(v,)) for v in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+    history = catalog.alias_history(any_store, "clf")
+    assert len(history) == 30
+    # each move names the version that held just before it: the history is one chain
+    assert all(b["previous"] == a["version"] for a, b in itertools.pairwise(history))

@@ -38,10 +38,14 @@ def _admin_token(log: Path) -> str | None:
 
 @contextmanager
 def team_server(
-    env: dict[str, str], cwd: Path, *extra: str, log_name: str = "server.log"
+    env: dict[str, str],
+    cwd: Path,
+    *extra: str,
+    log_name: str = "server.log",
+    port: int | None = None,
 ) -> Iterator[TeamServer]:
     """Start ``gyre server`` with ``env`` (GYRE_URI, ...); wait until /health answers."""
-    port = free_port()
+    port = port or free_port()
     log = cwd / log_name
     out = log.open("w")
     process = subprocess.Popen(

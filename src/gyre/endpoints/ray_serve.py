@@ -128,7 +128,14 @@ def connected(address: str) -> Iterator[str]:
     import ray
 
     if ray.is_initialized():  # this process is a driver already (a run's): reuse it
-        yield ray.get_runtime_context().gcs_address
+        current = ray.get_runtime_context().gcs_address
+        if address not in ("auto", current):
+            raise ComputeUnavailable(
+                f"This process is connected to the Ray cluster at {current} already and cannot "
+                f"reach {address!r} too: serve the endpoint from a process of its own "
+                "(gyre endpoint create ... --target ray)."
+            )
+        yield current
         return
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)

@@ -11,6 +11,7 @@ with the admin role, as the workspace's own CLI does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,8 +30,10 @@ _DATABASE_DOWN = Unreachable(
     "The workspace database is not reachable right now; nothing was written. Retry in a few "
     "seconds."
 )
+_FAILED = GyreError("The server failed on this request; its log has the details.")
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"})
 MLFLOW_PREFIX = "/mlflow"
+log = logging.getLogger("gyre.server")
 
 
 class Authentication:
@@ -70,8 +73,22 @@ class Authentication:
                 await _send_error(send, 503, _DATABASE_DOWN, path)
                 return
         scope.setdefault("state", {})["actor"] = actor
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         with actors.acting_as(actor):
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, tracked)
+            except Exception:
+                # The app's handlers answered already (500 in the envelope) and re-raised:
+                # logged once here, so the server keeps the connection instead of dropping it.
+                log.exception("%s %s failed", scope.get("method"), path)
+                if not started:
+                    await _send_error(send, 500, _FAILED, path)
 
 
 def _token_of(scope: dict[str, Any]) -> str | None:

@@ -22,6 +22,18 @@ MAX_BODY_BYTES = 64 << 20
 log = logging.getLogger("gyre.server")
 
 
+def _driver_errors() -> list[type[Exception]]:
+    """The database drivers' connection errors (psycopg only when it is installed)."""
+    import sqlite3
+
+    found: list[type[Exception]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+    except ImportError:
+        return found
+    return [*found, psycopg.OperationalError, psycopg.InterfaceError]
+
+
 def _json_error(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -76,16 +88,23 @@ def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BOD
         body = error_body(message, mlflow=_is_mlflow(request), status=exc.status_code, code=code)
         return _json_error(exc.status_code, body, headers=getattr(exc, "headers", None))
 
+    async def database_unreachable(request: Request, exc: Exception) -> Response:
+        if not database_down(exc):
+            return await unexpected(request, exc)
+        message = (
+            "The workspace database is not reachable right now; nothing was written. "
+            "Retry in a few seconds."
+        )
+        body = error_body(message, mlflow=_is_mlflow(request), status=503, code="unavailable")
+        return _json_error(503, body, headers={"retry-after": "2"})
+
+    for driver_error in _driver_errors():  # answered without re-raising, unlike Exception
+        app.add_exception_handler(driver_error, database_unreachable)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         if database_down(exc):
-            message = (
-                "The workspace database is not reachable right now; nothing was written. "
-                "Retry in a few seconds."
-            )
-            body = error_body(message, mlflow=_is_mlflow(request), status=503, code="unavailable")
-            return _json_error(503, body, headers={"retry-after": "2"})
-        log.exception("%s %s failed", request.method, request.url.path)
+            return await database_unreachable(request, exc)
         message = (
             f"The server failed on {request.method} {request.url.path} ({type(exc).__name__})."
         )

@@ -116,6 +116,9 @@ class Database:
             local.pid, local.raw, local.busy = os.getpid(), None, False
         if local.busy:
             return self._connect(), False
+        if local.raw is not None and self.dialect == "postgresql" and _went_away(local.raw):
+            _close_quietly(local.raw)
+            local.raw = None
         if local.raw is None:
             local.raw = self._connect()
         local.busy = True
@@ -163,6 +166,22 @@ class Database:
         if raw is not None and getattr(self._local, "pid", None) == os.getpid():
             _close_quietly(raw)
         self._local = threading.local()
+
+
+def _went_away(raw: Any) -> bool:
+    """An idle PostgreSQL connection the server has closed (it restarted, or an admin ended
+    the session): the server's goodbye, or the end of the stream, is waiting on the socket.
+    An idle healthy connection has nothing to read (gyre uses no LISTEN), so one select()
+    call tells, without a round trip; a transaction never starts on a dead connection."""
+    import select
+
+    if raw.closed or raw.broken:
+        return True
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _close_quietly(raw: Any) -> None:

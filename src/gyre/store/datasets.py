@@ -181,9 +181,10 @@ def versions(tx: Transaction, name: str) -> list[VersionRecord]:
 def set_alias(tx: Transaction, name: str, alias: str, version: int) -> None:
     check_alias(alias, "baseline, balanced")
     resolve(tx, name, version)
-    tx.execute("DELETE FROM dataset_aliases WHERE dataset = ? AND alias = ?", [name, alias])
     tx.execute(
-        "INSERT INTO dataset_aliases (dataset, alias, version, updated_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO dataset_aliases (dataset, alias, version, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (dataset, alias) DO UPDATE SET version = excluded.version, "
+        "updated_at = excluded.updated_at",
         [name, alias, version, time.time()],
     )
 

@@ -139,14 +139,18 @@ def set_alias(tx: Transaction, name: str, alias: str, version: int, who: str | N
     """Point ``alias`` at ``version``; returns the version it pointed at before (or None)."""
     check_alias(alias, "production, staging")
     resolve(tx, name, version)
+    # Two moves at once: PostgreSQL makes the second wait on the row lock, then read the
+    # first's version as its previous one (SQLite's write lock serializes them already).
+    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
     previous = tx.scalar(
-        "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]
+        f"SELECT version FROM model_aliases WHERE name = ? AND alias = ?{lock}", [name, alias]
     )
     now = time.time()
-    tx.execute("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias])
     tx.execute(
         "INSERT INTO model_aliases (name, alias, version, updated_at, updated_by) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, alias) DO UPDATE SET "
+        "version = excluded.version, updated_at = excluded.updated_at, "
+        "updated_by = excluded.updated_by",
         [name, alias, version, now, who],
     )
     tx.execute(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gyre import config
 from gyre.errors import NoActiveRun
@@ -21,6 +21,9 @@ from gyre.store import Store, open_store
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
 from gyre.tracking.metric_buffer import MetricBuffer
+
+if TYPE_CHECKING:
+    from gyre.tracking.remote_run import RemoteRun
 
 RUN_ID_ENV = "GYRE_RUN_ID"
 
@@ -62,27 +65,40 @@ class ActiveRun:
             self._steps[key] = step
         return step
 
+    def log_params(self, values: dict[str, Any]) -> None:
+        with self.store.write() as tx:
+            run_rows.set_params(tx, self.run_id, values)
+
+    def set_tags(self, values: dict[str, str]) -> None:
+        with self.store.write() as tx:
+            run_rows.set_tags(tx, self.run_id, values)
+
+    def log_artifact(self, source: Path, name: str) -> str:
+        from gyre.tracking.recording import store_artifact
+
+        return store_artifact(self.store, self.run_id, source, name, filename=source.name)
+
     def close(self) -> None:
         self.buffer.close()
 
 
-_ACTIVE: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+_ACTIVE: contextvars.ContextVar[ActiveRun | RemoteRun | None] = contextvars.ContextVar(
     "gyre_active_run", default=None
 )
 _ATTACHED: dict[str, ActiveRun] = {}
 
 
-def activate(run: ActiveRun | None) -> contextvars.Token[ActiveRun | None]:
+def activate(run: ActiveRun | RemoteRun | None) -> contextvars.Token[ActiveRun | RemoteRun | None]:
     return _ACTIVE.set(run)
 
 
-def deactivate(token: contextvars.Token[ActiveRun | None]) -> None:
+def deactivate(token: contextvars.Token[ActiveRun | RemoteRun | None]) -> None:
     _ACTIVE.reset(token)
 
 
-def current() -> ActiveRun:
+def current() -> ActiveRun | RemoteRun:
     """The active run; attaches to ``GYRE_RUN_ID`` in a script step's process."""
-    run = _ACTIVE.get()
+    run: ActiveRun | RemoteRun | None = _ACTIVE.get()
     if run is not None:
         return run
     run_id = os.environ.get(RUN_ID_ENV)
@@ -110,7 +126,7 @@ def active_run_id() -> str | None:
 
 def active_store() -> Store | None:
     run = _ACTIVE.get()
-    return run.store if run is not None else None
+    return run.store if isinstance(run, ActiveRun) else None
 
 
 @contextmanager
@@ -120,13 +136,22 @@ def start_run(
     *,
     tags: dict[str, str] | None = None,
     store: Store | None = None,
-) -> Iterator[ActiveRun]:
+) -> Iterator[ActiveRun | RemoteRun]:
     """Track a script or notebook cell as a run: ``with gyre.start_run(experiment="seer"):``.
 
     The run is ``finished`` when the block ends, ``failed`` (with the error) when it raises.
+    With ``GYRE_URI`` naming a team server, the run is recorded through it (metrics batched
+    and sent in the background, as the local writer batches its inserts).
     """
     from gyre.tracking.run_environment import run_facts
 
+    url = config.server_url() if store is None else None
+    if url is not None:
+        from gyre.tracking.remote_run import start_remote_run
+
+        with start_remote_run(url, experiment, name, tags or {}) as remote:
+            yield remote
+        return
     store = store or open_store(config.resolve())
     with store.write() as tx:
         run_id = run_rows.create(

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from gyre.errors import InvalidParameter
-from gyre.store import runs as run_rows
 from gyre.tracking.active_run import current
 
 
@@ -37,48 +36,23 @@ def log_param(key: str, value: Any) -> None:
 
 
 def log_params(values: dict[str, Any]) -> None:
-    run = current()
-    with run.store.write() as tx:
-        run_rows.set_params(tx, run.run_id, values)
+    current().log_params(values)
 
 
 def set_tag(key: str, value: str) -> None:
     """Set a tag on the current run (tags may change; params may not)."""
-    run = current()
-    with run.store.write() as tx:
-        run_rows.set_tags(tx, run.run_id, {key: str(value)})
+    current().set_tags({key: str(value)})
 
 
 def log_artifact(path: str | Path, name: str | None = None) -> str:
     """Store a file or a folder with the current run; returns its digest."""
-    from gyre.store.folders import store_folder
-
     run = current()
     source = Path(path)
     if not source.exists():
         raise InvalidParameter(
             f"log_artifact: {source} does not exist. Pass the path of a file or folder."
         )
-    artifact = name or source.name
-    if source.is_dir():
-        saved = store_folder(source, run.store.blobs, where=f"log_artifact({artifact!r})")
-        digest, size, materializer = saved.digest, saved.size, "dir"
-        meta: dict[str, Any] = {"files": saved.files}
-    else:
-        digest, size = run.store.blobs.put_file(source)
-        materializer, meta = "file", {"name": source.name}
-    with run.store.write() as tx:
-        run_rows.add_artifact(
-            tx,
-            run.run_id,
-            artifact,
-            role="logged",
-            digest=digest,
-            materializer=materializer,
-            size=size,
-            meta=meta,
-        )
-    return digest
+    return run.log_artifact(source, name or source.name)
 
 
 def _number(key: str, value: Any) -> float:

@@ -34,7 +34,6 @@ class MetricBuffer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
-        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="gyre-metrics", daemon=True)
         self._thread.start()
 
@@ -45,10 +44,15 @@ class MetricBuffer:
             self._wake.set()
 
     def flush(self) -> None:
+        """Write what is buffered; points a failed write did not take stay for the next."""
         with self._lock:
             points, self._points = self._points, []
             if points:
-                self._write(points)
+                try:
+                    self._write(points)
+                except BaseException:
+                    self._points[:0] = points
+                    raise
 
     def _loop(self) -> None:
         while not self._closed:
@@ -56,13 +60,11 @@ class MetricBuffer:
             self._wake.clear()
             try:
                 self.flush()
-            except BaseException as exc:  # surfaced by close()
-                self._error = exc
+            except Exception:  # kept; close() flushes again and raises if it still fails
+                continue
 
     def close(self) -> None:
         self._closed = True
         self._wake.set()
         self._thread.join()
-        self.flush()
-        if self._error is not None:
-            raise self._error
+        self.flush()  # raises when the points still cannot be written

@@ -74,7 +74,7 @@ def log_points(store: Store, run_id: str, points: Sequence[Point]) -> int:
             "per call (the client batches for you).",
             field="points",
         )
-    _open_run(store, run_id, "take metrics")
+    run_id = _open_run(store, run_id, "take metrics").id  # a unique prefix names it too
     now = time.time()
     rows: list[metric_rows.MetricPoint] = []
     with store.write() as tx:
@@ -102,7 +102,7 @@ def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
     """Set params (immutable: the same value again is fine, another value is a Conflict)."""
     for key in values:
         _check_text("param name", key)
-    _open_run(store, run_id, "take params")
+    run_id = _open_run(store, run_id, "take params").id
     with store.write() as tx:
         run_rows.set_params(tx, run_id, values)
 
@@ -111,7 +111,7 @@ def set_tags(store: Store, run_id: str, tags: dict[str, str]) -> None:
     for key in tags:
         _check_text("tag name", key)
     with store.write() as tx:
-        run_rows.get(tx, run_id)
+        run_id = run_rows.get(tx, run_id).id
         run_rows.set_tags(tx, run_id, {k: str(v) for k, v in tags.items()})
 
 
@@ -142,20 +142,23 @@ def end_run(
         return run_rows.get(tx, run_id)
 
 
-def store_artifact(store: Store, run_id: str, source: Path, name: str) -> str:
-    """Keep a file or folder with the run under ``name``; returns its digest."""
+def store_artifact(
+    store: Store, run_id: str, source: Path, name: str, *, filename: str | None = None
+) -> str:
+    """Keep a file or folder with the run under ``name`` (a file keeps ``filename``, default
+    the last part of ``name``, for whoever fetches it); returns its digest."""
     from gyre.store.folders import store_folder
 
     _check_text("artifact name", name)
     if source.is_dir():
-        saved = store_folder(source, store.blobs, where=f"artifact {name!r}")
+        saved = store_folder(source, store.blobs, where=f"log_artifact({name!r})")
         digest, size, materializer = saved.digest, saved.size, "dir"
         meta: dict[str, Any] = {"files": saved.files}
     else:
         digest, size = store.blobs.put_file(source)
-        materializer, meta = "file", {"name": name.rsplit("/", 1)[-1]}
+        materializer, meta = "file", {"name": filename or name.rsplit("/", 1)[-1]}
     with store.write() as tx:
-        run_rows.get(tx, run_id)
+        run_id = run_rows.get(tx, run_id).id
         run_rows.add_artifact(
             tx,
             run_id,

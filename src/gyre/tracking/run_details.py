@@ -140,6 +140,8 @@ def fetch_artifact(store: Store, run_id: str, name: str, dest: Path) -> Artifact
     with store.read() as tx:
         record = run_rows.get(tx, run_id)
         owner = record
+        if step and any(a.name == name for a in run_rows.get_artifacts(tx, record.id)):
+            step, artifact = "", name  # the run's own artifact, logged under a path
         if step:
             matches = [c for c in run_rows.children(tx, record.id) if c.name == step]
             if not matches:

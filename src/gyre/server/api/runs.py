@@ -3,6 +3,7 @@ delete; metric histories, logs and artifact files."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from starlette.background import BackgroundTask
 
 from gyre.server.access import Workspace, requires
 from gyre.server.api.responses import ERRORS, JSON
+from gyre.server.archives import unpack_folder
 from gyre.tracking import recording, run_details, run_query
 from gyre.tracking.liveness import effective_status
 
@@ -188,7 +190,7 @@ def download_artifact(store: Workspace, run_id: str, name: str) -> FileResponse:
     "/{run_id}/artifacts/{name:path}",
     dependencies=contributor,
     status_code=201,
-    summary="Upload a file as an artifact (the body is its bytes)",
+    summary="Upload an artifact: a file's bytes, or a folder as a tar (folder=true)",
     openapi_extra={
         "requestBody": {
             "content": {
@@ -198,7 +200,16 @@ def download_artifact(store: Workspace, run_id: str, name: str) -> FileResponse:
         }
     },
 )
-async def upload_artifact(request: Request, store: Workspace, run_id: str, name: str) -> Any:
+async def upload_artifact(
+    request: Request,
+    store: Workspace,
+    run_id: str,
+    name: str,
+    folder: bool = False,
+    filename: Annotated[str | None, Query(max_length=250)] = None,
+) -> Any:
+    import shutil
+
     import anyio
 
     scratch = Path(tempfile.mkdtemp(prefix="gyre-upload-"))
@@ -207,9 +218,13 @@ async def upload_artifact(request: Request, store: Workspace, run_id: str, name:
         with path.open("wb") as out:
             async for chunk in request.stream():
                 out.write(chunk)
-        digest = await anyio.to_thread.run_sync(recording.store_artifact, store, run_id, path, name)
+        if folder:
+            path = await anyio.to_thread.run_sync(unpack_folder, path, scratch / "folder")
+        digest = await anyio.to_thread.run_sync(
+            functools.partial(
+                recording.store_artifact, store, run_id, path, name, filename=filename
+            )
+        )
     finally:
-        import shutil
-
         shutil.rmtree(scratch, ignore_errors=True)
     return JSON({"name": name, "digest": digest}, status_code=201)

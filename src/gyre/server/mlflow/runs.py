@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from gyre.errors import InvalidParameter
 from gyre.server.access import Workspace, requires
@@ -55,14 +55,10 @@ class RunRequest(Message):
     run_id: RunId | None = None
     run_uuid: RunId | None = None
 
-    @model_validator(mode="after")
-    def _named(self) -> RunRequest:
-        if not (self.run_id or self.run_uuid):
-            raise ValueError("give run_id")
-        return self
-
     @property
     def run(self) -> str:
+        if not (self.run_id or self.run_uuid):
+            raise InvalidParameter("Give run_id, the run to work on.", field="run_id")
         return self.run_id or self.run_uuid or ""
 
 

@@ -1,0 +1,126 @@
+"""The SDK through a team server (``GYRE_URI=http://...``, ``GYRE_TOKEN``): an unchanged
+training script records its run, and a server restart in the middle loses no metric."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gyre.store import Store
+from gyre.tracking import run_details
+from support.team_server import team_server
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = textwrap.dedent(
+    """
+    import pathlib, sys, time
+    import gyre
+
+    steps, pause = int(sys.argv[1]), float(sys.argv[2])
+    folder = pathlib.Path("report")
+    folder.mkdir(exist_ok=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub").mkdir(exist_ok=True)
+    (folder / "sub" / "b.txt").write_text("b")
+    pathlib.Path("notes.txt").write_text("notes")
+    with gyre.start_run(experiment="remote", tags={"team": "seer"}) as run:
+        print(run.id, flush=True)
+        gyre.log_params({"lr": 0.01, "layers": [64, 32]})
+        for step in range(steps):
+            gyre.log_metric("loss", 1.0 / (step + 1))
+            gyre.log_metrics({"acc": step / steps, "odd": float("nan")}, step=step)
+            if pause:
+                time.sleep(pause)
+        gyre.set_tag("stage", "done")
+        gyre.log_artifact("notes.txt")
+        gyre.log_artifact(folder, name="report")
+    """
+)
+
+
+def _run(project: Path, env: dict[str, str], steps: int, pause: float) -> subprocess.Popen[str]:
+    (project / "train.py").write_text(SCRIPT)
+    return subprocess.Popen(
+        [sys.executable, "train.py", str(steps), str(pause)],
+        cwd=project,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _token(url: str, admin_token: str, role: str) -> str:
+    import httpx
+
+    admin = httpx.Client(
+        base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {admin_token}"}
+    )
+    admin.post("/users", json={"name": f"bot-{role}", "role": role, "kind": "service"})
+    token: str = admin.post("/tokens", json={"user": f"bot-{role}"}).json()["token"]
+    return token
+
+
+def test_an_unchanged_script_records_its_run_through_the_server(
+    workspace: Store, project: Path, tmp_path: Path
+) -> None:
+    with team_server({"GYRE_URI": str(project / ".gyre")}, project) as server:
+        assert server.admin_token
+        client = tmp_path / "client"
+        client.mkdir()
+        env = {
+            "GYRE_URI": server.url,
+            "GYRE_TOKEN": _token(server.url, server.admin_token, "contributor"),
+        }
+        script = _run(client, env, 500, 0)
+        out, err = script.communicate(timeout=120)
+        assert script.returncode == 0, err
+        run_id = out.split()[0]
+
+        reader_env = {**env, "GYRE_TOKEN": _token(server.url, server.admin_token, "reader")}
+        refused = _run(client, reader_env, 1, 0)
+        _, err = refused.communicate(timeout=60)
+        assert refused.returncode != 0 and "needs the role contributor" in err
+
+    detail = run_details.run_detail(workspace, run_id)
+    assert detail["status"] == "finished" and detail["experiment"] == "remote"
+    assert detail["params"] == {"lr": 0.01, "layers": [64, 32]}
+    assert detail["tags"] == {"team": "seer", "stage": "done"}
+    histories = run_details.metric_histories(workspace, run_id)
+    assert [s for s, _, _ in histories["loss"]] == list(range(500))
+    assert len(histories["acc"]) == 500 and all(v != v for _, v, _ in histories["odd"])
+    names = {a["name"] for a in run_details.artifacts(workspace, run_id)}
+    assert names == {"notes.txt", "report"}
+    fetched = tmp_path / "fetched"
+    run_details.fetch_artifact(workspace, run_id, "report", fetched)
+    assert (fetched / "sub" / "b.txt").read_text() == "b"
+
+
+def test_a_server_restart_in_the_middle_of_training_loses_no_metric(
+    workspace: Store, project: Path, tmp_path: Path
+) -> None:
+    env = {"GYRE_URI": str(project / ".gyre")}
+    with team_server(env, project) as server:
+        assert server.admin_token
+        token = _token(server.url, server.admin_token, "contributor")
+        port = int(server.url.rsplit(":", 1)[1])
+        client = tmp_path / "client"
+        client.mkdir()
+        script = _run(client, {"GYRE_URI": server.url, "GYRE_TOKEN": token}, 80, 0.05)
+        time.sleep(1.5)  # the run exists and has sent a batch or two
+    # The server is down now (its context ended); the script goes on logging meanwhile.
+    time.sleep(1.5)
+    with team_server(env, project, port=port, log_name="again.log"):
+        out, err = script.communicate(timeout=120)
+    assert script.returncode == 0, err
+    run_id = out.split()[0]
+    histories = run_details.metric_histories(workspace, run_id)
+    assert [s for s, _, _ in histories["loss"]] == list(range(80))
+    assert run_details.run_detail(workspace, run_id)["status"] == "finished"
