@@ -224,8 +224,8 @@ def test_bad_endpoint_input_names_the_field_and_the_fix(workspace: Store, projec
         endpoints.create(workspace, "a", "clf")
     with pytest.raises(NotFound, match="clf"):
         endpoints.create(workspace, "a", "clf@9")
-    with pytest.raises(InvalidParameter, match="planned, not built yet"):
-        endpoints.create(workspace, "a", "clf@1", target="ray")
+    with pytest.raises(InvalidParameter, match="'nomad' is unknown; endpoints run on: local"):
+        endpoints.create(workspace, "a", "clf@1", target="nomad")
     with pytest.raises(InvalidParameter, match="not allowed"):
         endpoints.create(workspace, "no spaces", "clf@1")
     port = free_port()

@@ -123,9 +123,11 @@ def connected(address: str) -> Iterator[str]:
     yields the cluster's GCS address, which the endpoint keeps to find it again."""
     from gyre.pipelines.executors.ray.connection import check_reachable
 
-    check_reachable(address)  # seconds sooner than Ray's own retries, and names the address
     _serve()
     import ray
+
+    address = _resolve(address)
+    check_reachable(address)  # seconds sooner than Ray's own retries, and names the address
 
     if ray.is_initialized():  # this process is a driver already (a run's): reuse it
         current = ray.get_runtime_context().gcs_address
@@ -148,6 +150,25 @@ def connected(address: str) -> Iterator[str]:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+def _resolve(address: str) -> str:
+    """``auto``: the cluster ``ray start`` last recorded on this machine, as Ray finds it (a
+    record left by a cluster that is gone must fail as an unreachable address, not hang)."""
+    if address != "auto":
+        return address
+    from ray._private import services
+
+    try:
+        found = services.canonicalize_bootstrap_address("auto")
+    except Exception:  # Ray's own lookup failed: nothing to connect to
+        found = None
+    if not found:
+        raise ComputeUnavailable(
+            "No Ray cluster runs on this machine to serve the endpoint. Start one "
+            "(ray start --head), or name one with --option address=HOST:PORT or RAY_ADDRESS."
+        )
+    return str(found)
 
 
 def start_proxy(host: str, port: int | None) -> tuple[str, int]:
