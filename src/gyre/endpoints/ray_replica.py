@@ -23,6 +23,7 @@ from typing import Any
 from ray import serve
 
 from gyre.config import WorkspaceSettings
+from gyre.errors import ServeFailed
 from gyre.store import endpoints as rows
 from gyre.store import open_store
 
@@ -87,4 +88,7 @@ class EndpointReplica:
     def check_health(self) -> None:
         """Ray Serve restarts a replica whose health check raises: one whose watcher died."""
         if self.watcher.done() and not self.lifetime.should_exit:
-            raise RuntimeError(f"endpoint {self.endpoint.name}: its watcher stopped")
+            raise ServeFailed(
+                f"Endpoint {self.endpoint.name!r}: this replica stopped following the "
+                "workspace, so traffic changes would not reach it; Ray Serve replaces it."
+            )
