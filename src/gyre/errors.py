@@ -24,6 +24,7 @@ The CLI prints a ``GyreError`` without a traceback (``--debug`` shows it)::
     ├── InsecureSecrets         the secrets file can be read by other users
     ├── NoActiveRun             a gyre.log_* call with no run to log to
     ├── InvalidRelease          a release definition (release.yaml) that cannot be used
+    ├── ServerFailed            the team server answered a request with its own failure (5xx)
     ├── Unauthenticated         a request to the server without a valid token (missing, wrong,
     │                           expired or revoked)
     ├── Forbidden               a known caller without the role an operation needs
@@ -124,6 +125,10 @@ class NoActiveRun(GyreError):
 
 class InvalidRelease(GyreError):
     """A release definition cannot be used; the message names the file and line."""
+
+
+class ServerFailed(GyreError):
+    """The team server failed on a request (a 5xx that is not its database being away)."""
 
 
 class Unauthenticated(GyreError):

@@ -20,6 +20,7 @@ NOT_ERRORS = {
     "UsageError": "click: a command-line usage error",
     "AttributeError": "the module __getattr__ protocol (gyre/__init__.py)",
     "KernelCopyUnsupported": "an internal signal that blobs.put_file catches (it then streams)",
+    "PydanticCustomError": "a request body's field refused by its type (answered 400, naming it)",
     "HTTPException": "the MLflow endpoint's NOT_IMPLEMENTED (501) refusals and 404s, which the "
     "server's one handler answers in MLflow's envelope",
 }

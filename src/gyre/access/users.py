@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gyre import actors
-from gyre.errors import InvalidParameter
+from gyre.errors import Conflict, InvalidParameter
 from gyre.store import audit
 from gyre.store import identity as rows
 from gyre.store.identity import GrantRow, UserRow
@@ -54,11 +54,23 @@ def list_users(store: Store) -> list[UserRow]:
         return rows.users(tx)
 
 
+def _keep_an_admin(tx: Any, name: str, doing: str) -> None:
+    """Refuse to leave the workspace without an enabled admin (nobody could make tokens)."""
+    admins = [u.name for u in rows.users(tx) if u.role == "admin" and u.disabled_at is None]
+    if admins == [name]:
+        raise Conflict(
+            f"{name} is the only enabled admin; {doing} would leave nobody to manage users. "
+            "Make another admin first (gyre user create NAME --role admin)."
+        )
+
+
 def set_role(store: Store, name: str, role: str) -> None:
     actors.rank(role)
     actors.require("admin", doing=f"change the role of {name}")
     with store.write() as tx:
         before = rows.get_user(tx, name).role
+        if before == "admin" and role != "admin":
+            _keep_an_admin(tx, name, f"making it {role}")
         rows.set_role(tx, name, role)
         audit.append(
             tx, audit.default_actor(), "user.role", f"user {name}", {"role": role, "was": before}
@@ -69,6 +81,8 @@ def disable(store: Store, name: str) -> None:
     """The user's tokens stop authenticating at once; the user and its history stay."""
     actors.require("admin", doing=f"disable the user {name}")
     with store.write() as tx:
+        if rows.get_user(tx, name).role == "admin":
+            _keep_an_admin(tx, name, "disabling it")
         rows.disable_user(tx, name)
         audit.append(tx, audit.default_actor(), "user.disable", f"user {name}")
 

@@ -115,4 +115,4 @@ def _decoded(answer: httpx.Response) -> Any:
         raise kind(message)
     if answer.status_code == 503:
         raise errors.Unreachable(message)
-    raise errors.GyreError(f"The server failed ({answer.status_code}): {message}")
+    raise errors.ServerFailed(f"The server failed ({answer.status_code}): {message}")

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gyre.errors import GyreError
-from gyre.server.access import MLFLOW_PREFIX, Authentication
+from gyre.server.access import MLFLOW_PREFIX, OPEN_PATHS, Authentication
 from gyre.server.envelope import classify, database_down, error_body
 
 if TYPE_CHECKING:
@@ -32,6 +32,16 @@ def _driver_errors() -> list[type[Exception]]:
     except ImportError:
         return found
     return [*found, psycopg.OperationalError, psycopg.InterfaceError]
+
+
+def _refused_values() -> list[type[Exception]]:
+    """Driver errors about a value itself (a NUL in text, a number out of range): the
+    request's fault, answered 400, never 500."""
+    try:
+        import psycopg
+    except ImportError:
+        return []
+    return [psycopg.DataError]
 
 
 def _json_error(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -86,7 +96,10 @@ def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BOD
         if exc.status_code == 404 and message == "Not Found":
             message = f"No route {request.method} {request.url.path}; {API_PREFIX}/docs lists them."
         body = error_body(message, mlflow=_is_mlflow(request), status=exc.status_code, code=code)
-        return _json_error(exc.status_code, body, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {"allow": ", ".join(_methods_of(app, request.url.path))}
+        return _json_error(exc.status_code, body, headers=headers)
 
     async def database_unreachable(request: Request, exc: Exception) -> Response:
         if not database_down(exc):
@@ -101,6 +114,14 @@ def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BOD
     for driver_error in _driver_errors():  # answered without re-raising, unlike Exception
         app.add_exception_handler(driver_error, database_unreachable)
 
+    async def value_refused(request: Request, exc: Exception) -> Response:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        message = f"The workspace database refused a value of the request: {first}."
+        return _json_error(400, error_body(message, mlflow=_is_mlflow(request)))
+
+    for data_error in _refused_values():
+        app.add_exception_handler(data_error, value_refused)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         if database_down(exc):
@@ -111,7 +132,46 @@ def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BOD
         body = error_body(message, mlflow=_is_mlflow(request), status=500, code="internal")
         return _json_error(500, body)
 
+    app.openapi = lambda: _with_security(app)  # type: ignore[method-assign]
     return BodyLimit(Authentication(app, store, enabled=auth), max_body_bytes)
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method some route answers on ``path`` (Starlette's own 405 names only the
+    first route that matched the path)."""
+    from fastapi.routing import APIRoute
+
+    found: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            found |= route.methods or set()
+    return sorted(found)
+
+
+def _with_security(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, saying that every route but health takes a bearer token."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    document.setdefault("components", {})["securitySchemes"] = {
+        "token": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A gyre token: 'gyre token create USER' makes one.",
+        }
+    }
+    for path, operations in document.get("paths", {}).items():
+        if path in OPEN_PATHS:
+            continue
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation["security"] = [{"token": []}]
+    app.openapi_schema = document
+    return document
 
 
 async def _audit_refusal(request: Request, exc: GyreError) -> None:

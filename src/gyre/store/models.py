@@ -139,11 +139,13 @@ def set_alias(tx: Transaction, name: str, alias: str, version: int, who: str | N
     """Point ``alias`` at ``version``; returns the version it pointed at before (or None)."""
     check_alias(alias, "production, staging")
     resolve(tx, name, version)
-    # Two moves at once: PostgreSQL makes the second wait on the row lock, then read the
-    # first's version as its previous one (SQLite's write lock serializes them already).
-    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
+    # Two moves at once: on PostgreSQL the second waits on the model's row lock, then reads
+    # the first's version as its previous one (SQLite's write lock serializes them already).
+    # The model's row, not the alias's: an alias set for the first time has no row to lock.
+    if tx.dialect == "postgresql":
+        tx.execute("SELECT name FROM models WHERE name = ? FOR UPDATE", [name])
     previous = tx.scalar(
-        f"SELECT version FROM model_aliases WHERE name = ? AND alias = ?{lock}", [name, alias]
+        "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]
     )
     now = time.time()
     tx.execute(

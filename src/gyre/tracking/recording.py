@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 END_STATUSES = ("finished", "failed", "cancelled")
 MAX_POINTS_PER_CALL = 100_000
 MAX_KEY_LENGTH = 250
+MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ def create_run(
     started_at: float | None = None,
 ) -> RunRecord:
     """A new run, ``running`` from now (or ``started_at``), as ``gyre.start_run`` makes."""
-    _check_text("experiment", experiment)
+    _check_text("experiment", experiment, MAX_NAME_LENGTH)
+    if name is not None:
+        _check_text("run name", name, MAX_NAME_LENGTH)
     with store.write() as tx:
         run_id = run_rows.create(tx, kind="run", name=name or experiment, experiment=experiment)
         if started_at is not None:
@@ -172,11 +175,10 @@ def store_artifact(
     return digest
 
 
-def _check_text(what: str, text: str) -> None:
-    if not isinstance(text, str) or not text or len(text) > MAX_KEY_LENGTH or "\x00" in text:
+def _check_text(what: str, text: str, longest: int = MAX_KEY_LENGTH) -> None:
+    if not isinstance(text, str) or not text or len(text) > longest or "\x00" in text:
         raise InvalidParameter(
-            f"The {what} {text!r} is not usable: give 1 to {MAX_KEY_LENGTH} characters "
-            "without NUL.",
+            f"The {what} {text!r} is not usable: give 1 to {longest} characters without NUL.",
             field=what.replace(" ", "_"),
         )
 

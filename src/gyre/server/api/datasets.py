@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path
 
 from gyre.data import versions
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import Body, Version
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(
@@ -18,9 +18,11 @@ reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
 
-class AliasMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+Alias = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
+
+
+class AliasMove(Body):
+    version: Version
 
 
 def _ref(ref: str) -> int | str:
@@ -49,5 +51,5 @@ def dataset_version(store: Workspace, name: str, ref: str) -> dict[str, Any]:
 
 
 @router.put("/{name}/aliases/{alias}", dependencies=contributor, summary="Point an alias")
-def move_alias(store: Workspace, name: str, alias: str, body: AliasMove) -> dict[str, Any]:
+def move_alias(store: Workspace, name: str, alias: Alias, body: AliasMove) -> dict[str, Any]:
     return versions.set_alias(store, name, body.version, alias).__dict__

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, WithJsonSchema
 
 from gyre import endpoints
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import NO_NUL, Body, Bool, Percent
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(
@@ -18,14 +19,23 @@ reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
 
-class Traffic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    weights: dict[
-        Annotated[str, Field(min_length=1, max_length=100)],
-        Annotated[int, Field(ge=0, le=100)],
+VERSION_OR_ALIAS = r"^([0-9]{1,9}|[A-Za-z][A-Za-z0-9_-]{0,99})$"
+
+
+class Traffic(Body):
+    weights: Annotated[
+        dict[str, Percent],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": VERSION_OR_ALIAS},
+                "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100},
+                "description": "version or alias -> percent, adding up to 100",
+            }
+        ),
     ]
-    shadow: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    keep_shadow: bool = True
+    shadow: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
+    keep_shadow: Bool = True
 
 
 @router.get("", dependencies=reader, summary="Every endpoint")

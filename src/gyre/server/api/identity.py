@@ -6,44 +6,47 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gyre import actors
 from gyre.access import tokens, users
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import NO_NUL, Body, Duration
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(tags=["identity"], default_response_class=JSON, responses=ERRORS)
 reader = [Depends(requires("reader"))]
 admin = [Depends(requires("admin"))]
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+RESOURCE = r"^(model|release|endpoint|dataset|pipeline|monitor) [^\s\x00][^\x00]{0,250}$"
 Role = Annotated[str, Field(pattern="^(reader|contributor|approver|admin)$")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewUser(Strict):
+class NewUser(Body):
     name: Name
     role: Role
     kind: Annotated[str, Field(pattern="^(person|service)$")] = "person"
 
 
-class RoleChange(Strict):
+class RoleChange(Body):
     role: Role
 
 
-class NewGrant(Strict):
+class NewGrant(Body):
     role: Role
-    resource: Annotated[str, Field(min_length=3, max_length=300)]
+    resource: Annotated[
+        str,
+        Field(
+            pattern=r"^(model|release|endpoint|dataset|pipeline|monitor) [^\s\x00][^\x00]{0,250}$"
+        ),
+    ]
 
 
-class NewToken(Strict):
+class NewToken(Body):
     user: Name | None = None
-    description: Annotated[str, Field(max_length=300)] = ""
-    expires_in_s: Annotated[float, Field(gt=0, le=10 * 365 * 86400)] | None = None
+    description: Annotated[str, Field(max_length=300, pattern=NO_NUL)] = ""
+    expires_in_s: Duration | None = None
 
 
 def _public(row: Any) -> dict[str, Any]:

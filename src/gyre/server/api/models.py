@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path
 
 from gyre.registry import catalog
 from gyre.registry import models as registry
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import Body, Labels, Version
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(prefix="/models", tags=["models"], default_response_class=JSON, responses=ERRORS)
@@ -17,16 +17,15 @@ reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
 
-class AliasMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+Alias = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
 
 
-class VersionTags(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tags: dict[
-        Annotated[str, Field(min_length=1, max_length=250)], Annotated[str, Field(max_length=5000)]
-    ]
+class AliasMove(Body):
+    version: Version
+
+
+class VersionTags(Body):
+    tags: Labels
 
 
 @router.get("", dependencies=reader, summary="Every model with its newest version")
@@ -61,7 +60,7 @@ def alias_history(store: Workspace, name: str) -> list[dict[str, Any]]:
     dependencies=contributor,
     summary="Point an alias at a version (production: approvers of the model only)",
 )
-def move_alias(store: Workspace, name: str, alias: str, body: AliasMove) -> dict[str, Any]:
+def move_alias(store: Workspace, name: str, alias: Alias, body: AliasMove) -> dict[str, Any]:
     record = catalog.versions(store, f"{name}@{body.version}")[0]
     previous = registry.set_alias(store, record.name, alias, record.version)
     return {"model": record.name, "alias": alias, "version": record.version, "previous": previous}

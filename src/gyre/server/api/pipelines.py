@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
 
 from gyre.pipelines import submission
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import Body, Key, Labels, Values, Version
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(
@@ -17,15 +17,12 @@ router = APIRouter(
 reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
-Text = Annotated[str, Field(min_length=1, max_length=250)]
 
-
-class Submission(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    params: dict[Text, Any] = {}
-    tags: dict[Text, Annotated[str, Field(max_length=5000)]] = {}
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+class Submission(Body):
+    version: Version | None = None
+    params: Values = {}
+    tags: Labels = {}
+    idempotency_key: Key | None = None
 
 
 @router.get("", dependencies=reader, summary="The newest version of every published pipeline")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from gyre import releases
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import Body, Text
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(
@@ -18,9 +18,8 @@ reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    comment: Annotated[str, Field(max_length=5000)] = ""
+class Decision(Body):
+    comment: Text = ""
 
 
 ReleaseId = Annotated[int, Path(ge=1, le=2**62)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {
@@ -44,9 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """The error envelope, documented on every route."""
 
 
-class JSON(Response):
-    media_type = "application/json"
-
+class JSON(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(
             content, default=_fallback, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

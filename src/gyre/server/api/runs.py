@@ -6,14 +6,15 @@ from __future__ import annotations
 import functools
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.background import BackgroundTask
 
 from gyre.server.access import Workspace, requires
+from gyre.server.api.bodies import Body, Key, Labels, Metric, Step, Text, Time, Values
 from gyre.server.api.responses import ERRORS, JSON
 from gyre.server.archives import unpack_folder
 from gyre.tracking import recording, run_details, run_query
@@ -23,42 +24,36 @@ router = APIRouter(prefix="/runs", tags=["runs"], default_response_class=JSON, r
 reader = [Depends(requires("reader"))]
 contributor = [Depends(requires("contributor"))]
 
-Name = Annotated[str, Field(min_length=1, max_length=250)]
+
+class NewRun(Body):
+    experiment: Key = "default"
+    name: Key | None = None
+    tags: Labels = {}
+    started_at: Time | None = None
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MetricPoint(Body):
+    key: Key
+    value: Metric = Field(description='A number, or "NaN", "Infinity", "-Infinity"')
+    step: Step | None = None
+    timestamp: Time | None = None
 
 
-class NewRun(Strict):
-    experiment: Name = "default"
-    name: Name | None = None
-    tags: dict[Name, Annotated[str, Field(max_length=5000)]] = {}
-    started_at: float | None = None
-
-
-class MetricPoint(Strict):
-    key: Name
-    value: float = Field(allow_inf_nan=True)
-    step: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
-    timestamp: float | None = None
-
-
-class MetricBatch(Strict):
+class MetricBatch(Body):
     points: Annotated[list[MetricPoint], Field(max_length=recording.MAX_POINTS_PER_CALL)]
 
 
-class Params(Strict):
-    params: dict[Name, Any]
+class Params(Body):
+    params: Values
 
 
-class Tags(Strict):
-    tags: dict[Name, Annotated[str, Field(max_length=5000)]]
+class Tags(Body):
+    tags: Labels
 
 
-class EndRun(Strict):
-    status: str = "finished"
-    error: Annotated[str, Field(max_length=10_000)] | None = None
+class EndRun(Body):
+    status: Literal["finished", "failed", "cancelled"] = "finished"
+    error: Text | None = None
 
 
 def _row(row: run_query.RunRow) -> dict[str, Any]:
@@ -117,7 +112,7 @@ def delete_run(store: Workspace, run_id: str) -> dict[str, Any]:
 
 @router.post("/{run_id}/metrics", dependencies=contributor, summary="Append metric points")
 def log_metrics(store: Workspace, run_id: str, body: MetricBatch) -> dict[str, Any]:
-    points = [recording.Point(p.key, p.value, p.step, p.timestamp) for p in body.points]
+    points = [recording.Point(p.key, float(p.value), p.step, p.timestamp) for p in body.points]
     return {"written": recording.log_points(store, run_id, points)}
 
 
