@@ -250,3 +250,84 @@ def test_two_clients_moving_production_at_once_one_wins_both_are_audited(
     movers = {e.actor.split(" ")[0] for e in audited}
     assert movers == {"ci", "alice"}
     assert audited[0].subject == f"model clf@{final}"  # the last move is the one that holds
+
+
+def test_a_ci_token_submits_but_cannot_approve_an_approver_can_a_reader_only_reads(
+    server: TeamServer, workspace: Store, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's own scenario: roles decide who does what to a pipeline and a release,
+    through the server, and the audit log says who did each and from where."""
+    import signal
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import gyre
+    from conftest import copy_resource
+    from gyre import endpoints, releases
+    from gyre.pipelines.submission import publish
+    from support.agents import AgentProcess
+    from support.waiting import wait_for
+
+    copy_resource("good/chain.py", project)
+    copy_resource("good/helper.py", project)
+    publish(workspace, "chain.py:chain", name="chain")
+    (project / "release.yaml").write_text(
+        "name: clf-release\n"
+        "trigger: {model: clf}\n"
+        "stages:\n"
+        "  - name: production\n"
+        "    deploy: {endpoint: clf}\n"
+        "    approval: {approvers: [role:approver], timeout: 10m}\n"
+    )
+    releases.apply(workspace, project / "release.yaml")
+    admin = server.client(server.admin_token)
+    ci = server.client(_token(admin, "ci", "contributor"))
+    alice = server.client(_token(admin, "alice", "approver"))
+    rita = server.client(_token(admin, "rita", "reader"))
+
+    submitted = ci.post("/pipelines/chain/runs", json={"params": {}})
+    assert submitted.status_code == 201, submitted.text
+    assert rita.post("/pipelines/chain/runs", json={}).status_code == 403
+
+    agent = AgentProcess(project)
+    try:
+        x = np.random.RandomState(0).rand(40, 2)
+        model = LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))
+        gyre.register_model("clf", model, input_example=x[:2])
+
+        def waiting() -> int | None:
+            found = [r for r in rita.get("/releases").json() if r["status"] == "waiting"]
+            return found[0]["id"] if found else None
+
+        release_id = wait_for(waiting, 120, "the release to wait for its approval")
+        refused = ci.post(f"/releases/{release_id}/approve", json={"comment": "ship it"})
+        assert refused.status_code == 403, refused.text
+        assert "ci may not approve" in refused.json()["error"]["message"]
+        assert rita.post(f"/releases/{release_id}/approve", json={}).status_code == 403
+        approved = alice.post(f"/releases/{release_id}/approve", json={"comment": "ok"})
+        assert approved.status_code == 200, approved.text
+
+        def settled() -> str | None:
+            status: str = rita.get(f"/releases/{release_id}").json()["status"]
+            return status if status in ("succeeded", "failed", "rolled_back") else None
+
+        assert wait_for(settled, 120, "the release to end") == "succeeded"
+        wait_for(
+            lambda: rita.get(f"/runs/{submitted.json()['run_id']}").json()["status"] == "finished",
+            120,
+            "the submitted run to finish",
+        )
+    finally:
+        agent.stop(signal.SIGINT)
+        for row in endpoints.list_endpoints(workspace):
+            endpoints.delete(workspace, row.name)
+
+    def who(action: str, subject: str) -> list[str]:
+        return [e.actor for e in entries(workspace, action=action, subject=subject)]
+
+    assert who("run.submit", "run")[0].startswith("ci via t_")
+    approvals = who("release.approved", f"release {release_id}")
+    assert len(approvals) == 1 and approvals[0].startswith("alice")
+    denied = [e.actor.split(" ")[0] for e in entries(workspace, action="access.denied")]
+    assert sorted(denied) == ["ci", "rita", "rita"]

@@ -59,7 +59,7 @@ def apply(store: Store, path: Path) -> tuple[DefinitionRow, bool]:
         if new:
             audit.append(
                 tx,
-                current_user(),
+                audit.default_actor(),
                 "release.apply",
                 f"release definition {spec.name}",
                 {"version": definition.version, "trigger": spec.trigger.model},
@@ -156,7 +156,7 @@ def _decide(store: Store, release_id: int, *, approve: bool, comment: str) -> Re
             state=state,
         )
         enqueue_step(tx, release_id, moved.seq)
-        audit.append(tx, user, "release.approved", f"release {release_id}", detail)
+        audit.append(tx, audit.default_actor(), "release.approved", f"release {release_id}", detail)
     return moved
 
 
@@ -207,7 +207,7 @@ def retry(store: Store, release_id: int) -> ReleaseRow:
         enqueue_step(tx, release_id, moved.seq)
         audit.append(
             tx,
-            current_user(),
+            audit.default_actor(),
             "release.retry",
             f"release {release_id}",
             {"stage": stage, "was": release.status},
@@ -293,7 +293,9 @@ def _end(
             state=release.state if state is None else state,
             error=error,
         )
-        audit.append(tx, current_user(), f"release.{status}", f"release {release.id}", detail)
+        audit.append(
+            tx, audit.default_actor(), f"release.{status}", f"release {release.id}", detail
+        )
     return moved
 
 
