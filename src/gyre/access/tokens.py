@@ -18,7 +18,7 @@ from gyre import actors
 from gyre.errors import Forbidden, NotFound, Unauthenticated
 from gyre.store import audit
 from gyre.store import identity as rows
-from gyre.store.identity import TokenRow
+from gyre.store.identity import TokenRow as TokenRow
 
 if TYPE_CHECKING:
     from gyre.store import Store

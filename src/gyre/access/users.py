@@ -8,7 +8,8 @@ from gyre import actors
 from gyre.errors import Conflict, InvalidParameter
 from gyre.store import audit
 from gyre.store import identity as rows
-from gyre.store.identity import GrantRow, UserRow
+from gyre.store.identity import GrantRow as GrantRow
+from gyre.store.identity import UserRow as UserRow
 from gyre.store.names import check_name
 
 if TYPE_CHECKING:

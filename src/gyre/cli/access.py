@@ -6,7 +6,8 @@ import datetime as dt
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.backends import backend
+from gyre.cli.options import json_option, print_json
 from gyre.cli.tables import add_column, new_table, print_table
 
 ROLE = click.Choice(["reader", "contributor", "approver", "admin"])
@@ -27,9 +28,7 @@ def user() -> None:
 @click.option("--service", is_flag=True, help="A service account (a CI job), not a person.")
 def create_user(name: str, role: str, service: bool) -> None:
     """Add a user; then give it a token: gyre token create NAME."""
-    from gyre.access.users import create
-
-    create(open_workspace(), name, role=role, kind="service" if service else "person")
+    backend().create_user(name, role, "service" if service else "person")
     click.echo(f"User {name} ({role}) created. Give it a token: gyre token create {name}")
 
 
@@ -37,11 +36,7 @@ def create_user(name: str, role: str, service: bool) -> None:
 @json_option
 def list_users(as_json: bool) -> None:
     """Every user with its role and grants."""
-    from gyre.access.users import grants, list_users
-
-    store = open_workspace()
-    found = list_users(store)
-    granted = grants(store)
+    found, granted = backend().users()
     if as_json:
         print_json(
             [
@@ -64,9 +59,7 @@ def list_users(as_json: bool) -> None:
 @click.argument("role", type=ROLE)
 def set_role(name: str, role: str) -> None:
     """Change a user's role (everywhere)."""
-    from gyre.access.users import set_role as change
-
-    change(open_workspace(), name, role)
+    backend().set_role(name, role)
     click.echo(f"{name} is {role} now.")
 
 
@@ -76,9 +69,7 @@ def set_role(name: str, role: str) -> None:
 @click.option("--on", "resource", required=True, help="A resource: 'model seer', 'release seer'.")
 def grant(name: str, role: str, resource: str) -> None:
     """Give a user a role on one resource (e.g. approver on 'model seer')."""
-    from gyre.access.users import grant as give
-
-    give(open_workspace(), name, role, resource)
+    backend().grant(name, role, resource)
     click.echo(f"{name} is {role} on {resource}.")
 
 
@@ -87,9 +78,7 @@ def grant(name: str, role: str, resource: str) -> None:
 @click.option("--on", "resource", required=True, help="The resource of the grant.")
 def ungrant(name: str, resource: str) -> None:
     """Remove a user's grant on a resource."""
-    from gyre.access.users import revoke_grant
-
-    removed = revoke_grant(open_workspace(), name, resource)
+    removed = backend().ungrant(name, resource)
     click.echo("Grant removed." if removed else f"{name} had no grant on {resource}.")
 
 
@@ -97,9 +86,7 @@ def ungrant(name: str, resource: str) -> None:
 @click.argument("name")
 def disable(name: str) -> None:
     """Disable a user: its tokens stop working at once; its history stays."""
-    from gyre.access.users import disable as turn_off
-
-    turn_off(open_workspace(), name)
+    backend().disable_user(name)
     click.echo(f"{name} is disabled.")
 
 
@@ -115,7 +102,6 @@ def token() -> None:
 @click.option("--description", default="", help="What it is for, e.g. 'CI of seer'.")
 def create_token(name: str | None, admin: bool, expires: str | None, description: str) -> None:
     """Make a token for NAME (default: you); printed once, never again."""
-    from gyre.access.tokens import admin_token, create
     from gyre.durations import parse_duration
 
     expires_in = None
@@ -123,17 +109,10 @@ def create_token(name: str | None, admin: bool, expires: str | None, description
         expires_in = parse_duration(expires)
         if not expires_in:
             raise click.BadParameter(f"{expires!r} is not a duration (e.g. 90d, 12h).")
-    store = open_workspace()
-    if admin:
-        if name:
-            raise click.UsageError("--admin makes the admin's token; give no NAME with it.")
-        issued = admin_token(store, description=description or "admin token")
-    else:
-        if not name:
-            from gyre.actors import user_name
-
-            name = user_name()
-        issued = create(store, name, description=description, expires_in_s=expires_in)
+    where = backend()
+    if admin and name:
+        raise click.UsageError("--admin makes the admin's token; give no NAME with it.")
+    issued = where.create_token(name or where.who(), description, expires_in, admin)
     click.echo(
         f"Token {issued.row.id} for {issued.row.user_name} (shown once; keep it secret):",
         err=True,
@@ -146,9 +125,7 @@ def create_token(name: str | None, admin: bool, expires: str | None, description
 @json_option
 def list_tokens(name: str | None, as_json: bool) -> None:
     """Tokens (never their secrets): owner, expiry, last use, revocation."""
-    from gyre.access.tokens import list_tokens as every
-
-    found = every(open_workspace(), name)
+    found = backend().tokens(name)
     if as_json:
         print_json([{k: v for k, v in t.__dict__.items() if k != "digest"} for t in found])
         return
@@ -172,7 +149,46 @@ def list_tokens(name: str | None, as_json: bool) -> None:
 @click.argument("token_id")
 def revoke(token_id: str) -> None:
     """Revoke a token at once (by its id, t_...)."""
-    from gyre.access.tokens import revoke as withdraw
-
-    done = withdraw(open_workspace(), token_id)
+    done = backend().revoke_token(token_id)
     click.echo(f"{token_id} revoked." if done else f"{token_id} was revoked already.")
+
+
+@click.command()
+@click.argument("url")
+@click.option(
+    "--token",
+    envvar="GYRE_TOKEN",
+    help="The token (default: asked for, not echoed; or GYRE_TOKEN).",
+)
+def login(url: str, token: str | None) -> None:
+    """Save a token for a team server: then GYRE_URI=URL is all a command or script needs.
+
+    \b
+    Example:
+      gyre login https://gyre.example.com        # paste the token 'gyre token create' printed
+      export GYRE_URI=https://gyre.example.com
+    """
+    from gyre.config import is_server_url
+    from gyre.remote.client import ServerClient, ServerTarget
+    from gyre.remote.credentials import save
+
+    if not is_server_url(url):
+        raise click.BadParameter(f"{url!r} is not an http(s):// URL of a gyre server.")
+    secret = token or click.prompt("Token", hide_input=True)
+    client = ServerClient(ServerTarget(url.rstrip("/"), secret.strip()), retry_s=5)
+    try:
+        me = client.request("GET", "/whoami")
+    finally:
+        client.close()
+    path = save(url, secret.strip())
+    click.echo(f"Logged in to {url} as {me['name']} ({me['role']}); the token is in {path}.")
+
+
+@click.command()
+@click.argument("url")
+def logout(url: str) -> None:
+    """Forget the token saved for a team server."""
+    from gyre.remote.credentials import forget
+
+    done = forget(url)
+    click.echo(f"Forgot the token for {url}." if done else f"No token was saved for {url}.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.options import json_option, print_json
 
 
 def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,9 +51,9 @@ def _show(
     limit: int,
     as_json: bool,
 ) -> None:
+    from gyre.cli.backends import backend
     from gyre.cli.tables import add_column, new_table, print_table
     from gyre.durations import parse_duration
-    from gyre.workspace.audit_log import entries
 
     after = None
     if since is not None:
@@ -63,9 +63,7 @@ def _show(
                 f"{since!r} is not a duration (e.g. 1h, 7d).", param_hint="--since"
             )
         after = time.time() - seconds
-    found = entries(
-        open_workspace(), subject=subject, action=action, actor=actor, since=after, limit=limit
-    )
+    found = backend().audit(subject=subject, action=action, actor=actor, since=after, limit=limit)
     if as_json:
         print_json([e.__dict__ for e in found])
         return

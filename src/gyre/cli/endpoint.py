@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gyre.cli.backends import backend
 from gyre.cli.options import json_option, open_workspace, parse_pairs, print_json
 from gyre.cli.tables import add_column, new_table, print_table
 
@@ -125,18 +126,17 @@ def traffic(name: str, split: tuple[str, ...], shadow: str | None, wait: bool | 
     The serving process loads a new version before it routes to it and closes an old one
     after its last request: no request is dropped. Aliases work too (production=90).
     """
-    from gyre import endpoints
 
-    store = open_workspace()
+    where = backend()
     if split:
         weights = parse_pairs(split, "VERSION=PERCENT", "7=90 8=10")
     else:
         if shadow is None:
             raise click.UsageError("Give the split (e.g. 7=90 8=10), --shadow, or both.")
-        weights = {str(v): str(p) for v, p in endpoints.get(store, name).traffic.items()}
-    row = endpoints.set_traffic(store, name, weights, shadow=shadow)
-    if wait or (wait is None and row.pid is not None):
-        row = endpoints.wait_applied(store, name, row.generation, WAIT_S)
+        weights = {str(v): str(p) for v, p in where.endpoint(name).traffic.items()}
+    if wait is None:  # wait when a serving process runs to apply it
+        wait = where.endpoint(name).pid is not None
+    row = where.set_traffic(name, weights, shadow, WAIT_S if wait else None)
     shares = ", ".join(f"{v}: {p}%" for v, p in row.traffic.items())
     extra = f"; shadow {row.shadow}" if row.shadow is not None else ""
     state = "serving" if row.applied_generation == row.generation else "set"
@@ -149,7 +149,7 @@ def list_endpoints(as_json: bool) -> None:
     """The endpoints, what they serve and whether their process runs."""
     from gyre import endpoints
 
-    found = endpoints.list_endpoints(open_workspace())
+    found = backend().list_endpoints()
     if as_json:
         print_json([_as_dict(r) for r in found])
         return
@@ -176,7 +176,7 @@ def show(name: str, as_json: bool) -> None:
     """One endpoint: its split, its process, restarts and last error."""
     from gyre import endpoints
 
-    row = endpoints.get(open_workspace(), name)
+    row = backend().endpoint(name)
     if as_json:
         print_json(_as_dict(row))
         return

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.options import json_option, print_json
 from gyre.cli.tables import add_column, new_table, print_table
 
 
@@ -21,9 +21,10 @@ def events() -> None:
 @json_option
 def list_events(kind: str | None, limit: int, as_json: bool) -> None:
     """List jobs and events, newest first."""
-    from gyre.jobs import list_jobs, payload_summary
+    from gyre.cli.backends import backend
+    from gyre.jobs import payload_summary
 
-    rows = list_jobs(open_workspace(), kind=kind, limit=limit)
+    rows = backend().list_jobs(kind, limit)
     if as_json:
         print_json([r.__dict__ for r in rows])
         return

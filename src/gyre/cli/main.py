@@ -54,6 +54,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "user": ("gyre.cli.access:user", "Users of the team server, their roles and grants."),
     "token": ("gyre.cli.access:token", "Tokens for the team server: create, list, revoke."),
+    "login": ("gyre.cli.access:login", "Save a token for a team server (GYRE_URI=URL then)."),
+    "logout": ("gyre.cli.access:logout", "Forget the token saved for a team server."),
     "serve": (
         "gyre.cli.serve:serve",
         "Serve a model version over HTTP: gyre serve seer@production.",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gyre.cli.backends import backend
 from gyre.cli.options import (
     json_option,
     open_workspace,
@@ -86,9 +87,7 @@ def register(
 @model.command("list")
 @json_option
 def list_models(as_json: bool) -> None:
-    from gyre.registry.catalog import list_models as every_model
-
-    found = every_model(open_workspace())
+    found = backend().list_models()
     if as_json:
         print_json(found)
         return
@@ -106,15 +105,13 @@ def list_models(as_json: bool) -> None:
 def show(reference: str, as_json: bool) -> None:
     """Show a model's versions, or one version with its lineage."""
     from gyre.refs import parse_ref
-    from gyre.registry.catalog import versions
-    from gyre.workspace.fsck import damage_of
 
     name, ref = parse_ref(reference)
-    store = open_workspace()
-    found = versions(store, reference)
-    damaged = damage_of(store, [f"model {v.ref}" for v in found])
+    where = backend()
+    found = where.model_versions(reference)
+    damaged = where.damage_of([f"model {v.ref}" for v in found])
     if as_json:
-        shown = [{**v.__dict__, "damage": damage_of(store, [f"model {v.ref}"])} for v in found]
+        shown = [{**v.__dict__, "damage": where.damage_of([f"model {v.ref}"])} for v in found]
         print_json(shown if ref is None else shown[0])
         return
     for line in damaged:
@@ -160,10 +157,8 @@ def show(reference: str, as_json: bool) -> None:
 @json_option
 def compare(references: tuple[str, ...], as_json: bool) -> None:
     """Metrics (and tags) of several versions side by side: seer@1 seer@2, or just seer."""
-    from gyre.registry.catalog import versions
-
-    store = open_workspace()
-    found = [v for reference in references for v in versions(store, reference)]
+    where = backend()
+    found = [v for reference in references for v in where.model_versions(reference)]
     if as_json:
         print_json([{"ref": v.ref, "metrics": v.metrics, "tags": v.tags} for v in found])
         return
@@ -184,9 +179,7 @@ def compare(references: tuple[str, ...], as_json: bool) -> None:
 @click.argument("version", type=int)
 def alias(name: str, alias: str, version: int) -> None:
     """Point NAME@ALIAS (e.g. seer@production) at VERSION; recorded with who and when."""
-    from gyre.registry.models import set_alias
-
-    previous = set_alias(open_workspace(), name, alias, version)
+    previous = backend().set_alias(name, alias, version)
     moved = f" (was {previous})" if previous is not None else ""
     click.echo(f"{name}@{alias} -> {version}{moved}")
 
@@ -196,9 +189,7 @@ def alias(name: str, alias: str, version: int) -> None:
 @json_option
 def history(name: str, as_json: bool) -> None:
     """Every alias change of a model: when, who, from which version to which."""
-    from gyre.registry.catalog import alias_history
-
-    found = alias_history(open_workspace(), name)
+    found = backend().alias_history(name)
     if as_json:
         print_json(found)
         return
@@ -221,9 +212,7 @@ def history(name: str, as_json: bool) -> None:
 @tags_option
 def tag(reference: str, tags: tuple[str, ...]) -> None:
     """Add or change tags of a version (tags are metadata; content never changes)."""
-    from gyre.registry.catalog import set_tags
-
-    version = set_tags(open_workspace(), reference, parse_tags(tags))
+    version = backend().set_model_tags(reference, parse_tags(tags))
     click.echo(f"Tagged {version.ref}")
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from gyre.cli.backends import backend
 from gyre.cli.options import (
     json_option,
     open_workspace,
@@ -57,10 +58,8 @@ def submit(
     as_json: bool,
 ) -> None:
     """Queue a run of a published pipeline for an agent."""
-    from gyre.pipelines.submission import submit as do_submit
-
-    store = open_workspace()
-    submitted = do_submit(store, name, version, params=parse_params(params), tags=parse_tags(tags))
+    where = backend()
+    submitted = where.submit(name, version, parse_params(params), parse_tags(tags))
     if not wait:
         if as_json:
             print_json({"job": submitted.job_id, "run_id": submitted.run_id})
@@ -70,9 +69,7 @@ def submit(
                 f"(job {submitted.job_id}). An agent ('gyre agent') will run it."
             )
         return
-    from gyre.agent import follow
-
-    status = follow(store, submitted.job_id, submitted.run_id, say=click.echo)
+    status = where.follow(submitted, click.echo)
     if as_json:
         print_json({"job": submitted.job_id, "run_id": submitted.run_id, "status": status})
     if status != "finished":
@@ -83,9 +80,7 @@ def submit(
 @json_option
 def list_pipelines(as_json: bool) -> None:
     """List published pipelines (newest version of each)."""
-    from gyre.pipelines.submission import newest_published
-
-    newest = newest_published(open_workspace())
+    newest = backend().newest_published()
     if as_json:
         print_json([r.__dict__ for r in newest])
         return
@@ -103,11 +98,8 @@ def list_pipelines(as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show the versions of a published pipeline and the files each snapshot holds."""
-    from gyre.pipelines.submission import published_versions
-
     details = [
-        {**v.definition.__dict__, "files": v.files}
-        for v in published_versions(open_workspace(), name)
+        {**v.definition.__dict__, "files": v.files} for v in backend().published_versions(name)
     ]
     if as_json:
         print_json(details)

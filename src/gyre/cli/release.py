@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gyre.cli.backends import backend
 from gyre.cli.options import json_option, open_workspace, print_json
 from gyre.cli.tables import add_column, new_table, print_table
 
@@ -57,18 +58,17 @@ def start(definition: str, model: str) -> None:
 @json_option
 def list_releases(definition: str | None, limit: int, as_json: bool) -> None:
     """Releases, newest first."""
-    from gyre import releases
 
-    found = releases.list_releases(open_workspace(), definition=definition, limit=limit)
+    where = backend()
+    found = where.list_releases(definition, limit)
     if as_json:
         print_json([_as_dict(r) for r in found])
         return
     table = new_table()
     for column in ("id", "model", "definition", "status", "at", "started", "error"):
         add_column(table, column)
-    store = open_workspace()
     for row in found:
-        spec = releases.spec_of(store, row)
+        spec = where.release_spec(row)
         table.add_row(
             str(row.id),
             row.ref,
@@ -86,13 +86,10 @@ def list_releases(definition: str | None, limit: int, as_json: bool) -> None:
 @json_option
 def show(release_id: int, as_json: bool) -> None:
     """A release's stage timeline: deploys, checks, approvals, canary steps, who and when."""
-    from gyre import releases
-    from gyre.workspace.audit_log import entries
-
-    store = open_workspace()
-    row = releases.get(store, release_id)
-    spec = releases.spec_of(store, row)
-    history = list(reversed(entries(store, subject=f"release {release_id}", limit=1000)))
+    where = backend()
+    row = where.release(release_id)
+    spec = where.release_spec(row)
+    history = list(reversed(where.audit(subject=f"release {release_id}", limit=1000)))
     if as_json:
         print_json({**_as_dict(row), "timeline": [e.__dict__ for e in history]})
         return
@@ -147,12 +144,10 @@ def _timeline(row: ReleaseRow, spec: ReleaseSpec) -> None:
 @click.option("--comment", "-m", default="", help="Why (kept in the audit log).")
 def approve(release_id: int, comment: str) -> None:
     """Approve the stage a release waits at (you must be one of its approvers)."""
-    from gyre import releases
-
-    row = releases.approve(open_workspace(), release_id, comment=comment)
+    where = backend()
+    row = where.decide(release_id, "approve", comment)
     click.echo(
-        f"Approved release {release_id} ({row.ref}, digest {row.digest[:12]}) as "
-        f"{releases.current_user()}"
+        f"Approved release {release_id} ({row.ref}, digest {row.digest[:12]}) as {where.who()}"
     )
 
 
@@ -161,19 +156,16 @@ def approve(release_id: int, comment: str) -> None:
 @click.option("--comment", "-m", default="", help="Why (kept in the audit log).")
 def reject(release_id: int, comment: str) -> None:
     """Reject the stage a release waits at: it ends, and production stays as it is."""
-    from gyre import releases
-
-    releases.reject(open_workspace(), release_id, comment=comment)
-    click.echo(f"Rejected release {release_id} as {releases.current_user()}")
+    where = backend()
+    where.decide(release_id, "reject", comment)
+    click.echo(f"Rejected release {release_id} as {where.who()}")
 
 
 @release.command("cancel")
 @click.argument("release_id", type=int)
 def cancel(release_id: int) -> None:
     """Stop a release; a canary in progress goes back to the stable version."""
-    from gyre import releases
-
-    releases.cancel(open_workspace(), release_id)
+    backend().decide(release_id, "cancel")
     click.echo(f"Cancelled release {release_id}")
 
 
@@ -182,9 +174,7 @@ def cancel(release_id: int) -> None:
 def rollback(release_id: int) -> None:
     """Undo a succeeded release: production's endpoint back to the version it served before,
     and the alias back to where it pointed (both live and audited)."""
-    from gyre import releases
-
-    row = releases.rollback(open_workspace(), release_id)
+    row = backend().decide(release_id, "rollback")
     click.echo(f"Rolled back release {release_id}: {row.error}")
 
 
@@ -192,9 +182,7 @@ def rollback(release_id: int) -> None:
 @click.argument("release_id", type=int)
 def retry(release_id: int) -> None:
     """Run the stage a release stopped at again, from its deploy."""
-    from gyre import releases
-
-    row = releases.retry(open_workspace(), release_id)
+    row = backend().decide(release_id, "retry")
     click.echo(f"Retrying release {release_id} ({row.ref})")
 
 

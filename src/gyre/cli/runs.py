@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from gyre.cli.options import json_option, open_workspace, print_json
+from gyre.cli.backends import backend
+from gyre.cli.options import json_option, print_json
 from gyre.cli.tables import add_column, console_for_output, new_table, print_table
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -57,10 +58,7 @@ def list_runs(
 
     A pipeline run matches a metric, param or tag condition when it or one of its steps does.
     """
-    from gyre.tracking.run_query import find_runs
-
-    rows = find_runs(
-        open_workspace(),
+    rows = backend().find_runs(
         filter_text=filter_text,
         order_by=order_by,
         experiment=experiment,
@@ -100,9 +98,7 @@ def list_runs(
 
 
 def _run_detail(run_id: str) -> dict[str, Any]:
-    from gyre.tracking.run_details import run_detail
-
-    return run_detail(open_workspace(), run_id)
+    return backend().run_detail(run_id)
 
 
 @runs.command("show")
@@ -188,13 +184,11 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(run_ids: tuple[str, ...], yes: bool) -> None:
     """Delete runs with their steps, metrics and artifact records (blobs go with 'gyre gc')."""
-    from gyre.tracking.run_details import delete_runs, resolve_ids
-
-    store = open_workspace()
-    ids = resolve_ids(store, list(run_ids))
+    where = backend()
+    ids = where.resolve_ids(list(run_ids))
     if not yes:
         click.confirm(f"Delete {len(ids)} run(s) and their steps?", abort=True)
-    count = delete_runs(store, ids)
+    count = where.delete_runs(ids)
     click.echo(f"Deleted {count} run record(s). 'gyre gc' frees blobs nothing references now.")
 
 
@@ -202,9 +196,7 @@ def delete(run_ids: tuple[str, ...], yes: bool) -> None:
 @click.argument("run_id")
 def cancel(run_id: str) -> None:
     """Cancel a running or queued run; its runner stops the step processes within a second."""
-    from gyre.pipelines.submission import cancel_run
-
-    message = cancel_run(open_workspace(), run_id)
+    message = backend().cancel_run(run_id)
     click.echo(message)
 
 
@@ -213,9 +205,7 @@ def cancel(run_id: str) -> None:
 @click.argument("step", required=False)
 def logs(run_id: str, step: str | None) -> None:
     """Print the logs of a run's steps (or of one step)."""
-    from gyre.tracking.run_details import logs as step_logs
-
-    for log in step_logs(open_workspace(), run_id, step):
+    for log in backend().logs(run_id, step):
         click.secho(f"==> {log.name} ({log.state}) <==", bold=True)
         if log.text:
             click.echo(log.text.rstrip("\n"))
@@ -239,9 +229,7 @@ def sparkline(values: list[float]) -> str:
 @json_option
 def metrics(run_id: str, key: str | None, step_name: str | None, as_json: bool) -> None:
     """Print metric histories: a sparkline per metric, or one metric's full table."""
-    from gyre.tracking.run_details import metric_histories
-
-    histories = metric_histories(open_workspace(), run_id, key, step_name)
+    histories = backend().metric_histories(run_id, key, step_name)
     if as_json:
         print_json(
             {
@@ -285,9 +273,7 @@ def artifacts() -> None:
 @click.argument("run_id")
 @json_option
 def list_artifacts(run_id: str, as_json: bool) -> None:
-    from gyre.tracking.run_details import artifacts as run_artifacts
-
-    rows = run_artifacts(open_workspace(), run_id)
+    rows = backend().artifacts(run_id)
     if as_json:
         print_json(rows)
         return
@@ -307,7 +293,5 @@ def list_artifacts(run_id: str, as_json: bool) -> None:
 @click.argument("dest", type=click.Path(path_type=Path))
 def get_artifact(run_id: str, name: str, dest: Path) -> None:
     """Copy an artifact (or STEP/OUTPUT of a pipeline run) to DEST, verified."""
-    from gyre.tracking.run_details import fetch_artifact
-
-    artifact = fetch_artifact(open_workspace(), run_id, name, dest).name
+    artifact = backend().fetch_artifact(run_id, name, dest)
     click.echo(f"Wrote {artifact} to {dest}")

@@ -26,7 +26,7 @@ from gyre.pipelines.runner import run_pipeline
 from gyre.store import Store, audit, jobs, published
 from gyre.store import runs as run_rows
 from gyre.store.folders import manifest as folder_manifest
-from gyre.store.published import PublishedPipeline
+from gyre.store.published import PublishedPipeline as PublishedPipeline
 
 JOB_KIND = "pipeline.run"
 SNAPSHOT_MARKER = ".gyre-snapshot"

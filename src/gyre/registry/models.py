@@ -19,7 +19,7 @@ from gyre.store import Store, audit, dataset_uses, jobs
 from gyre.store import models as rows
 from gyre.store import runs as run_rows
 from gyre.store.database import Transaction
-from gyre.store.models import ModelVersionRecord
+from gyre.store.models import ModelVersionRecord as ModelVersionRecord
 from gyre.tracking.current_store import current_store
 
 MANIFEST = "gyre-model.json"

@@ -17,7 +17,7 @@ from gyre.errors import InvalidParameter
 from gyre.store import Store, run_search
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
-from gyre.store.runs import RunRecord
+from gyre.store.runs import RunRecord as RunRecord
 
 _CONDITION = re.compile(
     r"""^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|!=|=|<|>)\s*("[^"]*"|'[^']*'|[\w.+\-:]+)\s*$"""

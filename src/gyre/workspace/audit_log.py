@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gyre.store import Store, audit
-from gyre.store.audit import Entry
+from gyre.store.audit import Entry as Entry
 
 
 def entries(

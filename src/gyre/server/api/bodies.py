@@ -40,6 +40,8 @@ Percent = Annotated[int, Field(ge=0, le=100), BeforeValidator(_number)]
 Time = Annotated[float, Field(ge=0, le=1e11), BeforeValidator(_number)]
 """A Unix time in seconds."""
 Duration = Annotated[float, Field(gt=0, le=10 * 365 * 86400), BeforeValidator(_number)]
+Wait = Annotated[float, Field(gt=0, le=300), BeforeValidator(_number)]
+"""Seconds to wait for something to happen before answering."""
 Metric = Annotated[
     float | Literal["NaN", "Infinity", "-Infinity"], BeforeValidator(_number_or_non_finite)
 ]

@@ -9,7 +9,7 @@ from pydantic import Field, WithJsonSchema
 
 from gyre import endpoints
 from gyre.server.access import Workspace, requires
-from gyre.server.api.bodies import NO_NUL, Body, Bool, Percent
+from gyre.server.api.bodies import NO_NUL, Body, Bool, Percent, Wait
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(
@@ -36,6 +36,8 @@ class Traffic(Body):
     ]
     shadow: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     keep_shadow: Bool = True
+    wait_s: Wait | None = None
+    """Answer once the serving process applies the change (at most this long)."""
 
 
 @router.get("", dependencies=reader, summary="Every endpoint")
@@ -57,4 +59,6 @@ def traffic(store: Workspace, name: str, body: Traffic) -> dict[str, Any]:
         shadow=body.shadow,
         keep_shadow=body.keep_shadow,
     )
+    if body.wait_s is not None and row.pid is not None:
+        row = endpoints.wait_applied(store, name, row.generation, body.wait_s)
     return row.__dict__

@@ -59,7 +59,11 @@ def _public(row: Any) -> dict[str, Any]:
 
 @router.get("/users", dependencies=reader, summary="Every user and its role", tags=["users"])
 def list_users(store: Workspace) -> list[dict[str, Any]]:
-    return [u.__dict__ for u in users.list_users(store)]
+    granted = users.grants(store)
+    return [
+        {**u.__dict__, "grants": [g.__dict__ for g in granted if g.user_name == u.name]}
+        for u in users.list_users(store)
+    ]
 
 
 @router.post("/users", dependencies=admin, status_code=201, summary="Add a user", tags=["users"])

@@ -31,7 +31,8 @@ def list_releases(
     definition: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> list[dict[str, Any]]:
-    return [r.__dict__ for r in releases.list_releases(store, definition=definition, limit=limit)]
+    found = releases.list_releases(store, definition=definition, limit=limit)
+    return [_shown(store, r) for r in found]
 
 
 @router.get("/definitions", dependencies=reader, summary="Release definitions (release.yaml)")
@@ -41,7 +42,12 @@ def definitions(store: Workspace) -> list[dict[str, Any]]:
 
 @router.get("/{release_id}", dependencies=reader, summary="One release and its stages")
 def show(store: Workspace, release_id: ReleaseId) -> dict[str, Any]:
-    return releases.get(store, release_id).__dict__
+    return _shown(store, releases.get(store, release_id))
+
+
+def _shown(store: Any, row: releases.ReleaseRow) -> dict[str, Any]:
+    """The row with the definition it follows (the stages' names, approvers, steps)."""
+    return {**row.__dict__, "spec": releases.spec_of(store, row).to_json()}
 
 
 @router.post(
@@ -65,6 +71,15 @@ def reject(store: Workspace, release_id: ReleaseId, body: Decision) -> dict[str,
 @router.post("/{release_id}/cancel", dependencies=contributor, summary="Cancel a release")
 def cancel(store: Workspace, release_id: ReleaseId) -> dict[str, Any]:
     return releases.cancel(store, release_id).__dict__
+
+
+@router.post(
+    "/{release_id}/rollback",
+    dependencies=contributor,
+    summary="Roll a release back (production: approvers of the model only)",
+)
+def rollback(store: Workspace, release_id: ReleaseId) -> dict[str, Any]:
+    return releases.rollback(store, release_id).__dict__
 
 
 @router.post("/{release_id}/retry", dependencies=contributor, summary="Retry a failed release")

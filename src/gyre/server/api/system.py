@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from gyre import actors
-from gyre.server.access import requires
+from gyre.server.access import Workspace, requires
 from gyre.server.api.responses import ERRORS, JSON
 
 router = APIRouter(tags=["system"], default_response_class=JSON, responses=ERRORS)
@@ -29,3 +29,14 @@ def whoami(actor: Annotated[actors.Actor | None, Depends(requires("reader"))]) -
         "token": actor.token,
         "origin": actor.origin,
     }
+
+
+@router.get("/damage", summary="What the last 'gyre fsck --repair' marked lost, per subject")
+def damage(
+    store: Workspace,
+    subject: Annotated[list[str], Query(max_length=100)],
+    actor: Annotated[actors.Actor | None, Depends(requires("reader"))],
+) -> list[str]:
+    from gyre.workspace.fsck import damage_of
+
+    return damage_of(store, subject)
