@@ -63,9 +63,13 @@ def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> Workspace
         return WorkspaceSettings(db_url=url, artifacts_url=artifacts, local_dir=cache)
     if is_server_url(uri):
         raise WorkspaceError(
-            f"{origin} names a gyre server ({uri}). Through a server, gyre.start_run and "
-            "gyre.log_* work today; this operation needs the workspace itself: run it on the "
-            "server's machine, or with GYRE_URI set to the workspace (postgresql://...)."
+            f"{origin} names a gyre server ({uri}); this operation is not offered through "
+            "the server yet and needs the workspace itself: run it with GYRE_URI set to the "
+            "workspace (postgresql://... with GYRE_ARTIFACTS) or on the server's machine. "
+            "Through the server work: gyre runs, logs, metrics, artifacts, events, audit, "
+            "model list/show/compare/history/alias/tag, pipeline list/show/submit, release "
+            "list/show and decisions, endpoint list/show/traffic, user, token, and "
+            "gyre.start_run with gyre.log_* (docs/server.md)."
         )
     if "://" in uri and not uri.startswith("file://"):
         raise WorkspaceError(
