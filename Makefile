@@ -46,7 +46,7 @@ $(MLFLOW_STAMP): requirements/mlflow-client.txt requirements/mlflow-client.lock
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases bench-monitoring
+bench: bench-pipelines bench-data bench-compute bench-serving bench-run-search bench-ci bench-releases bench-monitoring bench-server
 
 bench-pipelines: $(STAMP)
 	$(PY) benchmarks/pipelines/run.py
@@ -74,3 +74,6 @@ bench-releases: $(STAMP)
 
 bench-monitoring: $(STAMP)
 	$(PY) benchmarks/monitoring/run.py
+
+bench-server: $(STAMP)
+	$(PY) benchmarks/server/run.py
