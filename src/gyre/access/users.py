@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from gyre import actors
@@ -10,12 +11,13 @@ from gyre.store import audit
 from gyre.store import identity as rows
 from gyre.store.identity import GrantRow as GrantRow
 from gyre.store.identity import UserRow as UserRow
-from gyre.store.names import check_name
 
 if TYPE_CHECKING:
     from gyre.store import Store
 
 KINDS = ("person", "service")
+USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
+"""A user name: a login or an e-mail address (what an identity provider calls them)."""
 RESOURCE_KINDS = ("model", "release", "endpoint", "dataset", "pipeline", "monitor")
 
 
@@ -32,7 +34,12 @@ def _check_resource(resource: str) -> str:
 
 def create(store: Store, name: str, *, role: str, kind: str = "person") -> UserRow:
     """A new user; an admin's operation (anyone's on a workspace opened directly)."""
-    check_name(name, "user")
+    if not USER_PATTERN.match(name):
+        raise InvalidParameter(
+            f"User name {name!r} is not allowed: use letters, digits, '.', '_', '-' and '@', "
+            "starting with a letter or digit (e.g. alice or alice@example.com).",
+            field="name",
+        )
     actors.rank(role)
     if kind not in KINDS:
         raise InvalidParameter(
@@ -55,6 +62,12 @@ def list_users(store: Store) -> list[UserRow]:
         return rows.users(tx)
 
 
+def _not_yourself(name: str, doing: str) -> None:
+    """An admin does not lock itself out: another admin changes its role or disables it."""
+    if actors.current() is not None and actors.user_name() == name:
+        raise Conflict(f"You cannot {doing} yourself; another admin can.")
+
+
 def _keep_an_admin(tx: Any, name: str, doing: str) -> None:
     """Refuse to leave the workspace without an enabled admin (nobody could make tokens)."""
     admins = [u.name for u in rows.users(tx) if u.role == "admin" and u.disabled_at is None]
@@ -68,6 +81,7 @@ def _keep_an_admin(tx: Any, name: str, doing: str) -> None:
 def set_role(store: Store, name: str, role: str) -> None:
     actors.rank(role)
     actors.require("admin", doing=f"change the role of {name}")
+    _not_yourself(name, "change the role of")
     with store.write() as tx:
         before = rows.get_user(tx, name).role
         if before == "admin" and role != "admin":
@@ -81,6 +95,7 @@ def set_role(store: Store, name: str, role: str) -> None:
 def disable(store: Store, name: str) -> None:
     """The user's tokens stop authenticating at once; the user and its history stay."""
     actors.require("admin", doing=f"disable the user {name}")
+    _not_yourself(name, "disable")
     with store.write() as tx:
         if rows.get_user(tx, name).role == "admin":
             _keep_an_admin(tx, name, "disabling it")

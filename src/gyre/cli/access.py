@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import click
 
@@ -160,7 +161,12 @@ def revoke(token_id: str) -> None:
     envvar="GYRE_TOKEN",
     help="The token (default: asked for, not echoed; or GYRE_TOKEN).",
 )
-def login(url: str, token: str | None) -> None:
+@click.option(
+    "--id-token",
+    metavar="JWT|-",
+    help="Sign in with an ID token of the server's OIDC issuer instead ('-': read it from stdin).",
+)
+def login(url: str, token: str | None, id_token: str | None) -> None:
     """Save a token for a team server: then GYRE_URI=URL is all a command or script needs.
 
     \b
@@ -174,7 +180,15 @@ def login(url: str, token: str | None) -> None:
 
     if not is_server_url(url):
         raise click.BadParameter(f"{url!r} is not an http(s):// URL of a gyre server.")
-    secret = token or click.prompt("Token", hide_input=True)
+    if id_token is not None:
+        jwt = sys.stdin.read() if id_token == "-" else id_token
+        anonymous = ServerClient(ServerTarget(url.rstrip("/"), None), retry_s=5)
+        try:
+            exchanged = anonymous.request("POST", "/auth/oidc", json={"id_token": jwt.strip()})
+        finally:
+            anonymous.close()
+        token = str(exchanged["token"])
+    secret = token or str(click.prompt("Token", hide_input=True))
     client = ServerClient(ServerTarget(url.rstrip("/"), secret.strip()), retry_s=5)
     try:
         me = client.request("GET", "/whoami")

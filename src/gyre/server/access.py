@@ -31,7 +31,9 @@ _DATABASE_DOWN = Unreachable(
     "seconds."
 )
 _FAILED = GyreError("The server failed on this request; its log has the details.")
-OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"})
+OPEN_PATHS = frozenset(
+    {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/auth/oidc"}
+)
 MLFLOW_PREFIX = "/mlflow"
 log = logging.getLogger("gyre.server")
 

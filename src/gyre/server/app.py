@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gyre.errors import GyreError
 from gyre.server.access import MLFLOW_PREFIX, OPEN_PATHS, Authentication
 from gyre.server.envelope import classify, database_down, error_body
+from gyre.server.oidc import OidcExchange, OidcSettings
 
 if TYPE_CHECKING:
     from gyre.store import Store
@@ -52,8 +53,15 @@ def _is_mlflow(request: Request) -> bool:
     return request.url.path.startswith(MLFLOW_PREFIX)
 
 
-def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BODY_BYTES) -> Any:
-    """The server for ``store``; ``auth=False`` only for a loopback address (the CLI checks)."""
+def create_app(
+    store: Store,
+    *,
+    auth: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    oidc: OidcSettings | None = None,
+) -> Any:
+    """The server for ``store``; ``auth=False`` only for a loopback address (the CLI checks);
+    ``oidc``: the identity provider whose ID tokens buy gyre tokens."""
     from gyre.server.api import routers
     from gyre.server.mlflow_api import router as mlflow_router
 
@@ -66,6 +74,7 @@ def create_app(store: Store, *, auth: bool = True, max_body_bytes: int = MAX_BOD
         redoc_url=None,
     )
     app.state.store = store
+    app.state.oidc = OidcExchange(oidc) if oidc is not None else None
     for router in routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(mlflow_router, prefix=MLFLOW_PREFIX)

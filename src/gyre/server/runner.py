@@ -7,7 +7,9 @@ can share one workspace behind any load balancer.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import os
 import socket
 import sys
@@ -15,11 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gyre.errors import InvalidParameter, ServeFailed
+from gyre.server.oidc import OidcSettings
 
 if TYPE_CHECKING:
     from gyre.store import Store
 
 AUTH_ENV = "GYRE_SERVER_AUTH"
+
+
+OIDC_ENV = "GYRE_SERVER_OIDC"
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class ServerConfig:
     port: int = 8080
     workers: int = 1
     auth: bool = True
+    oidc: OidcSettings | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -46,6 +53,17 @@ def check(config: ServerConfig) -> None:
             "only on a loopback address (--host 127.0.0.1). Give people tokens instead "
             "('gyre token create USER').",
             field="no_auth",
+        )
+    if config.oidc is not None and not config.auth:
+        raise InvalidParameter(
+            "--oidc-issuer signs people in, --no-auth lets everyone in: give one of them.",
+            field="oidc_issuer",
+        )
+    if config.oidc is not None and config.oidc.new_users not in (None, "reader", "contributor"):
+        raise InvalidParameter(
+            "--oidc-new-users makes readers or contributors; approvers and admins are made "
+            "by an admin (gyre user role NAME approver).",
+            field="oidc_new_users",
         )
     if config.workers < 1:
         raise InvalidParameter("--workers must be at least 1.", field="workers")
@@ -74,7 +92,12 @@ def app_from_environment() -> Any:
     from gyre.server.app import create_app
     from gyre.tracking.current_store import current_store
 
-    return create_app(current_store(), auth=os.environ.get(AUTH_ENV, "1") == "1")
+    oidc = os.environ.get(OIDC_ENV)
+    return create_app(
+        current_store(),
+        auth=os.environ.get(AUTH_ENV, "1") == "1",
+        oidc=OidcSettings(**json.loads(oidc)) if oidc else None,
+    )
 
 
 def serve(store: Store, config: ServerConfig) -> None:
@@ -103,9 +126,11 @@ def serve(store: Store, config: ServerConfig) -> None:
         "proxy_headers": False,
     }
     if config.workers == 1:
-        uvicorn.run(create_app(store, auth=config.auth), **common)
+        uvicorn.run(create_app(store, auth=config.auth, oidc=config.oidc), **common)
         return
     os.environ[AUTH_ENV] = "1" if config.auth else "0"
+    if config.oidc is not None:
+        os.environ[OIDC_ENV] = json.dumps(dataclasses.asdict(config.oidc))
     store.close()
     uvicorn.run(
         "gyre.server.runner:app_from_environment", factory=True, workers=config.workers, **common

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from gyre.server.api import (
         audit,
+        auth,
         datasets,
         endpoints,
         identity,
@@ -22,6 +23,7 @@ def routers() -> list[APIRouter]:
 
     return [
         system.router,
+        auth.router,
         runs.router,
         datasets.router,
         models.router,

@@ -18,7 +18,7 @@ router = APIRouter(tags=["identity"], default_response_class=JSON, responses=ERR
 reader = [Depends(requires("reader"))]
 admin = [Depends(requires("admin"))]
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")]
 RESOURCE = r"^(model|release|endpoint|dataset|pipeline|monitor) [^\s\x00][^\x00]{0,250}$"
 Role = Annotated[str, Field(pattern="^(reader|contributor|approver|admin)$")]
 
