@@ -124,3 +124,49 @@ def test_a_server_restart_in_the_middle_of_training_loses_no_metric(
     histories = run_details.metric_histories(workspace, run_id)
     assert [s for s, _, _ in histories["loss"]] == list(range(80))
     assert run_details.run_detail(workspace, run_id)["status"] == "finished"
+
+
+def test_register_model_through_the_server_sends_only_missing_files_and_records_lineage(
+    workspace: Store, project: Path, tmp_path: Path
+) -> None:
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        import gyre
+
+        x = np.random.RandomState(0).rand(40, 2)
+        model = LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))
+        with gyre.start_run(experiment="remote", tags={"build": "7"}) as run:
+            first = gyre.register_model("clf", model, input_example=x[:2], metrics={"acc": 0.9})
+            again = gyre.register_model("clf", model, input_example=x[:2])
+        print(run.id, first.version, again.version, first.flavor)
+        """
+    )
+    with team_server({"GYRE_URI": str(project / ".gyre")}, project) as server:
+        assert server.admin_token
+        client = tmp_path / "client"
+        client.mkdir()
+        (client / "register.py").write_text(script)
+        env = {
+            "GYRE_URI": server.url,
+            "GYRE_TOKEN": _token(server.url, server.admin_token, "contributor"),
+        }
+        done = subprocess.run(
+            [sys.executable, "register.py"],
+            cwd=client,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    run_id, first, again, flavor = done.stdout.split()
+    assert (first, again, flavor) == ("1", "1", "sklearn")  # the same content: one version
+    from gyre.registry.models import load_model
+
+    version = load_model("clf@1", workspace)
+    assert version.record.run_id == run_id and version.record.tags["build"] == "7"
+    assert version.record.metrics == {"acc": 0.9}
+    assert version.predict([[0.9, 0.1]]).tolist() == [1]

@@ -21,14 +21,15 @@ from support.team_server import TeamServer, team_server
 pytestmark = pytest.mark.slow
 
 # JSON Schema cannot say that a folder upload's bytes are a tar archive, that a submitted
-# pipeline's params fit the pipeline, or what the run filter's grammar is: there a request the
-# schema allows may get a 400 that says why.
+# pipeline's params fit the pipeline, what the run filter's grammar is, that a registered
+# model's files were sent first, or that a file's bytes have its digest: there a request the
+# schema allows may get a 400 saying why.
 CONFIG = """
 [generation]
 max-examples = 25
 
 [[operations]]
-include-path-regex = "(/artifacts/|/pipelines/[^/]+/runs$|/api/v1/runs$)"
+include-path-regex = "(/artifacts/|/blobs/|/pipelines/[^/]+/runs$|/api/v1/runs$|/models/[^/]+/versions$)"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 """
 

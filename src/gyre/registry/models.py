@@ -95,10 +95,13 @@ def register_model(
         the name from the same run (a retried step), returns the existing version with the new
         tags added. Registering emits a ``model.registered`` event, once per version.
     """
+    from gyre import config
     from gyre.store.names import check_name
 
     check_name(name, "model")
-    store = current_store(store)
+    server = config.server_url() if store is None else None
+    if server is None:
+        store = current_store(store)
     signature = _checked_signature(signature, input_example)
     if flavor is None:
         flavor = _flavor_of(model)
@@ -115,6 +118,19 @@ def register_model(
             entry=entry,
             trusted=trusted,
         )
+        if server is not None:
+            from gyre.registry.remote_registration import register_through
+
+            return register_through(
+                server,
+                name,
+                folder,
+                metrics=metrics,
+                tags=tags,
+                description=description,
+                trusted=trusted,
+            )
+        assert store is not None
         digest = _store_files(store, folder, name)
     return _record_version(
         store,
@@ -147,6 +163,64 @@ def _checked_signature(
 def _flavor_of(model: Any) -> str:
     """A path's flavor from its suffix or manifest; an in-memory model's from its class."""
     return _flavor_of_path(Path(model)) if isinstance(model, str | Path) else detect(model)
+
+
+def register_files(
+    store: Store,
+    name: str,
+    files: dict[str, list[Any]],
+    *,
+    run_id: str | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    trusted: bool = False,
+) -> ModelVersionRecord:
+    """Register a version from files already in the artifact store (a client sent them
+    through the team server): its ``gyre-model.json`` says the flavor and the signature,
+    as ``register_model`` wrote it on the client."""
+    from gyre.store.folders import folder_of_blobs
+    from gyre.store.names import check_name
+
+    check_name(name, "model")
+    where = f"register_model({name!r})"
+    if MANIFEST not in files:
+        raise InvalidParameter(
+            f"{where}: the files hold no {MANIFEST}; register with gyre.register_model, which "
+            "writes it.",
+            field="files",
+        )
+    pickles = sorted(rel for rel in files if Path(rel).suffix.lower() in PICKLE_SUFFIXES)
+    if pickles and not trusted:
+        raise InvalidParameter(
+            f"{where}: the files hold pickles ({', '.join(pickles[:3])}); loading one runs "
+            "whatever code it holds. Save the model with its flavor, or pass trusted=True.",
+            field="trusted",
+        )
+    folder = folder_of_blobs(store.blobs, files, where=where)
+    try:
+        manifest = json.loads(store.blobs.read_bytes(files[MANIFEST][0]))
+        flavor = str(manifest["flavor"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidParameter(f"{where}: {MANIFEST} is not a model manifest.") from None
+    flavor_module(flavor)
+    signature = manifest.get("signature")
+    if signature is not None:
+        signatures.check(signature)
+    if run_id is not None:
+        with store.read() as tx:
+            run_rows.get(tx, run_id)
+    return _record_version(
+        store,
+        name,
+        folder.digest,
+        flavor=flavor,
+        signature=signature,
+        metrics=metrics,
+        description=description,
+        tags=tags,
+        run_id=run_id,
+    )
 
 
 # -- 2. the folder -------------------------------------------------------------------------
@@ -233,12 +307,14 @@ def _record_version(
     metrics: dict[str, float] | None,
     description: str | None,
     tags: dict[str, str] | None,
+    run_id: str | None = None,
 ) -> ModelVersionRecord:
     """The version of ``name`` with this content: the one that has it (or that this run
-    registered already), else a new one with the lineage of the run that registers it."""
+    registered already), else a new one with the lineage of the run that registers it (the
+    run active here, unless a client named its own)."""
     from gyre.tracking.active_run import active_run_id
 
-    run_id = active_run_id()
+    run_id = run_id or active_run_id()
     lineage, run_tags = _lineage(store, run_id)
     tags = {**run_tags, **(tags or {})}  # the run's tags (its build number) mark the model too
     with store.write() as tx:

@@ -52,6 +52,33 @@ def store_folder(root: Path, blobs: BlobStore, *, where: str) -> StoredFolder:
     return StoredFolder(digest, total, len(files))
 
 
+def folder_of_blobs(blobs: BlobStore, files: dict[str, list[Any]], *, where: str) -> StoredFolder:
+    """A folder made of blobs already in the store (a client uploaded them): the manifest is
+    stored once every file is there and every path stays inside the folder.
+
+    Raises:
+        InvalidParameter: a path that is absolute or climbs out, a malformed entry, or a
+            blob the store does not have (upload it first).
+    """
+    total = 0
+    for rel, entry in files.items():
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise InvalidParameter(f"{where}: {rel!r} is not a relative path inside the folder.")
+        ok = isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int)
+        if not ok or not isinstance(entry[0], str) or len(entry[0]) != 64:
+            raise InvalidParameter(f"{where}: {rel!r} must map to [sha256, size].")
+        if not blobs.exists(entry[0]):
+            raise InvalidParameter(
+                f"{where}: the file {rel!r} ({entry[0][:12]}) is not in the artifact store; "
+                "upload it first (PUT /api/v1/blobs/SHA256)."
+            )
+        total += entry[1]
+    digest = blobs.put_bytes(manifest_bytes(files), sync=False)
+    blobs.sync()
+    return StoredFolder(digest, total, len(files))
+
+
 def manifest_bytes(files: dict[str, list[Any]]) -> bytes:
     return json.dumps({"files": files}, sort_keys=True, separators=(",", ":")).encode()
 

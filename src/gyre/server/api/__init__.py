@@ -9,6 +9,7 @@ def routers() -> list[APIRouter]:
     from gyre.server.api import (
         audit,
         auth,
+        blobs,
         datasets,
         endpoints,
         identity,
@@ -24,6 +25,7 @@ def routers() -> list[APIRouter]:
     return [
         system.router,
         auth.router,
+        blobs.router,
         runs.router,
         datasets.router,
         models.router,

@@ -36,6 +36,8 @@ def _boolean(value: Any) -> Any:
 
 Version = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_number)]
 Step = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_number)]
+Size = Annotated[int, Field(ge=0, le=2**53), BeforeValidator(_number)]
+"""A size in bytes."""
 Percent = Annotated[int, Field(ge=0, le=100), BeforeValidator(_number)]
 Time = Annotated[float, Field(ge=0, le=1e11), BeforeValidator(_number)]
 """A Unix time in seconds."""
