@@ -127,7 +127,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 def _truncate(store: Store) -> None:
     with store.write() as conn:
         conn.execute(
-            "TRUNCATE metrics, params, tags, artifacts, runs, jobs, pipelines, run_datasets, dataset_partitions, dataset_aliases, dataset_versions, datasets, datastores, run_models, model_alias_history, model_aliases, model_tags, model_versions, models, compute_targets, damage, monitors, monitor_windows, monitor_features, monitor_actions, users, tokens, grants CASCADE"
+            "TRUNCATE metrics, latest_metrics, params, tags, artifacts, runs, jobs, pipelines, run_datasets, dataset_partitions, dataset_aliases, dataset_versions, datasets, datastores, run_models, model_alias_history, model_aliases, model_tags, model_versions, models, compute_targets, damage, monitors, monitor_windows, monitor_features, monitor_actions, users, tokens, grants CASCADE"
         )
 
 

@@ -91,9 +91,9 @@ def _referenced(conn: psycopg.Connection, constraint: str) -> bool:
 
 
 def load_gyre(url: str, runs: int = RUNS) -> float:
-    """gyre's runs, params and metric points; the seconds it took."""
+    """gyre's runs, params, metric points and latest metrics; the seconds it took."""
     started = time.perf_counter()
-    with _bulk_session(url, ["metrics", "params"]) as conn:
+    with _bulk_session(url, ["metrics", "latest_metrics", "params"]) as conn:
         conn.execute(
             "INSERT INTO runs (id, kind, experiment, name, status, created_at, started_at, "
             f"ended_at) SELECT {_RUN_ID}, 'run', 'bench', 'run-' || r, 'finished', "
@@ -113,6 +113,11 @@ def load_gyre(url: str, runs: int = RUNS) -> float:
             f"UNION ALL SELECT {_RUN_ID}, 'loss', s, {_LOSS}, {BASE_TS} + r * 100 + s "
             "FROM generate_series(0, %s) r, generate_series(0, %s) s",
             [runs - 1, STEPS - 1, runs - 1, STEPS - 1],
+        )
+        conn.execute(  # what gyre keeps beside the points as it writes them
+            "INSERT INTO latest_metrics (run_id, key, step, value, timestamp) "
+            "SELECT DISTINCT ON (run_id, key) run_id, key, step, value, timestamp FROM metrics "
+            "ORDER BY run_id, key, step DESC, timestamp DESC"
         )
     return time.perf_counter() - started
 

@@ -16,6 +16,8 @@ MetricPoint = tuple[str, str, int, float, float]
 
 
 def insert_points(tx: Transaction, points: Sequence[MetricPoint]) -> None:
+    """Append points, and move each (run, key)'s latest value when a point is at a higher
+    step (or the same step, later) than the one kept in ``latest_metrics``."""
     if not points:
         return
     if tx.dialect == "postgresql":
@@ -24,9 +26,22 @@ def insert_points(tx: Transaction, points: Sequence[MetricPoint]) -> None:
             copy.set_types(["text", "text", "int4", "float8", "float8"])
             for point in points:
                 copy.write_row(point)
-        return
+    else:
+        tx.executemany(
+            "INSERT INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)",
+            points,
+        )
+    newest: dict[tuple[str, str], MetricPoint] = {}
+    for point in points:
+        kept = newest.get((point[0], point[1]))
+        if kept is None or (point[2], point[4]) >= (kept[2], kept[4]):
+            newest[(point[0], point[1])] = point
     tx.executemany(
-        "INSERT INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)", points
+        "INSERT INTO latest_metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value, "
+        "timestamp = excluded.timestamp WHERE excluded.step > latest_metrics.step OR "
+        "(excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
+        list(newest.values()),
     )
 
 
@@ -54,11 +69,7 @@ def latest(tx: Transaction, run_ids: Sequence[str]) -> dict[str, dict[str, float
         chunk = ids[start : start + 500]
         marks = ", ".join("?" for _ in chunk)
         rows = tx.tuples(
-            "SELECT m.run_id, m.key, m.value FROM metrics m JOIN ("
-            "  SELECT run_id, key, MAX(step) AS step FROM metrics"
-            f"  WHERE run_id IN ({marks}) GROUP BY run_id, key"
-            ") last ON m.run_id = last.run_id AND m.key = last.key AND m.step = last.step",
-            chunk,
+            f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({marks})", chunk
         )
         for run_id, key, value in rows:
             out.setdefault(run_id, {})[key] = math.nan if value is None else value

@@ -13,7 +13,7 @@ from pathlib import Path
 from gyre.errors import WorkspaceError
 from gyre.store.database import Database
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 """The newest migration; a test checks it against Alembic's own view of the scripts."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")

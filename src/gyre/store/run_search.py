@@ -2,8 +2,9 @@
 
 A pipeline run matches a condition on a metric, param or tag when the run itself or one of
 its steps does (metrics are logged in steps; the run is what users look for). A metric's
-value is its latest (highest step). Numbers compare as numbers and text as text, on SQLite
-and PostgreSQL alike; a value that is not a number never matches a numeric comparison.
+value is its latest (highest step), kept per run and key in ``latest_metrics``. Numbers
+compare as numbers and text as text, on SQLite and PostgreSQL alike; a value that is not a
+number never matches a numeric comparison.
 
 Each condition is one uncorrelated subquery (the runs, or the parents of the steps, whose
 value matches), so the database computes it once however many runs there are; ordering by a
@@ -144,13 +145,10 @@ def _matching_members(dialect: str, criterion: Criterion) -> tuple[str, list[Any
     query, params = member
     if prefix == "metrics" and not numeric:
         return f"SELECT run_id, value FROM ({query}) v WHERE 1 = 0", params  # numbers only
-    if prefix == "metrics":
-        # The value test sits beside the latest-step test, so the database checks the cheap
-        # one first and looks up the latest step only for rows whose value matches.
+    if prefix == "metrics":  # the latest values are kept per run and key, indexed by value
         return (
-            "SELECT m.run_id, m.value FROM metrics m WHERE m.key = ? "
-            f"AND m.value {criterion.op} ? AND m.step = (SELECT MAX(m2.step) FROM metrics m2 "
-            "WHERE m2.run_id = m.run_id AND m2.key = m.key)",
+            f"SELECT l.run_id, l.value FROM latest_metrics l WHERE l.key = ? AND l.value "
+            f"{criterion.op} ?",
             [criterion.field.partition(".")[2], value],
         )
     if not numeric:
@@ -165,20 +163,8 @@ def _member_values(dialect: str, field: str, *, text: bool = False) -> tuple[str
     """A query of (run_id, value) for every run or step that has ``field``; None for a plain
     attribute. A metric's value is the one at its highest step."""
     prefix, _, key = field.partition(".")
-    if prefix == "metrics" and dialect == "postgresql":
-        # To order by it, every run's latest value: one ordered pass over the metrics index
-        # beats PostgreSQL's per-row subplan.
-        return (
-            "SELECT DISTINCT ON (m.run_id) m.run_id, m.value FROM metrics m WHERE m.key = ? "
-            "ORDER BY m.run_id DESC, m.step DESC",
-            [key],
-        )
     if prefix == "metrics":
-        return (
-            "SELECT m.run_id, m.value FROM metrics m WHERE m.key = ? AND m.step = "
-            "(SELECT MAX(m2.step) FROM metrics m2 WHERE m2.run_id = m.run_id AND m2.key = m.key)",
-            [key],
-        )
+        return "SELECT l.run_id, l.value FROM latest_metrics l WHERE l.key = ?", [key]
     if prefix in ("params", "tags"):
         value = "p.value" if text else _number(dialect, "p.value", json_text=prefix == "params")
         return f"SELECT p.run_id, {value} AS value FROM {prefix} p WHERE p.key = ?", [key]

@@ -321,7 +321,7 @@ def delete_runs(tx: Transaction, run_ids: list[str]) -> int:
         ids.update(frontier)
     id_list = sorted(ids)
     marks = _in(id_list)
-    for table in ("metrics", "params", "tags", "artifacts"):
+    for table in ("metrics", "latest_metrics", "params", "tags", "artifacts"):
         tx.execute(f"DELETE FROM {table} WHERE run_id IN {marks}", id_list)
     tx.execute(f"UPDATE runs SET reused_from = NULL WHERE reused_from IN {marks}", id_list)
     tx.execute(f"UPDATE runs SET parent_id = NULL WHERE id IN {marks}", id_list)

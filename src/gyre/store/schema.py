@@ -51,6 +51,7 @@ runs = Table(
     Index("ix_runs_parent", "parent_id"),
     Index("ix_runs_cache_key", "cache_key"),
     Index("ix_runs_experiment_created", "experiment", "created_at"),
+    Index("ix_runs_created", "created_at"),
 )
 
 params = Table(
@@ -79,6 +80,18 @@ metrics = Table(
     Column("value", Float, nullable=True),  # NULL stands for NaN (SQLite cannot store NaN)
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    # One row per run and key: the point at the highest step, written with the points.
+    Column("run_id", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("step", Integer, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
 artifacts = Table(

@@ -59,9 +59,8 @@ def create_run(
         return run_rows.get(tx, run_id)
 
 
-def _open_run(store: Store, run_id: str, doing: str) -> RunRecord:
-    with store.read() as tx:
-        record = run_rows.get(tx, run_id)
+def _check_open(record: RunRecord, doing: str) -> RunRecord:
+    run_id = record.id
     if record.status in END_STATUSES:
         raise Conflict(
             f"Run {run_id} is {record.status}; it cannot {doing} any more. Start a new run."
@@ -77,10 +76,10 @@ def log_points(store: Store, run_id: str, points: Sequence[Point]) -> int:
             "per call (the client batches for you).",
             field="points",
         )
-    run_id = _open_run(store, run_id, "take metrics").id  # a unique prefix names it too
     now = time.time()
     rows: list[metric_rows.MetricPoint] = []
-    with store.write() as tx:
+    with store.write() as tx:  # one transaction: the run's check, the points, latest values
+        run_id = _check_open(run_rows.get(tx, run_id), "take metrics").id  # a prefix too
         next_steps: dict[str, int] = {}
         for point in points:
             _check_text("metric key", point.key)
@@ -89,7 +88,7 @@ def log_points(store: Store, run_id: str, points: Sequence[Point]) -> int:
             if step is None:
                 if point.key not in next_steps:
                     last = tx.scalar(
-                        "SELECT MAX(step) FROM metrics WHERE run_id = ? AND key = ?",
+                        "SELECT step FROM latest_metrics WHERE run_id = ? AND key = ?",
                         [run_id, point.key],
                     )
                     next_steps[point.key] = -1 if last is None else int(last)
@@ -105,8 +104,8 @@ def log_params(store: Store, run_id: str, values: dict[str, Any]) -> None:
     """Set params (immutable: the same value again is fine, another value is a Conflict)."""
     for key in values:
         _check_text("param name", key)
-    run_id = _open_run(store, run_id, "take params").id
     with store.write() as tx:
+        run_id = _check_open(run_rows.get(tx, run_id), "take params").id
         run_rows.set_params(tx, run_id, values)
 
 
