@@ -149,3 +149,33 @@ def _bulk(tx: object, table: str, columns: tuple[str, ...], rows: list[tuple]) -
         return
     marks = ", ".join("?" for _ in columns)
     tx.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # type: ignore[attr-defined]
+
+
+def test_a_condition_many_runs_meet_gives_the_newest_matches_as_one_few_meet(
+    any_store: Store,
+) -> None:
+    """Past ``BROAD`` matching values PostgreSQL tests run by run, newest first (a different
+    query from the set of matches): both must give the same answer, steps included."""
+    from gyre.store.run_search import BROAD
+
+    now = time.time()
+    expected = []
+    with any_store.write() as tx:
+        points = []
+        for index in range(BROAD + 500):
+            run_id = run_rows.create(tx, kind="run", name=f"r{index}", experiment="wide")
+            run_rows.update_run(tx, run_id, created_at=now + index)
+            accuracy = 0.9 if index % 5 else 0.1  # four in five match
+            points.append((run_id, "acc", 0, 0.2, now))
+            points.append((run_id, "acc", 1, accuracy, now))  # the latest decides
+            if accuracy > 0.5:
+                expected.append((now + index, f"r{index}"))
+        pipeline = run_rows.create(tx, kind="pipeline", name="pipe", experiment="wide")
+        run_rows.update_run(tx, pipeline, created_at=now + 10_000)
+        step = run_rows.create(tx, kind="step", name="train", experiment="wide", parent_id=pipeline)
+        points.append((step, "acc", 0, 0.95, now))
+        metric_rows.insert_points(tx, points)
+    newest = ["pipe", *[name for _, name in sorted(expected, reverse=True)][:49]]
+    assert _names(any_store, "metrics.acc > 0.5", limit=50) == newest
+    assert _names(any_store, "metrics.acc > 0.5", limit=50, kinds=("step",)) == ["train"]
+    assert _names(any_store, "metrics.acc > 0.99", limit=50) == []

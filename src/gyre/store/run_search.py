@@ -61,6 +61,11 @@ def search(
     by = "run_id" if "step" in kinds else "owner"  # steps match as themselves
     for index, criterion in enumerate(criteria):
         name = f"match{index}"
+        broad = _broad_metric_test(tx, criterion, steps="step" in kinds)
+        if broad is not None:
+            where.append(broad[0])
+            where_params.extend(broad[1])
+            continue
         matched = _matching_members(tx.dialect, criterion)
         if matched is None:
             column = ATTRIBUTES[criterion.field]
@@ -116,6 +121,40 @@ def search(
         tx.execute("SET LOCAL jit = off")
     rows = tx.all(sql, [*cte_params, *where_params, limit])
     return [record_from_row(row) for row in rows]
+
+
+BROAD = 2000
+"""Matching latest values from which a metric condition is tested run by run (see below)."""
+
+
+def _broad_metric_test(
+    tx: Transaction, criterion: Criterion, *, steps: bool
+) -> tuple[str, list[Any]] | None:
+    """On PostgreSQL, a metric condition that many runs meet, as a test of each run: the
+    newest runs are walked (an index on created_at) and the first ``limit`` that pass are the
+    answer, a few hundred primary-key probes however many runs match. A condition few runs
+    meet (fewer than ``BROAD`` latest values) is better as the set of matches (the general
+    path); one probe of the (key, value) index tells which, in a few milliseconds."""
+    prefix, _, key = criterion.field.partition(".")
+    value = criterion.value
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if tx.dialect != "postgresql" or prefix != "metrics" or not numeric:
+        return None
+    test = f"l.key = ? AND l.value {criterion.op} ?"
+    found = tx.scalar(
+        f"SELECT count(*) FROM (SELECT 1 FROM latest_metrics l WHERE {test} LIMIT {BROAD}) x",
+        [key, value],
+    )
+    if int(found or 0) < BROAD:
+        return None
+    own = f"EXISTS (SELECT 1 FROM latest_metrics l WHERE l.run_id = r.id AND {test})"
+    if steps:
+        return own, [key, value]
+    of_steps = (
+        "(r.kind = 'pipeline' AND EXISTS (SELECT 1 FROM runs c JOIN latest_metrics l "
+        f"ON l.run_id = c.id WHERE c.parent_id = r.id AND {test}))"
+    )
+    return f"({own} OR {of_steps})", [key, value, key, value]
 
 
 def _with_owner(query: str) -> str:
