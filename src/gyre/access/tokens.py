@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from gyre import actors
@@ -27,6 +27,8 @@ PREFIX = "gyre_"
 ID_LENGTH = 12  # "t_" + 10 hex characters
 TOUCH_EVERY_S = 60.0
 BOOTSTRAP_ADMIN = "admin"
+REMEMBER_S = 1.0
+REMEMBER_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,35 @@ def revoke(store: Store, token_id: str) -> bool:
 
 
 class Authenticator:
-    """Turns a presented token into an :class:`~gyre.actors.Actor`, one read per request.
+    """Turns a presented token into an :class:`~gyre.actors.Actor`.
 
-    ``last_used_at`` is written at most once a minute per token per process, so reading a
-    page does not cost a write."""
+    A token checked in the last ``REMEMBER_S`` is taken as it was (no database read): a
+    revocation, an expiry, a disabled user or a changed role takes effect within that second
+    in every server process, and at once in the process that made the change. ``last_used_at``
+    is written at most once a minute per token per process, so reading a page costs no write."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._touched: dict[str, float] = {}
+        self._remembered: dict[str, tuple[float, float | None, actors.Actor]] = {}
+
+    def remembered(self, presented: str | None, origin: str = "") -> actors.Actor | None:
+        """The actor of a token checked less than ``REMEMBER_S`` ago, else None."""
+        if not presented:
+            return None
+        kept = self._remembered.get(presented)
+        if kept is None:
+            return None
+        checked_at, expires_at, actor = kept
+        now = time.monotonic()
+        if now - checked_at > REMEMBER_S or (expires_at is not None and expires_at <= time.time()):
+            self._remembered.pop(presented, None)
+            return None
+        return actor if actor.origin == origin else replace(actor, origin=origin)
+
+    def forget(self) -> None:
+        """Check every token against the database again (after a revocation or role change)."""
+        self._remembered.clear()
 
     def authenticate(self, presented: str | None, origin: str = "") -> actors.Actor:
         """Raises:
@@ -165,13 +188,17 @@ class Authenticator:
             self._touched[token_id] = now
             with self.store.write() as tx:
                 rows.touch_token(tx, token_id, now)
-        return actors.Actor(
+        actor = actors.Actor(
             name=user.name,
             role=user.role,
             grants={g.resource: g.role for g in granted},
             origin=origin,
             token=token_id,
         )
+        if len(self._remembered) > REMEMBER_MAX:
+            self._remembered.clear()
+        self._remembered[presented] = (time.monotonic(), row.expires_at, actor)
+        return actor
 
 
 def _split(presented: str) -> tuple[str, str]:

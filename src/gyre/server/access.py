@@ -12,7 +12,7 @@ with the admin role, as the workspace's own CLI does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -35,6 +35,7 @@ OPEN_PATHS = frozenset(
     {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/auth/oidc"}
 )
 MLFLOW_PREFIX = "/mlflow"
+IDENTITY_PATHS = ("/api/v1/users", "/api/v1/tokens")
 log = logging.getLogger("gyre.server")
 
 
@@ -60,9 +61,11 @@ class Authentication:
         else:
             try:
                 presented = _token_of(scope)
-                actor = await anyio.to_thread.run_sync(
-                    self.authenticator.authenticate, presented, origin
-                )
+                actor = self.authenticator.remembered(presented, origin)
+                if actor is None:
+                    actor = await anyio.to_thread.run_sync(
+                        self.authenticator.authenticate, presented, origin
+                    )
             except Unauthenticated as exc:
                 await _send_error(send, 401, exc, path)
                 return
@@ -85,6 +88,8 @@ class Authentication:
         with actors.acting_as(actor):
             try:
                 await self.app(scope, receive, tracked)
+                if scope["method"] != "GET" and path.startswith(IDENTITY_PATHS):
+                    self.authenticator.forget()  # a revocation or role change: at once here
             except Exception:
                 # The app's handlers answered already (500 in the envelope) and re-raised:
                 # logged once here, so the server keeps the connection instead of dropping it.
@@ -126,11 +131,11 @@ async def _send_error(send: Any, status: int, exc: Exception, path: str) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-def requires(role: str) -> Callable[[Request], actors.Actor | None]:
+def requires(role: str) -> Callable[[Request], Awaitable[actors.Actor | None]]:
     """A dependency: the route needs ``role`` (everywhere). Per-resource rules (who may
     approve this release, move this alias) live in the capability functions themselves."""
 
-    def check(request: Request) -> actors.Actor | None:
+    async def check(request: Request) -> actors.Actor | None:  # inline: no thread needed
         actors.require(role, doing=f"{request.method} {request.url.path}")
         return actors.current()
 
