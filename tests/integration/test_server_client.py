@@ -170,3 +170,87 @@ def test_register_model_through_the_server_sends_only_missing_files_and_records_
     assert version.record.run_id == run_id and version.record.tags["build"] == "7"
     assert version.record.metrics == {"acc": 0.9}
     assert version.predict([[0.9, 0.1]]).tolist() == [1]
+
+
+@pytest.mark.postgres
+def test_a_team_server_on_postgresql_and_s3_takes_runs_models_and_artifacts(
+    pg_database: str, s3_server: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """docs/server.md's set-up for a team: the workspace on PostgreSQL, artifacts on S3 (moto's
+    S3 server stands in), a client with nothing but the server's URL and a token."""
+    import json
+
+    import s3fs
+
+    from conftest import S3_KEYS, _truncate
+    from gyre import config
+    from gyre.store import open_store
+
+    options = {"client_kwargs": {"endpoint_url": s3_server}, **S3_KEYS}
+    env = {
+        "GYRE_URI": pg_database,
+        "GYRE_ARTIFACTS": f"s3://{s3_bucket}/gyre",
+        "GYRE_ARTIFACTS_OPTIONS": json.dumps(options),
+        "GYRE_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        store = open_store(config.resolve(), create=True)
+        _truncate(store)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    client = tmp_path / "client"
+    client.mkdir()
+    register = client / "register.py"
+    register.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from sklearn.linear_model import LogisticRegression
+            import gyre
+
+            x = np.random.RandomState(0).rand(40, 2)
+            model = LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))
+            with gyre.start_run(experiment="team") as run:
+                gyre.log_metric("acc", 0.9)
+                open("notes.txt", "w").write("on s3")
+                gyre.log_artifact("notes.txt")
+                version = gyre.register_model("clf", model, input_example=x[:2])
+            print(run.id, version.version)
+            """
+        )
+    )
+    with team_server(env, tmp_path) as server:
+        assert server.admin_token
+        token = _token(server.url, server.admin_token, "contributor")
+        done = subprocess.run(
+            [sys.executable, "register.py"],
+            cwd=client,
+            env={
+                k: v
+                for k, v in {**os.environ, "GYRE_URI": server.url, "GYRE_TOKEN": token}.items()
+                if not k.startswith(("GYRE_ARTIFACTS", "AWS_"))  # the client has no S3 access
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        run_id, version = done.stdout.split()
+        import httpx
+
+        reader = httpx.Client(
+            base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert reader.get(f"/runs/{run_id}/artifacts/notes.txt").content == b"on s3"
+        assert reader.get(f"/models/clf/versions/{version}").json()["run_id"] == run_id
+    s3 = s3fs.S3FileSystem(**options)
+    # the note, the model file, its manifest and the folder manifest went to S3
+    assert len(s3.find(f"{s3_bucket}/gyre")) >= 4
+    store.close()
