@@ -20,7 +20,7 @@ from gyre.errors import NoActiveRun
 from gyre.store import Store, open_store
 from gyre.store import metrics as metric_rows
 from gyre.store import runs as run_rows
-from gyre.tracking.metric_buffer import MetricBuffer
+from gyre.tracking.run_writer import RunWriter
 
 if TYPE_CHECKING:
     from gyre.tracking.remote_run import RemoteRun
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 RUN_ID_ENV = "GYRE_RUN_ID"
 
 
-class ActiveRun:
+class ActiveRun(RunWriter):
     """A run being written to: its id, its store, and its metric buffer.
 
     Attributes:
@@ -42,13 +42,7 @@ class ActiveRun:
 
     def __init__(self, store: Store, run_id: str) -> None:
         self.store = store
-        self.run_id = run_id
-        self._steps: dict[str, int] = {}
-        self.buffer = MetricBuffer(self._write_points)
-
-    @property
-    def id(self) -> str:
-        return self.run_id
+        super().__init__(run_id)
 
     def __repr__(self) -> str:
         return f"<ActiveRun id={self.run_id!r}>"
@@ -56,14 +50,6 @@ class ActiveRun:
     def _write_points(self, points: Any) -> None:
         with self.store.write() as tx:
             metric_rows.insert_points(tx, points)
-
-    def next_step(self, key: str, step: int | None) -> int:
-        last = self._steps.get(key, -1)
-        if step is None:
-            step = last + 1
-        if step > last:
-            self._steps[key] = step
-        return step
 
     def log_params(self, values: dict[str, Any]) -> None:
         with self.store.write() as tx:
@@ -77,9 +63,6 @@ class ActiveRun:
         from gyre.tracking.recording import store_artifact
 
         return store_artifact(self.store, self.run_id, source, name, filename=source.name)
-
-    def close(self) -> None:
-        self.buffer.close()
 
 
 _ACTIVE: contextvars.ContextVar[ActiveRun | RemoteRun | None] = contextvars.ContextVar(

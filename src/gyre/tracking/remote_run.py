@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gyre.store.metrics import MetricPoint
-from gyre.tracking.metric_buffer import MetricBuffer
+from gyre.tracking.run_writer import RunWriter
 
 SEND_BATCH = 20_000
 
@@ -30,23 +30,17 @@ def _value(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-class RemoteRun:
+class RemoteRun(RunWriter):
     """The run ``gyre.log_*`` write to through the server; see :class:`ActiveRun`."""
 
     def __init__(self, client: Any, run_id: str) -> None:
         self.client = client
-        self.run_id = run_id
-        self._steps: dict[str, int] = {}
-        self.buffer = MetricBuffer(self._send_points)
-
-    @property
-    def id(self) -> str:
-        return self.run_id
+        super().__init__(run_id)
 
     def __repr__(self) -> str:
         return f"<RemoteRun id={self.run_id!r} server={self.client.target.url!r}>"
 
-    def _send_points(self, points: Sequence[MetricPoint]) -> None:
+    def _write_points(self, points: Sequence[MetricPoint]) -> None:
         for start in range(0, len(points), SEND_BATCH):
             chunk = points[start : start + SEND_BATCH]
             body = {
@@ -56,14 +50,6 @@ class RemoteRun:
                 ]
             }
             self.client.request("POST", f"/runs/{self.run_id}/metrics", json=body)
-
-    def next_step(self, key: str, step: int | None) -> int:
-        last = self._steps.get(key, -1)
-        if step is None:
-            step = last + 1
-        if step > last:
-            self._steps[key] = step
-        return step
 
     def log_params(self, values: dict[str, Any]) -> None:
         self.client.request("POST", f"/runs/{self.run_id}/params", json={"params": values})
@@ -92,9 +78,6 @@ class RemoteRun:
     def end(self, status: str, error: str | None) -> None:
         body = {"status": status, "error": error}
         self.client.request("POST", f"/runs/{self.run_id}/end", json=body)
-
-    def close(self) -> None:
-        self.buffer.close()
 
 
 @contextmanager

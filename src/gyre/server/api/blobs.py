@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -15,6 +12,7 @@ from pydantic import Field
 from gyre.server.access import Workspace, requires
 from gyre.server.api.bodies import Body
 from gyre.server.api.responses import ERRORS, JSON
+from gyre.server.api.spooling import spooled_body
 from gyre.workspace import uploads
 
 router = APIRouter(prefix="/blobs", tags=["blobs"], default_response_class=JSON, responses=ERRORS)
@@ -50,13 +48,6 @@ async def put_blob(
     store: Workspace,
     digest: Annotated[str, PathParam(pattern=SHA256)],
 ) -> dict[str, Any]:
-    scratch = Path(tempfile.mkdtemp(prefix="gyre-blob-"))
-    try:
-        path = scratch / "upload"
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                out.write(chunk)
+    async with spooled_body(request) as path:
         size = await anyio.to_thread.run_sync(uploads.receive, store, digest, path)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return {"digest": digest, "size": size}

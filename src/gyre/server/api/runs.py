@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from gyre.server.access import Workspace, requires
 from gyre.server.api.bodies import Body, Key, Labels, Metric, Step, Text, Time, Values
 from gyre.server.api.responses import ERRORS, JSON
+from gyre.server.api.spooling import spooled_body
 from gyre.server.archives import unpack_folder
 from gyre.tracking import recording, run_details, run_query
 from gyre.tracking.liveness import effective_status
@@ -203,23 +204,15 @@ async def upload_artifact(
     folder: bool = False,
     filename: Annotated[str | None, Query(max_length=250)] = None,
 ) -> Any:
-    import shutil
-
     import anyio
 
-    scratch = Path(tempfile.mkdtemp(prefix="gyre-upload-"))
-    try:
-        path = scratch / "upload"
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                out.write(chunk)
+    async with spooled_body(request) as body:
+        source = body
         if folder:
-            path = await anyio.to_thread.run_sync(unpack_folder, path, scratch / "folder")
+            source = await anyio.to_thread.run_sync(unpack_folder, body, body.parent / "folder")
         digest = await anyio.to_thread.run_sync(
             functools.partial(
-                recording.store_artifact, store, run_id, path, name, filename=filename
+                recording.store_artifact, store, run_id, source, name, filename=filename
             )
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return JSON({"name": name, "digest": digest}, status_code=201)
