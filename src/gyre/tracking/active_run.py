@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gyre import config
 from gyre.errors import NoActiveRun
@@ -51,6 +51,10 @@ class ActiveRun(RunWriter):
         with self.store.write() as tx:
             metric_rows.insert_points(tx, points)
 
+    def end(self, status: str, error: str | None) -> None:
+        with self.store.write() as tx:
+            run_rows.update_run(tx, self.run_id, status=status, ended_at=time.time(), error=error)
+
     def log_params(self, values: dict[str, Any]) -> None:
         with self.store.write() as tx:
             run_rows.set_params(tx, self.run_id, values)
@@ -65,13 +69,15 @@ class ActiveRun(RunWriter):
         return store_artifact(self.store, self.run_id, source, name, filename=source.name)
 
 
+RunWriterT = TypeVar("RunWriterT", bound=RunWriter)
+
 _ACTIVE: contextvars.ContextVar[ActiveRun | RemoteRun | None] = contextvars.ContextVar(
     "gyre_active_run", default=None
 )
 _ATTACHED: dict[str, ActiveRun] = {}
 
 
-def activate(run: ActiveRun | RemoteRun | None) -> contextvars.Token[ActiveRun | RemoteRun | None]:
+def activate(run: Any) -> contextvars.Token[ActiveRun | RemoteRun | None]:
     return _ACTIVE.set(run)
 
 
@@ -145,7 +151,14 @@ def start_run(
             **run_facts(Path.cwd()),
         )
         run_rows.set_tags(tx, run_id, tags or {})
-    run = ActiveRun(store, run_id)
+    with running(ActiveRun(store, run_id)) as run:
+        yield run
+
+
+@contextmanager
+def running(run: RunWriterT) -> Iterator[RunWriterT]:
+    """Make ``run`` the one log calls write to; then send what is buffered and end it:
+    finished, or failed with the error (ended even when its last points cannot be written)."""
     token = activate(run)
     status, error = "finished", None
     try:
@@ -155,6 +168,7 @@ def start_run(
         raise
     finally:
         deactivate(token)
-        run.close()
-        with store.write() as tx:
-            run_rows.update_run(tx, run_id, status=status, ended_at=time.time(), error=error)
+        try:
+            run.close()
+        finally:
+            run.end(status, error)

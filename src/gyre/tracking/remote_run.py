@@ -86,23 +86,13 @@ def start_remote_run(
 ) -> Iterator[RemoteRun]:
     from gyre.remote.client import ServerClient, ServerTarget
     from gyre.remote.credentials import token_for
-    from gyre.tracking.active_run import activate, deactivate
+    from gyre.tracking.active_run import running
 
     client = ServerClient(ServerTarget(url, token_for(url)))
     body = {"experiment": experiment, "name": name, "tags": tags, "started_at": time.time()}
     record = client.request("POST", "/runs", json=body)
-    run = RemoteRun(client, record["id"])
-    token = activate(run)
-    status, error = "finished", None
     try:
-        yield run
-    except BaseException as exc:
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        with running(RemoteRun(client, record["id"])) as run:
+            yield run
     finally:
-        deactivate(token)
-        try:
-            run.close()
-        finally:
-            run.end(status, error)
-            client.close()
+        client.close()

@@ -45,3 +45,7 @@ class RunWriter(ABC):
 
     @abstractmethod
     def log_artifact(self, source: Path, name: str) -> str: ...
+
+    @abstractmethod
+    def end(self, status: str, error: str | None) -> None:
+        """Record the run as ended: finished, or failed with the error."""
