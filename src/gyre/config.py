@@ -67,8 +67,9 @@ def _settings_for_uri(uri: str, artifacts: str | None, origin: str) -> Workspace
             "the server yet and needs the workspace itself: run it with GYRE_URI set to the "
             "workspace (postgresql://... with GYRE_ARTIFACTS) or on the server's machine. "
             "Through the server work: gyre runs, logs, metrics, artifacts, events, audit, "
-            "model list/show/compare/history/alias/tag, pipeline list/show/submit, release "
-            "list/show and decisions, endpoint list/show/traffic, user, token, and "
+            "model register/list/show/compare/history/alias/tag, data list, pipeline "
+            "list/show/submit, release list/show and decisions, endpoint list/show/traffic, "
+            "user, token, and "
             "gyre.start_run with gyre.log_* (docs/server.md)."
         )
     if "://" in uri and not uri.startswith("file://"):

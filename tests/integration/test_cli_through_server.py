@@ -46,6 +46,7 @@ READS = [
     ["endpoint", "show", "clf"],
     ["release", "list"],
     ["user", "list"],
+    ["data", "list"],
 ]
 
 
@@ -76,6 +77,8 @@ def served(workspace: Store, project: Path) -> Iterator[tuple[TeamServer, dict[s
     gyre.registry.models.set_alias(workspace, "clf", "production", 1)
     endpoints.create(workspace, "clf", "clf@1")
     (project / "notes.txt").write_text("notes")
+    (project / "table.csv").write_text("a,b\n1,2\n3,4\n")
+    gyre.Dataset("table").add(project / "table.csv")
     for loss in (0.5, 0.7):
         with gyre.start_run(experiment="cli", tags={"loss": str(loss)}):
             gyre.log_param("lr", loss / 10)
@@ -140,6 +143,24 @@ def test_writes_through_the_server_land_in_the_workspace_with_the_caller_audited
         assert audited[action].startswith("ci via t_"), (action, audited[action])
     assert audited["access.denied"].startswith("ci via t_")
 
+    rule = here / "rule"
+    rule.mkdir()
+    (rule / "score.py").write_text(
+        "class Model:\n"
+        "    @classmethod\n"
+        "    def load(cls, path):\n"
+        "        return cls()\n"
+        "    def predict(self, batch):\n"
+        "        return [1 for _ in batch]\n"
+    )
+    made = gyre_cli(
+        ci, "model", "register", "rule", str(rule), "--entry", "score:Model", "--json", cwd=here
+    )
+    assert json.loads(made)["flavor"] == "python"
+    from gyre.registry.models import load_model
+
+    assert load_model("rule@1", workspace).predict([{"x": 1}]) == [1]
+
     listed = gyre_cli(admin, "token", "list", "--user", "ci", "--json", cwd=here)
     token_id = json.loads(listed)[0]["id"]
     gyre_cli(admin, "token", "revoke", token_id, cwd=here)
@@ -167,5 +188,5 @@ def test_login_saves_the_token_and_commands_not_offered_through_the_server_say_s
         ok=False,
     )
     assert "not valid" in wrong
-    refused = gyre_cli(env, "data", "list", cwd=tmp_path, ok=False)
+    refused = gyre_cli(env, "data", "show", "table", cwd=tmp_path, ok=False)
     assert "names a gyre server" in refused and "Traceback" not in refused

@@ -124,9 +124,9 @@ def add(
 @json_option
 def list_datasets(as_json: bool) -> None:
     """List datasets with their newest version."""
-    from gyre.data.versions import list_datasets as every_dataset
+    from gyre.cli.backends import backend
 
-    found = every_dataset(open_workspace())
+    found = backend().list_datasets()
     if as_json:
         print_json(found)
         return

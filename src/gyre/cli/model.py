@@ -75,8 +75,7 @@ def register(
         metrics=parsed_metrics,
         tags=parse_tags(tags),
         description=description,
-        trusted=trusted,
-        store=open_workspace(),
+        trusted=trusted,  # the configured workspace, or through the server GYRE_URI names
     )
     if as_json:
         print_json(version.__dict__)

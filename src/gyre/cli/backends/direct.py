@@ -96,6 +96,12 @@ class Direct:
 
         return damage_of(self.store, subjects)
 
+    # datasets
+    def list_datasets(self) -> list[dict[str, Any]]:
+        from gyre.data.versions import list_datasets
+
+        return list_datasets(self.store)
+
     # models
     def list_models(self) -> list[dict[str, Any]]:
         from gyre.registry.catalog import list_models

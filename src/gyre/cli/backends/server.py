@@ -145,6 +145,11 @@ class Server:
         found: list[str] = self._get("/damage", subject=subjects)
         return found
 
+    # datasets
+    def list_datasets(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._get("/datasets")
+        return found
+
     # models
     def list_models(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._get("/models")
