@@ -11,6 +11,7 @@ from gyre.store import audit
 from gyre.store import identity as rows
 from gyre.store.identity import GrantRow as GrantRow
 from gyre.store.identity import UserRow as UserRow
+from gyre.store.names import NAME_PATTERN
 
 if TYPE_CHECKING:
     from gyre.store import Store
@@ -23,7 +24,7 @@ RESOURCE_KINDS = ("model", "release", "endpoint", "dataset", "pipeline", "monito
 
 def _check_resource(resource: str) -> str:
     kind, _, name = resource.partition(" ")
-    if kind not in RESOURCE_KINDS or not name.strip():
+    if kind not in RESOURCE_KINDS or not NAME_PATTERN.match(name.strip()):
         raise InvalidParameter(
             f"Resource {resource!r} is not 'KIND NAME'; KIND is one of "
             f"{', '.join(RESOURCE_KINDS)} (e.g. 'model seer', 'release seer').",

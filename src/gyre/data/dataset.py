@@ -46,7 +46,9 @@ class Dataset:
                 raise InvalidParameter(f"Give the version once: {name!r} already names one.")
             name, version = name.split("@", 1)
         self.name = check_name(name)
-        self.version = int(version) if isinstance(version, str) and version.isdigit() else version
+        if isinstance(version, str) and version.isascii() and version.isdigit():
+            version = int(version)
+        self.version = version
         self._store = store
 
     @classmethod

@@ -430,7 +430,7 @@ def header_length(value: bytes) -> int | None:
     """The Inference-Header-Content-Length header's value, or a 400 when it is not a number."""
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise _bad(
             "Inference-Header-Content-Length must be the JSON part's length in bytes",
             "Inference-Header-Content-Length",

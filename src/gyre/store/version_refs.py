@@ -33,7 +33,7 @@ def resolve(tx: Transaction, tables: VersionedTables, name: str, ref: int | str 
         if version is None:
             raise NotFound(f"{tables.noun} {name!r} has no versions yet.")
         return int(version)
-    if isinstance(ref, int) or str(ref).isdigit():
+    if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit()):
         number = int(ref)
         found = tx.scalar(
             f"SELECT version FROM {tables.versions} WHERE {where} AND version = ?", [name, number]

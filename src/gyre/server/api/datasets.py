@@ -26,7 +26,7 @@ class AliasMove(Body):
 
 
 def _ref(ref: str) -> int | str:
-    return int(ref) if ref.isdigit() else ref
+    return int(ref) if ref.isascii() and ref.isdigit() else ref
 
 
 @router.get("", dependencies=reader, summary="Every dataset with its newest version")

@@ -19,7 +19,7 @@ reader = [Depends(requires("reader"))]
 admin = [Depends(requires("admin"))]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")]
-RESOURCE = r"^(model|release|endpoint|dataset|pipeline|monitor) [^\s\x00][^\x00]{0,250}$"
+RESOURCE = r"^(model|release|endpoint|dataset|pipeline|monitor) [A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 Role = Annotated[str, Field(pattern="^(reader|contributor|approver|admin)$")]
 
 
@@ -35,12 +35,7 @@ class RoleChange(Body):
 
 class NewGrant(Body):
     role: Role
-    resource: Annotated[
-        str,
-        Field(
-            pattern=r"^(model|release|endpoint|dataset|pipeline|monitor) [^\s\x00][^\x00]{0,250}$"
-        ),
-    ]
+    resource: Annotated[str, Field(pattern=RESOURCE)]
 
 
 class NewToken(Body):

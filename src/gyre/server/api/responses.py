@@ -43,6 +43,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 """The error envelope, documented on every route."""
 
+ERRORS[400]["description"] += (
+    " A request the HTTP server cannot parse at all (a request line over 64 KiB, say) is "
+    "refused before any route, as text/plain."
+)
+ERRORS[400]["content"]["text/plain"] = {"schema": {"type": "string"}}
+
 
 class JSON(JSONResponse):
     def render(self, content: Any) -> bytes:

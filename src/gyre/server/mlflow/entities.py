@@ -197,7 +197,7 @@ def offset_of(token: str | None) -> int:
     """Pages are offsets; a token is the decimal offset of the next page."""
     if not token:
         return 0
-    if not token.isdigit() or int(token) > 10_000_000:
+    if not (token.isascii() and token.isdigit()) or int(token) > 10_000_000:
         raise InvalidParameter(
             f"page_token {token!r} is not one this server gave out; start again without it.",
             field="page_token",
